@@ -217,13 +217,16 @@ class WebhookClient:
     async def send(
         self, request: OutboundRequest, *, allow_private: bool = False
     ) -> DeliveryResult:
-        """Make one attempt; never raises for endpoint or network faults (see module doc)."""
+        """Make one attempt; never raises for endpoint or network faults (see module doc).
+
+        Raises ``RuntimeError`` only when called after :meth:`aclose`.
+        """
         started = time.perf_counter()
+        refusal = _literal_refusal(request.url, allow_private=allow_private)
+        if refusal is not None:
+            return self._failure(refusal, started)
+        session = self._session(allow_private=allow_private)  # RuntimeError once closed
         try:
-            refusal = _literal_refusal(request.url, allow_private=allow_private)
-            if refusal is not None:
-                return self._failure(refusal, started)
-            session = self._session(allow_private=allow_private)
             async with asyncio.timeout(request.timeout_seconds):
                 return await self._exchange(session, request, started)
         except asyncio.CancelledError:

@@ -1,0 +1,75 @@
+"""The fire message on the bus: frozen, versioned, with the fire's deterministic id."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from app.errors import PoisonMessage
+
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class FireMessage:
+    """Tells an invoker to make attempt ``attempt`` of fire ``fire_id``.
+
+    The target lives in the fire record, not in the message: a message is a pointer plus
+    the attempt number, which is what makes stale copies recognisable.
+    """
+
+    fire_id: str
+    tenant_id: str
+    attempt: int
+    scheduled_at_ms: int
+    replay: bool = False
+
+    def encode(self) -> bytes:
+        return json.dumps(
+            {
+                "v": VERSION,
+                "fire_id": self.fire_id,
+                "tenant_id": self.tenant_id,
+                "attempt": self.attempt,
+                "scheduled_at_ms": self.scheduled_at_ms,
+                "replay": self.replay,
+            },
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def decode(cls, body: bytes) -> FireMessage:
+        try:
+            data: Any = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise PoisonMessage(f"not JSON: {e}") from e
+        if not isinstance(data, dict) or data.get("v") != VERSION:
+            raise PoisonMessage(f"unknown message version: {str(data)[:80]}")
+        try:
+            msg = cls(
+                fire_id=_str(data, "fire_id"),
+                tenant_id=_str(data, "tenant_id"),
+                attempt=_int(data, "attempt"),
+                scheduled_at_ms=_int(data, "scheduled_at_ms"),
+                replay=bool(data.get("replay", False)),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise PoisonMessage(f"malformed fire message: {e}") from e
+        if msg.attempt < 1:
+            raise PoisonMessage("attempt must be >= 1")
+        return msg
+
+
+def _str(data: dict[str, Any], key: str) -> str:
+    value = data[key]
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{key} must be a non-empty string")
+    return value
+
+
+def _int(data: dict[str, Any], key: str) -> int:
+    value = data[key]
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"{key} must be an integer")
+    return value

@@ -1,0 +1,206 @@
+"""The RabbitMQ bus on aio-pika.
+
+Topology: a durable quorum queue (``x-delivery-limit``, dead-lettering to ``<queue>.dlq``),
+persistent messages published through the default exchange with publisher confirms,
+``mandatory`` and ``on_return_raises`` (an unroutable message is an error, not a silent
+drop). Consumers ack manually after the handler returns; prefetch bounds what is in flight.
+
+aio-pika's ``message.process()`` rejects without requeue when its task is cancelled, so it is
+not used: every outcome here is an explicit ack, nack-with-requeue or reject.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import aio_pika
+import aiormq
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+
+from app.bus.base import Handler, Requeue
+from app.bus.message import FireMessage
+from app.errors import BusUnavailable, PoisonMessage
+
+log = logging.getLogger("cronhook.bus")
+
+_DRIVER_ERRORS: tuple[type[BaseException], ...] = (
+    aiormq.exceptions.AMQPError,
+    aio_pika.exceptions.AMQPException,
+    ConnectionError,
+    OSError,
+    asyncio.TimeoutError,
+)
+
+
+class RabbitBus:
+    def __init__(self, url: str, queue: str, *, delivery_limit: int = 20,
+                 publish_timeout: float = 10.0) -> None:
+        self._url = url
+        self._queue_name = queue
+        self._delivery_limit = delivery_limit
+        self._publish_timeout = publish_timeout
+        self._conn: AbstractRobustConnection | None = None
+        self._pub: Any = None
+        self._sub: Any = None
+        self._queue: Any = None
+        self._tag: str | None = None
+        self._inflight: set[asyncio.Task[None]] = set()
+
+    @property
+    def dlq_name(self) -> str:
+        return f"{self._queue_name}.dlq"
+
+    async def start(self) -> None:
+        try:
+            self._conn = await aio_pika.connect_robust(self._url, timeout=10)
+            self._pub = await self._conn.channel(publisher_confirms=True, on_return_raises=True)
+            await self._declare(self._pub)
+        except _DRIVER_ERRORS as e:
+            raise BusUnavailable(f"cannot reach RabbitMQ: {e!r}") from e
+
+    async def _declare(self, channel: Any) -> Any:
+        await channel.declare_queue(
+            self.dlq_name, durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        return await channel.declare_queue(
+            self._queue_name,
+            durable=True,
+            arguments={
+                "x-queue-type": "quorum",
+                "x-delivery-limit": self._delivery_limit,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": self.dlq_name,
+            },
+        )
+
+    async def publish(self, messages: Sequence[FireMessage]) -> None:
+        if not messages:
+            return
+        if self._pub is None:
+            raise BusUnavailable("bus not started")
+        exchange = self._pub.default_exchange
+
+        async def one(m: FireMessage) -> None:
+            msg = aio_pika.Message(
+                m.encode(),
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                message_id=m.fire_id,
+                content_type="application/json",
+                headers={"tenant_id": m.tenant_id, "attempt": m.attempt},
+            )
+            result = await exchange.publish(
+                msg, routing_key=self._queue_name, mandatory=True, timeout=self._publish_timeout
+            )
+            if not isinstance(result, aiormq.spec.Basic.Ack):
+                raise BusUnavailable(f"broker did not confirm {m.fire_id}: {result!r}")
+
+        try:
+            await asyncio.gather(*(one(m) for m in messages))
+        except BusUnavailable:
+            raise
+        except (*_DRIVER_ERRORS, aio_pika.exceptions.DeliveryError) as e:
+            raise BusUnavailable(f"publish failed: {e!r}") from e
+
+    async def consume(self, handler: Handler, *, prefetch: int) -> None:
+        if self._conn is None:
+            raise BusUnavailable("bus not started")
+        try:
+            self._sub = await self._conn.channel(publisher_confirms=False)
+            await self._sub.set_qos(prefetch_count=prefetch)
+            self._queue = await self._declare(self._sub)
+
+            async def on_message(message: AbstractIncomingMessage) -> None:
+                task = asyncio.create_task(self._run(handler, message))
+                self._inflight.add(task)
+                task.add_done_callback(self._inflight.discard)
+
+            self._tag = await self._queue.consume(on_message, no_ack=False)
+        except _DRIVER_ERRORS as e:
+            raise BusUnavailable(f"cannot consume: {e!r}") from e
+
+    async def _run(self, handler: Handler, message: AbstractIncomingMessage) -> None:
+        try:
+            await handler(message.body)
+        except PoisonMessage as e:
+            log.warning("dead-lettering poison message %s: %s", message.message_id, e)
+            await _settle(message.reject(requeue=False))
+            return
+        except asyncio.CancelledError:
+            await _settle(message.nack(requeue=True))
+            raise
+        except Exception as e:
+            if not isinstance(e, Requeue):
+                log.exception("handler failed on %s; requeueing", message.message_id)
+            await _settle(message.nack(requeue=True))
+            return
+        await _settle(message.ack())
+
+    async def drain(self, grace_seconds: float) -> int:
+        if self._queue is not None and self._tag is not None:
+            with contextlib.suppress(*_DRIVER_ERRORS):
+                await self._queue.cancel(self._tag)
+            self._tag = None
+        if not self._inflight:
+            return 0
+        _done, pending = await asyncio.wait(set(self._inflight), timeout=grace_seconds)
+        for t in pending:
+            t.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=2)
+        return len(pending)
+
+    async def depth(self) -> int:
+        if self._pub is None:
+            raise BusUnavailable("bus not started")
+        try:
+            q = await self._pub.declare_queue(self._queue_name, passive=True)
+            return int(q.declaration_result.message_count or 0)
+        except _DRIVER_ERRORS as e:
+            raise BusUnavailable(f"cannot read queue depth: {e!r}") from e
+
+    async def dead_letter_depth(self) -> int:
+        """Counted by fetching and returning every message: a dead-lettered message in a
+        quorum queue is not reflected in the declare-ok count here (RabbitMQ 3.10)."""
+        if self._conn is None:
+            raise BusUnavailable("bus not started")
+        channel = await self._conn.channel(publisher_confirms=False)
+        try:
+            q = await channel.declare_queue(self.dlq_name, passive=True)
+            held = []
+            while (m := await q.get(no_ack=False, fail=False)) is not None:
+                held.append(m)
+            for m in held:
+                await m.nack(requeue=True)
+            return len(held)
+        except _DRIVER_ERRORS as e:
+            raise BusUnavailable(f"cannot read the dead-letter queue: {e!r}") from e
+        finally:
+            with contextlib.suppress(*_DRIVER_ERRORS):
+                await channel.close()
+
+    async def purge_and_delete(self) -> None:
+        """Remove both queues (tests)."""
+        if self._pub is None:
+            return
+        for name in (self._queue_name, self.dlq_name):
+            with contextlib.suppress(*_DRIVER_ERRORS):
+                await self._pub.queue_delete(name)
+
+    async def aclose(self) -> None:
+        await self.drain(0)
+        if self._conn is not None:
+            with contextlib.suppress(*_DRIVER_ERRORS):
+                await self._conn.close()
+        self._conn = self._pub = self._sub = self._queue = None
+
+
+async def _settle(op: Any) -> None:
+    """Ack/nack/reject; a closed channel means RabbitMQ redelivers anyway."""
+    try:
+        await op
+    except _DRIVER_ERRORS as e:
+        log.warning("could not settle message (broker will redeliver): %r", e)

@@ -1,0 +1,122 @@
+"""Every Redis key name, in one place.
+
+Cluster discipline: every multi-key script touches keys of one hash slot. Two kinds of
+slot exist:
+
+* a tenant's slot, hash tag ``{t:<tenant_id>}``: the tenant record, its schedules, fires,
+  attempts, dead letters and in-flight markers;
+* a time-index shard's slot, hash tag ``{ti:<n>}``: the due set, the lease set, the claim
+  owners, the item payloads and pending re-schedules of shard ``n``.
+
+Global keys (tenant list, API-key lookup, fleet registry) are single-key operations only.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ShardKeys:
+    """The five keys of one time-index shard, in the order the Lua scripts take them."""
+
+    due: str  # zset: item -> due instant (ms)
+    lease: str  # zset: item -> lease expiry (ms)
+    claimed: str  # hash: item -> "<owner>|<original due ms>"
+    items: str  # hash: item -> payload (JSON)
+    pending: str  # hash: item -> due ms set by a writer while the item was claimed (-1 = none)
+
+    def all(self) -> list[str]:
+        return [self.due, self.lease, self.claimed, self.items, self.pending]
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str
+    shards: int
+
+    # -- global ---------------------------------------------------------------------------
+    @property
+    def tenants(self) -> str:
+        """zset of tenant ids by creation time (ms)."""
+        return f"{self.prefix}:tenants"
+
+    def api_key(self, key_hash: str) -> str:
+        """string: JSON {tenant_id, key_id} for the SHA-256 of an API key."""
+        return f"{self.prefix}:apikey:{key_hash}"
+
+    @property
+    def nodes(self) -> str:
+        """zset of live dispatcher/invoker node ids by last heartbeat (ms)."""
+        return f"{self.prefix}:nodes"
+
+    def node(self, node_id: str) -> str:
+        return f"{self.prefix}:node:{node_id}"
+
+    # -- tenant slot ----------------------------------------------------------------------
+    def _t(self, tenant_id: str) -> str:
+        return f"{self.prefix}:{{t:{tenant_id}}}"
+
+    def tenant(self, tenant_id: str) -> str:
+        """string: the tenant record (JSON)."""
+        return f"{self._t(tenant_id)}:tenant"
+
+    def tenant_api_keys(self, tenant_id: str) -> str:
+        """hash: key_id -> JSON {prefix, hash, created_at}."""
+        return f"{self._t(tenant_id)}:apikeys"
+
+    def schedules(self, tenant_id: str) -> str:
+        """zset: schedule ids of a tenant by creation time (ms)."""
+        return f"{self._t(tenant_id)}:schedules"
+
+    def schedule(self, tenant_id: str, schedule_id: str) -> str:
+        """string: the schedule record (JSON)."""
+        return f"{self._t(tenant_id)}:schedule:{schedule_id}"
+
+    def fire(self, tenant_id: str, fire_id: str) -> str:
+        """hash: the fire record."""
+        return f"{self._t(tenant_id)}:fire:{fire_id}"
+
+    def attempts(self, tenant_id: str, fire_id: str) -> str:
+        """list: JSON attempts of a fire, oldest first."""
+        return f"{self._t(tenant_id)}:attempts:{fire_id}"
+
+    def inflight(self, tenant_id: str, fire_id: str) -> str:
+        """string with expiry: the invoker currently delivering a fire."""
+        return f"{self._t(tenant_id)}:inflight:{fire_id}"
+
+    def schedule_fires(self, tenant_id: str, schedule_id: str) -> str:
+        """zset: fire ids of a schedule by scheduled instant (ms)."""
+        return f"{self._t(tenant_id)}:sfires:{schedule_id}"
+
+    def dead_letters(self, tenant_id: str) -> str:
+        """zset: fire ids that failed for good, by failure time (ms)."""
+        return f"{self._t(tenant_id)}:dead"
+
+    # -- time index -----------------------------------------------------------------------
+    def shard_of(self, item: str) -> int:
+        return zlib.crc32(item.encode()) % self.shards
+
+    def shard(self, n: int) -> ShardKeys:
+        base = f"{self.prefix}:{{ti:{n}}}"
+        return ShardKeys(
+            due=f"{base}:due",
+            lease=f"{base}:lease",
+            claimed=f"{base}:claimed",
+            items=f"{base}:items",
+            pending=f"{base}:pending",
+        )
+
+    def shard_for(self, item: str) -> ShardKeys:
+        return self.shard(self.shard_of(item))
+
+
+def schedule_item(schedule_id: str) -> str:
+    """Time-index item of a schedule's next fire."""
+    return f"s:{schedule_id}"
+
+
+def fire_item(fire_id: str) -> str:
+    """Time-index item of a fire waiting to be (re)published: a retry, a deferral, a message."""
+    return f"f:{fire_id}"

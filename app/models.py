@@ -1,0 +1,247 @@
+"""The domain: tenants, schedules, fires and attempts, as frozen dataclasses.
+
+``to_json``/``from_json`` are the storage form (and, minus secrets, the API form). Instants
+are UTC-aware datetimes inside, epoch milliseconds in Redis and RFC 3339 at the API edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+FireStatus = Literal["scheduled", "dispatched", "delivering", "succeeded", "retrying", "failed",
+                     "skipped"]
+FireKind = Literal["cron", "manual", "message", "replay"]
+FINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "skipped"})
+
+
+def to_ms(dt: datetime) -> int:
+    if dt.tzinfo is None:
+        raise ValueError("naive datetime")
+    return int(dt.timestamp() * 1000)
+
+
+def from_ms(ms: int | float) -> datetime:
+    return datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
+
+
+def rfc3339(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_rfc3339(text: str) -> datetime:
+    dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if dt.tzinfo is None:
+        raise ValueError("an RFC 3339 instant needs an offset or Z")
+    return dt.astimezone(UTC)
+
+
+# -- tenants ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RateLimit:
+    per_second: float = 50.0
+    burst: int = 100
+
+
+@dataclass(frozen=True)
+class TenantLimits:
+    max_schedules: int = 1000
+    min_interval_seconds: float = 1.0
+    max_body_bytes: int = 262_144
+    rate_limit: RateLimit = field(default_factory=RateLimit)
+    max_concurrency: int = 50
+    allowed_private_targets: bool = False
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TenantLimits:
+        rl = data.get("rate_limit") or {}
+        rest = {k: v for k, v in data.items() if k != "rate_limit"}
+        return cls(rate_limit=RateLimit(**rl), **rest)
+
+
+@dataclass(frozen=True)
+class SigningSecret:
+    secret: str
+    created_at: int  # ms
+    expires_at: int | None = None  # ms; None = current
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: str
+    name: str
+    created_at: int
+    limits: TenantLimits
+    secrets: tuple[SigningSecret, ...]
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def active_secrets(self, now_ms: int) -> list[str]:
+        """Every secret that signs now: the current one and any still within its overlap."""
+        return [s.secret for s in self.secrets if s.expires_at is None or s.expires_at > now_ms]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Tenant:
+        return cls(
+            id=data["id"],
+            name=data["name"],
+            created_at=data["created_at"],
+            limits=TenantLimits.from_json(data.get("limits") or {}),
+            secrets=tuple(SigningSecret(**s) for s in data["secrets"]),
+            metadata=dict(data.get("metadata") or {}),
+        )
+
+
+# -- schedules --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Target:
+    url: str
+    method: str = "POST"
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None  # JSON value, or a string sent as is
+    content_type: str | None = None
+    timeout_seconds: float = 30.0
+
+    def encoded_body(self) -> tuple[bytes, str | None]:
+        """The bytes sent and the Content-Type they carry."""
+        if self.body is None:
+            return b"", self.content_type
+        if isinstance(self.body, str):
+            return self.body.encode(), self.content_type or "text/plain; charset=utf-8"
+        import json
+
+        text = json.dumps(self.body, separators=(",", ":"), ensure_ascii=False)
+        return text.encode(), self.content_type or "application/json"
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    max_attempts: int = 8
+    min_backoff_seconds: float = 5.0
+    max_backoff_seconds: float = 36_000.0
+    max_retry_seconds: float = 86_400.0
+    retry_on_4xx: bool = True
+
+
+@dataclass(frozen=True)
+class Misfire:
+    policy: Literal["fire_once", "skip", "fire_all"] = "fire_once"
+    grace_seconds: float = 300.0
+
+
+@dataclass(frozen=True)
+class Schedule:
+    id: str
+    tenant_id: str
+    name: str
+    cron: str
+    timezone: str
+    target: Target
+    retry: RetrySettings
+    created_at: int  # ms
+    updated_at: int  # ms
+    version: int = 1
+    paused: bool = False
+    start_at: int | None = None  # ms
+    end_at: int | None = None  # ms
+    misfire: Misfire = field(default_factory=Misfire)
+    overlap: Literal["allow", "forbid"] = "allow"
+    metadata: dict[str, str] = field(default_factory=dict)
+    paused_reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Schedule:
+        d = dict(data)
+        d["target"] = Target(**d["target"])
+        d["retry"] = RetrySettings(**d["retry"])
+        d["misfire"] = Misfire(**(d.get("misfire") or {}))
+        return cls(**d)
+
+    def evolve(self, **changes: Any) -> Schedule:
+        return replace(self, **changes)
+
+
+# -- fires ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Attempt:
+    number: int
+    started_at: int  # ms
+    duration_ms: float
+    status_code: int | None
+    error: str | None
+    response_excerpt: str
+    outcome: str  # success | retry | fail | gone | deferred
+    replay: bool = False
+    invoker: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Fire:
+    id: str
+    tenant_id: str
+    schedule_id: str | None
+    kind: FireKind
+    scheduled_at: int  # ms
+    status: FireStatus
+    created_at: int
+    updated_at: int
+    target: Target
+    retry: RetrySettings
+    attempt_count: int = 0
+    first_attempt_at: int | None = None
+    next_attempt_at: int | None = None
+    attempts: tuple[Attempt, ...] = ()
+
+    def to_record(self) -> dict[str, str]:
+        """The Redis hash fields of a new fire record."""
+        import json
+
+        return {
+            "id": self.id,
+            "tenant_id": self.tenant_id,
+            "schedule_id": self.schedule_id or "",
+            "kind": self.kind,
+            "scheduled_at": str(self.scheduled_at),
+            "status": self.status,
+            "created_at": str(self.created_at),
+            "updated_at": str(self.updated_at),
+            "target": json.dumps(asdict(self.target)),
+            "retry": json.dumps(asdict(self.retry)),
+            "attempt_count": str(self.attempt_count),
+        }
+
+    @classmethod
+    def from_record(cls, rec: dict[str, str], attempts: list[dict[str, Any]]) -> Fire:
+        import json
+
+        def opt_int(name: str) -> int | None:
+            v = rec.get(name)
+            return int(v) if v else None
+
+        return cls(
+            id=rec["id"],
+            tenant_id=rec["tenant_id"],
+            schedule_id=rec.get("schedule_id") or None,
+            kind=rec["kind"],  # type: ignore[arg-type]
+            scheduled_at=int(rec["scheduled_at"]),
+            status=rec["status"],  # type: ignore[arg-type]
+            created_at=int(rec["created_at"]),
+            updated_at=int(rec["updated_at"]),
+            target=Target(**json.loads(rec["target"])),
+            retry=RetrySettings(**json.loads(rec["retry"])),
+            attempt_count=int(rec.get("attempt_count") or 0),
+            first_attempt_at=opt_int("first_attempt_at"),
+            next_attempt_at=opt_int("next_attempt_at"),
+            attempts=tuple(Attempt(**a) for a in attempts),
+        )

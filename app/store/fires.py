@@ -1,0 +1,140 @@
+"""Fire records and their attempts, in the tenant's slot."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from app.keys import Keys
+from app.models import Attempt, Fire
+from app.store.errors import wrapped
+from app.store.scripts import Scripts
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[str]
+    next_cursor: str | None
+
+
+class FireLog:
+    def __init__(self, client: Any, keys: Keys, scripts: Scripts, retention_s: int) -> None:
+        self._r = client
+        self._k = keys
+        self._s = scripts
+        self._retention_s = retention_s
+
+    def _create_call(self, fire: Fire, client: Any) -> Any:
+        k = self._k
+        fire_key = k.fire(fire.tenant_id, fire.id)
+        list_key = (k.schedule_fires(fire.tenant_id, fire.schedule_id)
+                    if fire.schedule_id else fire_key)
+        cutoff = fire.created_at - self._retention_s * 1000
+        flat: list[str] = []
+        for f, v in fire.to_record().items():
+            flat += [f, v]
+        return self._s.fire_create(
+            keys=[fire_key, list_key],
+            args=[self._retention_s, fire.scheduled_at, fire.id, cutoff, *flat],
+            client=client,
+        )
+
+    @wrapped
+    async def create(self, fire: Fire) -> str:
+        """Create the record unless it exists; returns 'new' or the existing status."""
+        return str(await self._create_call(fire, self._r))
+
+    @wrapped
+    async def create_many(self, fires: list[Fire]) -> list[str]:
+        if not fires:
+            return []
+        async with self._r.pipeline(transaction=False) as pipe:
+            for f in fires:
+                await self._create_call(f, pipe)
+            return [str(x) for x in await pipe.execute()]
+
+    @wrapped
+    async def begin(self, tenant_id: str, fire_id: str, owner: str, attempt: int,
+                    ttl_ms: int, now_ms: int) -> str:
+        k = self._k
+        return str(await self._s.fire_begin(
+            keys=[k.fire(tenant_id, fire_id), k.inflight(tenant_id, fire_id)],
+            args=[owner, attempt, ttl_ms, now_ms]))
+
+    @wrapped
+    async def finish(self, tenant_id: str, fire_id: str, owner: str, attempt: Attempt,
+                     status: str, now_ms: int, next_attempt_ms: int | None) -> str:
+        k = self._k
+        return str(await self._s.fire_finish(
+            keys=[k.fire(tenant_id, fire_id), k.attempts(tenant_id, fire_id),
+                  k.inflight(tenant_id, fire_id), k.dead_letters(tenant_id)],
+            args=[owner, json.dumps(attempt.to_json()), attempt.number, status, now_ms,
+                  "" if next_attempt_ms is None else next_attempt_ms, fire_id]))
+
+    @wrapped
+    async def set_status(self, tenant_id: str, fire_id: str, status: str, now_ms: int) -> None:
+        await self._r.hset(self._k.fire(tenant_id, fire_id),
+                           mapping={"status": status, "updated_at": now_ms})
+
+    @wrapped
+    async def get(self, tenant_id: str, fire_id: str) -> Fire | None:
+        k = self._k
+        async with self._r.pipeline(transaction=False) as pipe:
+            pipe.hgetall(k.fire(tenant_id, fire_id))
+            pipe.lrange(k.attempts(tenant_id, fire_id), 0, -1)
+            rec, attempts = await pipe.execute()
+        if not rec:
+            return None
+        return Fire.from_record(rec, [json.loads(a) for a in attempts])
+
+    @wrapped
+    async def get_many(self, tenant_id: str, fire_ids: list[str]) -> list[Fire]:
+        k = self._k
+        async with self._r.pipeline(transaction=False) as pipe:
+            for fid in fire_ids:
+                pipe.hgetall(k.fire(tenant_id, fid))
+                pipe.lrange(k.attempts(tenant_id, fid), 0, -1)
+            res = await pipe.execute()
+        out = []
+        for i in range(0, len(res), 2):
+            if res[i]:
+                out.append(Fire.from_record(res[i], [json.loads(a) for a in res[i + 1]]))
+        return out
+
+    @wrapped
+    async def list_for_schedule(self, tenant_id: str, schedule_id: str, limit: int,
+                                cursor: str | None) -> Page:
+        """Newest first. The cursor is the score (scheduled ms) and id of the last item."""
+        key = self._k.schedule_fires(tenant_id, schedule_id)
+        return await _zpage_desc(self._r, key, limit, cursor)
+
+    @wrapped
+    async def list_dead(self, tenant_id: str, limit: int, cursor: str | None) -> Page:
+        return await _zpage_desc(self._r, self._k.dead_letters(tenant_id), limit, cursor)
+
+
+async def _zpage_desc(r: Any, key: str, limit: int, cursor: str | None) -> Page:
+    """Keyset pagination over a zset, newest first. Cursor = '<score>:<member>'."""
+    if cursor:
+        score_s, _, last = cursor.partition(":")
+        raw = await r.zrevrangebyscore(key, score_s, "-inf", start=0, num=limit + 50,
+                                       withscores=True)
+        # skip everything up to and including the cursor's member (same-score ties)
+        seen = False
+        rows = []
+        for m, s in raw:
+            if not seen:
+                if m == last:
+                    seen = True
+                continue
+            rows.append((m, s))
+        if not seen:
+            rows = [(m, s) for m, s in raw if s < float(score_s)]
+    else:
+        rows = await r.zrevrangebyscore(key, "+inf", "-inf", start=0, num=limit + 1,
+                                        withscores=True)
+    page = rows[:limit]
+    more = len(rows) > limit
+    nxt = f"{int(page[-1][1])}:{page[-1][0]}" if more and page else None
+    return Page([m for m, _ in page], nxt)

@@ -1,0 +1,78 @@
+"""Opening a store: a Redis URL, a ready client, or the embedded in-process Redis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from app.errors import StoreUnavailable
+from app.keys import Keys
+from app.store.errors import DRIVER_ERRORS, wrapped
+from app.store.fires import FireLog
+from app.store.records import Records
+from app.store.scripts import Scripts
+from app.store.timeindex import TimeIndex
+
+
+class Store:
+    """Facade over one Redis client: ``time`` (the time index), ``fires``, ``records``."""
+
+    def __init__(self, client: Any, *, prefix: str, shards: int, retention_s: int,
+                 owns_client: bool, cluster: bool = False, embedded: bool = False) -> None:
+        self.client = client
+        self.keys = Keys(prefix, shards)
+        self.scripts = Scripts(client)
+        self.time = TimeIndex(client, self.keys, self.scripts)
+        self.fires = FireLog(client, self.keys, self.scripts, retention_s)
+        self.records = Records(client, self.keys, self.time, cluster=cluster)
+        self.embedded = embedded
+        self._owns = owns_client
+
+    @wrapped
+    async def now_ms(self) -> int:
+        """Redis TIME: the one clock every process agrees on."""
+        sec, usec = await self.client.time()
+        return int(sec) * 1000 + int(usec) // 1000
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.client.ping())
+        except DRIVER_ERRORS:
+            return False
+
+    async def aclose(self) -> None:
+        if self._owns:
+            await self.client.aclose()
+
+
+def open_store(url: str, *, prefix: str, shards: int, retention_s: int,
+               timeout: float = 5.0, client: Any = None) -> Store:
+    """``url`` '' = embedded (or pass ``client``, which the caller keeps owning)."""
+    if client is not None:
+        return Store(client, prefix=prefix, shards=shards, retention_s=retention_s,
+                     owns_client=False)
+    if not url:
+        import fakeredis
+
+        fake = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=True)
+        return Store(fake, prefix=prefix, shards=shards, retention_s=retention_s,
+                     owns_client=True, embedded=True)
+    common: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+    }
+    if url.startswith("redis+cluster://"):
+        from redis.asyncio.cluster import RedisCluster
+
+        real = "redis://" + url.removeprefix("redis+cluster://")
+        cl = RedisCluster.from_url(real, **common)
+        return Store(cl, prefix=prefix, shards=shards, retention_s=retention_s,
+                     owns_client=True, cluster=True)
+    try:
+        r = aioredis.Redis.from_url(url, health_check_interval=15, retry_on_timeout=True,
+                                    **common)
+    except ValueError as e:
+        raise StoreUnavailable(f"bad Redis URL: {e}") from e
+    return Store(r, prefix=prefix, shards=shards, retention_s=retention_s, owns_client=True)

@@ -1,0 +1,102 @@
+"""The time index: everything that waits for a moment, sharded over hash-tagged keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from app.keys import Keys
+from app.store.errors import wrapped
+from app.store.scripts import Scripts
+
+
+@dataclass(frozen=True)
+class Claimed:
+    item: str
+    due_ms: int
+    payload: str
+
+
+@dataclass(frozen=True)
+class ClaimBatch:
+    now_ms: int  # Redis TIME when the claim ran
+    items: list[Claimed]
+    next_due_ms: int | None  # earliest remaining due instant or lease expiry across shards
+
+
+@dataclass(frozen=True)
+class Completion:
+    item: str
+    next_due_ms: int  # -1: the item is finished and removed
+    payload: str = ""  # '' keeps the stored payload
+
+
+class TimeIndex:
+    """Claims are atomic per shard (ti_claim.lua); completions are fenced by the owner."""
+
+    def __init__(self, client: Any, keys: Keys, scripts: Scripts) -> None:
+        self._r = client
+        self._k = keys
+        self._s = scripts
+
+    @wrapped
+    async def put(self, item: str, payload: str, due_ms: int) -> int:
+        """Write an item due at ``due_ms`` (-1 = keep the payload, not due). Returns 1, or 2
+        when the item is claimed right now (the instant is applied when the claim ends)."""
+        sk = self._k.shard_for(item)
+        return int(await self._s.ti_put(keys=sk.all(), args=[item, payload, due_ms]))
+
+    @wrapped
+    async def remove(self, item: str) -> None:
+        sk = self._k.shard_for(item)
+        await self._s.ti_remove(keys=sk.all(), args=[item])
+
+    @wrapped
+    async def claim(self, owner: str, lease_ms: int, limit: int,
+                    shards: Sequence[int] | None = None) -> ClaimBatch:
+        """Claim up to ``limit`` due items per shard in one round trip (a pipeline of
+        per-shard atomic scripts)."""
+        shard_ids = list(range(self._k.shards)) if shards is None else list(shards)
+        async with self._r.pipeline(transaction=False) as pipe:
+            for n in shard_ids:
+                await self._s.ti_claim(keys=self._k.shard(n).all(),
+                                       args=[lease_ms, limit, owner], client=pipe)
+            results = await pipe.execute()
+        items: list[Claimed] = []
+        now_ms = 0
+        next_due: int | None = None
+        for res in results:
+            now_ms = max(now_ms, int(res[0]))
+            nd = int(float(res[1]))
+            if nd >= 0 and (next_due is None or nd < next_due):
+                next_due = nd
+            for i in range(2, len(res), 3):
+                items.append(Claimed(str(res[i]), int(float(res[i + 1])), str(res[i + 2])))
+        return ClaimBatch(now_ms, items, next_due)
+
+    @wrapped
+    async def complete(self, owner: str, done: Sequence[Completion]) -> list[int]:
+        """Advance or finish claimed items; one result per item (see ti_done.lua)."""
+        if not done:
+            return []
+        async with self._r.pipeline(transaction=False) as pipe:
+            for c in done:
+                await self._s.ti_done(keys=self._k.shard_for(c.item).all(),
+                                      args=[c.item, owner, c.next_due_ms, c.payload],
+                                      client=pipe)
+            return [int(x) for x in await pipe.execute()]
+
+    @wrapped
+    async def due_at(self, item: str) -> int | None:
+        """The due instant of an unclaimed item (tests, diagnostics)."""
+        score = await self._r.zscore(self._k.shard_for(item).due, item)
+        return None if score is None else int(score)
+
+    @wrapped
+    async def depth(self) -> int:
+        """Items waiting across every shard."""
+        async with self._r.pipeline(transaction=False) as pipe:
+            for n in range(self._k.shards):
+                pipe.zcard(self._k.shard(n).due)
+            return sum(int(x) for x in await pipe.execute())

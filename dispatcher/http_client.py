@@ -165,6 +165,8 @@ class WebhookClient:
     Create it anywhere; the sessions are created lazily inside the running loop on first
     use and must be used from that loop only. Close with :meth:`aclose`. A ``resolver``
     passed in is used for every name (tests use stubs) and is not closed by the client.
+    ``ssl_context`` replaces the default verifying context (tests trust a private CA);
+    certificates are always verified against the URL's host name.
     """
 
     def __init__(
@@ -175,6 +177,7 @@ class WebhookClient:
         excerpt_bytes: int = 1024,
         max_connections: int = 256,
         resolver: Resolver | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if excerpt_bytes > max_response_bytes:
             raise ValueError("excerpt_bytes must not exceed max_response_bytes")
@@ -183,6 +186,7 @@ class WebhookClient:
         self._excerpt_bytes = excerpt_bytes
         self._max_connections = max_connections
         self._resolver = resolver
+        self._ssl: ssl.SSLContext | bool = True if ssl_context is None else ssl_context
         self._owns_resolver = resolver is None
         self._guarded: aiohttp.ClientSession | None = None
         self._open: aiohttp.ClientSession | None = None
@@ -194,7 +198,9 @@ class WebhookClient:
         return self._resolver
 
     def _new_session(self, resolver: Resolver) -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(limit=self._max_connections, resolver=resolver)
+        connector = aiohttp.TCPConnector(
+            limit=self._max_connections, resolver=resolver, ssl=self._ssl
+        )
         return aiohttp.ClientSession(
             connector=connector,
             auto_decompress=False,

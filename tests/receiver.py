@@ -47,6 +47,7 @@ import asyncio
 import contextlib
 import http
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -102,11 +103,17 @@ Behaviour = Callable[[_Request, asyncio.StreamWriter, list[str]], Awaitable[bool
 
 
 class Receiver:
-    """The server. ``async with Receiver() as r`` starts it on 127.0.0.1, a free port."""
+    """The server. ``async with Receiver() as r`` starts it on 127.0.0.1, a free port.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    Pass ``tls=`` a server ``SSLContext`` to serve HTTPS instead.
+    """
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, tls: ssl.SSLContext | None = None
+    ) -> None:
         self._host = host
         self._port = port
+        self._tls = tls
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._lock = threading.Lock()
@@ -116,7 +123,7 @@ class Receiver:
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
         self._server = await asyncio.start_server(
-            self._serve_connection, self._host, self._port, limit=_MAX_HEAD
+            self._serve_connection, self._host, self._port, limit=_MAX_HEAD, ssl=self._tls
         )
         self._port = self._server.sockets[0].getsockname()[1]
 
@@ -149,9 +156,10 @@ class Receiver:
         return self._port
 
     def url(self, path: str = "/") -> str:
-        """``http://127.0.0.1:<port><path>``."""
+        """``http://127.0.0.1:<port><path>`` (``https`` with a ``tls`` context)."""
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self._port}{path}"
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://{host}:{self._port}{path}"
 
     def script(self, path: str, *steps: Reply | str) -> None:
         """Answer the next requests to ``path`` with ``steps`` in order (replaces a script)."""
@@ -244,8 +252,10 @@ class Receiver:
 class ReceiverThread:
     """Run a :class:`Receiver` on its own loop in a daemon thread (for sync tests)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.receiver = Receiver(host, port)
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, tls: ssl.SSLContext | None = None
+    ) -> None:
+        self.receiver = Receiver(host, port, tls=tls)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
+import ssl
+import subprocess
 from collections.abc import AsyncIterator, Mapping
 from email.utils import formatdate
+from pathlib import Path
 from typing import Any
 
 import aiohappyeyeballs
@@ -343,3 +347,73 @@ async def test_guarded_resolver_raises_on_any_forbidden_answer() -> None:
     assert [a["host"] for a in await guarded.resolve("x.example", 443)] == ["93.184.216.34"]
     with pytest.raises(SSRFBlockedError, match=r"10\.0\.0\.1"):
         await guarded.resolve("x.example", 443)
+
+
+# -- TLS --------------------------------------------------------------------------------
+def _openssl(*args: str | Path) -> None:
+    subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A throwaway CA and a leaf certificate for hooks.example.com, made with openssl."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    d = tmp_path_factory.mktemp("pki")
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    _openssl("req", "-x509", *ec, "-keyout", d / "ca.key", "-out", d / "ca.pem", "-days", "2",
+             "-subj", "/CN=cronhook test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
+    _openssl("req", "-new", *ec, "-keyout", d / "leaf.key", "-out", d / "leaf.csr",
+             "-subj", "/CN=hooks.example.com")  # fmt: skip
+    (d / "ext.cnf").write_text(
+        "subjectAltName=DNS:hooks.example.com\nextendedKeyUsage=serverAuth\n"
+        "authorityKeyIdentifier=keyid\n"
+    )
+    _openssl("x509", "-req", "-in", d / "leaf.csr", "-CA", d / "ca.pem", "-CAkey", d / "ca.key",
+             "-CAcreateserial", "-out", d / "leaf.pem", "-days", "2",
+             "-extfile", d / "ext.cnf")  # fmt: skip
+    return d
+
+
+@pytest.fixture
+async def tls_receiver(pki: Path) -> AsyncIterator[Receiver]:
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(pki / "leaf.pem", pki / "leaf.key")
+    async with Receiver(tls=server_context) as r:
+        yield r
+
+
+async def _send_tls(
+    pki: Path, receiver: Receiver, host: str, *, trust_ca: bool = True
+) -> DeliveryResult:
+    context = ssl.create_default_context(cafile=pki / "ca.pem") if trust_ca else None
+    client = WebhookClient(resolver=StubResolver(["127.0.0.1"]), ssl_context=context)
+    try:
+        url = f"https://{host}:{receiver.port}/ok"
+        return await client.send(request(url, timeout=5), allow_private=True)
+    finally:
+        await client.aclose()
+
+
+async def test_tls_is_verified_against_the_url_host_not_the_resolved_address(
+    pki: Path, tls_receiver: Receiver
+) -> None:
+    result = await _send_tls(pki, tls_receiver, "hooks.example.com")
+    assert (result.status_code, result.error) == (200, None)
+    assert tls_receiver.requests[0].headers["host"] == f"hooks.example.com:{tls_receiver.port}"
+
+
+async def test_tls_certificate_for_another_name_is_refused(
+    pki: Path, tls_receiver: Receiver
+) -> None:
+    result = await _send_tls(pki, tls_receiver, "other.example.com")
+    assert (result.status_code, result.error) == (None, "tls")
+    assert tls_receiver.requests == []
+
+
+async def test_tls_certificate_from_an_unknown_ca_is_refused(
+    pki: Path, tls_receiver: Receiver
+) -> None:
+    result = await _send_tls(pki, tls_receiver, "hooks.example.com", trust_ca=False)
+    assert (result.status_code, result.error) == (None, "tls")

@@ -130,6 +130,7 @@ def is_forbidden_ip(ip: IPAddress) -> bool:
 _HEX = re.compile(r"0[xX][0-9a-fA-F]*")
 _OCT = re.compile(r"0[0-7]+")
 _DEC = re.compile(r"0|[1-9][0-9]*")
+_HOST_CHARS = re.compile(r"[A-Za-z0-9._-]+")  # a name after IDNA encoding
 
 
 def _ipv4_part(part: str) -> int | None:
@@ -224,15 +225,18 @@ def check_target_url(url: str, *, allow_private: bool) -> str | None:
         return "whitespace is not allowed in the URL"
     try:
         parsed = URL(url)
-        port = parsed.port
-    except (ValueError, TypeError) as exc:
+        scheme, port, host, raw_host = parsed.scheme, parsed.port, parsed.host, parsed.raw_host
+        has_credentials = parsed.user is not None or parsed.password is not None
+    except (ValueError, TypeError) as exc:  # UnicodeError (bad IDNA) is a ValueError
         return f"not a valid URL ({exc})"
-    if parsed.scheme not in ("http", "https"):
+    if scheme not in ("http", "https"):
         return "scheme must be http or https"
-    if parsed.user is not None or parsed.password is not None:
+    if has_credentials:
         return "credentials in the URL are not allowed"
-    if not parsed.host:
+    if not host or not raw_host:
         return "the URL has no host"
     if port is None or not 0 < port <= 65535:
         return "the port must be between 1 and 65535"
-    return _host_reason(parsed.host, allow_private=allow_private)
+    if not raw_host.startswith("[") and ":" not in raw_host and not _HOST_CHARS.fullmatch(raw_host):
+        return f"the host {host} is not a valid host name"
+    return _host_reason(host, allow_private=allow_private)

@@ -217,6 +217,13 @@ URL_REFUSALS = [
     ("http://localhost:3000/", "the host localhost is a loopback name"),
     ("http://api.localhost/", "the host api.localhost is a loopback name"),
     ("http://LOCALHOST./", "the host localhost. is a loopback name"),
+    ("http://\uff11\uff12\uff17.0.0.1/", "the host 127.0.0.1 is a loopback address"),  # full-width
+    ("http://127\u30020\u30020\u30021/", "the host 127.0.0.1 is a loopback address"),  # ideographic
+    ("http://%31%32%37.0.0.1/", "the host %31%32%37.0.0.1 is not a valid host name"),
+    ("http://exa$mple.com/", "the host exa$mple.com is not a valid host name"),
+    ("http://example.com@127.0.0.1/", "credentials in the URL are not allowed"),
+    ("http://127.0.0.1#@example.com/", "the host 127.0.0.1 is a loopback address"),
+    ("http://[::]/", "the host :: is an unspecified address"),
 ]
 
 
@@ -226,7 +233,9 @@ def test_refused_urls_say_why(url: str, reason: str) -> None:
     assert result is not None and result.startswith(reason)
 
 
-@pytest.mark.parametrize("url", ["https://example.com:99999/", "http://[::1/"])
+@pytest.mark.parametrize(
+    "url", ["https://example.com:99999/", "http://[::1/", "http://xn--/", "http://a\\@b.com/"]
+)
 def test_unparseable_urls_are_refused(url: str) -> None:
     result = check_target_url(url, allow_private=False)
     assert result is not None and result.startswith("not a valid URL")

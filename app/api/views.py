@@ -1,0 +1,70 @@
+"""Domain objects as the API shows them (instants in RFC 3339)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from app.models import Attempt, Fire, Schedule, Tenant, from_ms, rfc3339
+
+
+def _instant(ms: int | None) -> str | None:
+    return None if ms is None else rfc3339(from_ms(ms))
+
+
+def tenant_view(t: Tenant) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "name": t.name,
+        "created_at": _instant(t.created_at),
+        "limits": asdict(t.limits),
+        "metadata": t.metadata,
+    }
+
+
+def schedule_view(s: Schedule, next_fire_ms: int | None) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "name": s.name,
+        "cron": s.cron,
+        "timezone": s.timezone,
+        "target": asdict(s.target),
+        "retry": asdict(s.retry),
+        "paused": s.paused,
+        "paused_reason": s.paused_reason,
+        "start_at": _instant(s.start_at),
+        "end_at": _instant(s.end_at),
+        "misfire": asdict(s.misfire),
+        "overlap": s.overlap,
+        "metadata": s.metadata,
+        "created_at": _instant(s.created_at),
+        "updated_at": _instant(s.updated_at),
+        "next_fire_at": _instant(next_fire_ms),
+    }
+
+
+def attempt_view(a: Attempt) -> dict[str, Any]:
+    return {
+        "number": a.number,
+        "started_at": _instant(a.started_at),
+        "duration_ms": a.duration_ms,
+        "status_code": a.status_code,
+        "error": a.error,
+        "response_excerpt": a.response_excerpt,
+        "outcome": a.outcome,
+        "replay": a.replay,
+    }
+
+
+def fire_view(f: Fire) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "schedule_id": f.schedule_id,
+        "kind": f.kind,
+        "scheduled_at": _instant(f.scheduled_at),
+        "status": f.status,
+        "created_at": _instant(f.created_at),
+        "updated_at": _instant(f.updated_at),
+        "next_attempt_at": _instant(f.next_attempt_at),
+        "attempts": [attempt_view(a) for a in f.attempts],
+    }

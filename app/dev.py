@@ -1,0 +1,169 @@
+"""`cronhook dev`: api, dispatcher and invoker in one process on embedded backends, a demo
+tenant, and an echo receiver that verifies every delivery's signature and logs it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import secrets
+import sys
+import time
+from collections import deque
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from app.ids import api_key_hash, new_api_key, new_id, new_signing_secret
+from app.models import SigningSecret, Tenant, TenantLimits
+from app.runtime import make_bus, make_store, serve_api, stop_event
+from app.settings import Settings
+from app.store import Store
+from app.store.records import ApiKeyRecord
+from dispatcher.signing import signature
+
+log = logging.getLogger("cronhook.echo")
+
+TOLERANCE_S = 300
+
+
+class EchoReceiver:
+    """Receives webhooks at /_echo/..., checks them against every tenant's secrets."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.received: deque[dict[str, Any]] = deque(maxlen=200)
+
+    async def _secrets(self) -> list[str]:
+        page = await self.store.records.list_tenant_ids(200, None)
+        out: list[str] = []
+        for tid in page.items:
+            t = await self.store.records.get_tenant(tid)
+            if t:
+                out += t.active_secrets(int(time.time() * 1000))
+        return out
+
+    async def verify(self, headers: Any, body: bytes) -> str:
+        msg_id = headers.get("webhook-id")
+        ts = headers.get("webhook-timestamp", "")
+        sigs = headers.get("webhook-signature", "").split()
+        if not msg_id or not ts.isdigit() or not sigs:
+            return "missing webhook-* headers"
+        if abs(time.time() - int(ts)) > TOLERANCE_S:
+            return "timestamp outside tolerance"
+        for secret in await self._secrets():
+            expected = signature(secret, msg_id, int(ts), body)
+            if any(hmac.compare_digest(expected, s) for s in sigs):
+                return "valid"
+        return "no signature matches any tenant secret"
+
+    async def handle(self, request: Request) -> Response:
+        body = await request.body()
+        verdict = await self.verify(request.headers, body)
+        entry = {
+            "path": request.url.path,
+            "webhook_id": request.headers.get("webhook-id"),
+            "attempt": request.headers.get("cronhook-attempt"),
+            "scheduled_at": request.headers.get("cronhook-scheduled-at"),
+            "signature": verdict,
+            "body": body[:200].decode(errors="replace"),
+        }
+        self.received.append(entry)
+        log.info("echo %s %s signature=%s", entry["webhook_id"], entry["path"], verdict)
+        status = 200 if verdict == "valid" else 401
+        return JSONResponse({"received": True, "signature": verdict}, status_code=status)
+
+    async def recent(self, request: Request) -> Response:
+        return JSONResponse({"items": list(self.received)})
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/_echo", self.recent, methods=["GET"]),
+            Route("/_echo/{path:path}", self.handle, methods=["POST", "PUT", "PATCH", "DELETE"]),
+        ]
+
+
+async def demo_tenant(store: Store) -> tuple[Tenant, str]:
+    now = int(time.time() * 1000)
+    tenant = Tenant(
+        id=new_id("ten"),
+        name="demo",
+        created_at=now,
+        limits=TenantLimits(allowed_private_targets=True, min_interval_seconds=1),
+        secrets=(SigningSecret(new_signing_secret(), now),),
+    )
+    key = new_api_key()
+    await store.records.create_tenant(
+        tenant, ApiKeyRecord(new_id("key"), tenant.id, key[:10], now), api_key_hash(key)
+    )
+    return tenant, key
+
+
+def banner(settings: Settings, tenant: Tenant, key: str, generated: bool) -> str:
+    base = f"http://{settings.host}:{settings.port}"
+    token_note = " (generated; set CRONHOOK_ADMIN_TOKEN to choose one)" if generated else ""
+    body = json.dumps(
+        {
+            "name": "hello",
+            "cron": "*/2 * * * * *",
+            "timezone": "UTC",
+            "target": {"url": f"{base}/_echo/hello", "body": {"hello": "world"}},
+        }
+    )
+    return f"""
+cronhook dev is running on {base}
+  backends      store={"embedded" if not settings.redis_url else settings.redis_url} \
+bus={"embedded" if not settings.amqp_url else "rabbitmq"}
+  admin token   {settings.admin_token}{token_note}
+  demo tenant   {tenant.id}
+  API key       {key}
+  signing secret {tenant.secrets[0].secret}
+  echo receiver {base}/_echo/<anything>  (verifies signatures; GET {base}/_echo lists)
+
+Try it:
+  export CRONHOOK_API_KEY={key}
+  curl -s -X POST {base}/v1/schedules -H "Authorization: Bearer $CRONHOOK_API_KEY" \\
+       -H 'Content-Type: application/json' -d '{body}'
+  curl -s {base}/v1/schedules/<id>/fires -H "Authorization: Bearer $CRONHOOK_API_KEY"
+"""
+
+
+async def run_dev(settings: Settings) -> None:
+    from app.api import create_app
+    from dispatcher.dispatcher import Dispatcher
+    from dispatcher.http_client import WebhookClient
+    from dispatcher.invoker import Invoker
+
+    generated = not settings.admin_token
+    settings = settings.with_(
+        admin_token=settings.admin_token or secrets.token_urlsafe(24), allow_private_targets=True
+    )
+    stop = stop_event()
+    store, bus = make_store(settings), make_bus(settings)
+    client = WebhookClient()
+    try:
+        await bus.start()
+        tenant, key = await demo_tenant(store)
+        echo = EchoReceiver(store)
+        app = create_app(store, settings, bus=bus, extra_routes=echo.routes())
+        invoker = Invoker(store, bus, client, settings)
+        await invoker.start()
+        dispatcher = Dispatcher(store, bus, settings)
+        tasks = [
+            asyncio.create_task(dispatcher.run(stop)),
+            asyncio.create_task(serve_api(app, settings, stop)),
+        ]
+        print(banner(settings, tenant, key, generated), file=sys.stderr, flush=True)
+        await stop.wait()
+        await bus.drain(5.0)
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(t, timeout=10)
+    finally:
+        await client.aclose()
+        await bus.aclose()
+        await store.aclose()

@@ -33,8 +33,9 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 def _reachable(url: str, default_port: int) -> bool:
     parts = urlsplit(url)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1",
-                                       parts.port or default_port), timeout=1):
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), timeout=1
+        ):
             return True
     except OSError:
         return False

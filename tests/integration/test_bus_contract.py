@@ -62,8 +62,7 @@ async def _dead(bus: Bus, n: int) -> bool:
     return await bus.dead_letter_depth() == n
 
 
-async def test_a_message_failing_forever_is_dead_lettered_at_the_delivery_limit(
-        bus: Bus) -> None:
+async def test_a_message_failing_forever_is_dead_lettered_at_the_delivery_limit(bus: Bus) -> None:
     calls: list[int] = []
 
     async def handler(body: bytes) -> None:
@@ -114,10 +113,15 @@ async def test_drain_requeues_a_handler_that_outlives_the_grace(bus: Bus) -> Non
 def test_a_message_round_trips_and_garbage_is_poison() -> None:
     m = FireMessage("fire_x", "ten_t", 3, 1234, replay=True)
     assert FireMessage.decode(m.encode()) == m
-    for bad in (b"", b"[]", b'{"v":2}', b'{"v":1,"fire_id":"x"}',
-                b'{"v":1,"fire_id":"x","tenant_id":"t","attempt":0,"scheduled_at_ms":1}',
-                b'{"v":1,"fire_id":"","tenant_id":"t","attempt":1,"scheduled_at_ms":1}',
-                b"\xff\xfe"):
+    for bad in (
+        b"",
+        b"[]",
+        b'{"v":2}',
+        b'{"v":1,"fire_id":"x"}',
+        b'{"v":1,"fire_id":"x","tenant_id":"t","attempt":0,"scheduled_at_ms":1}',
+        b'{"v":1,"fire_id":"","tenant_id":"t","attempt":1,"scheduled_at_ms":1}',
+        b"\xff\xfe",
+    ):
         try:
             FireMessage.decode(bad)
         except PoisonMessage:

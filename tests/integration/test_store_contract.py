@@ -109,15 +109,30 @@ async def test_concurrent_claimers_never_share_an_item(store: Store) -> None:
 
 
 def _fire(fid: str = "fire_a", scheduled: int = 1000) -> Fire:
-    return Fire(id=fid, tenant_id="ten_t", schedule_id="sch_s", kind="cron",
-                scheduled_at=scheduled, status="dispatched", created_at=scheduled,
-                updated_at=scheduled, target=Target(url="http://127.0.0.1/x"),
-                retry=RetrySettings())
+    return Fire(
+        id=fid,
+        tenant_id="ten_t",
+        schedule_id="sch_s",
+        kind="cron",
+        scheduled_at=scheduled,
+        status="dispatched",
+        created_at=scheduled,
+        updated_at=scheduled,
+        target=Target(url="http://127.0.0.1/x"),
+        retry=RetrySettings(),
+    )
 
 
 def _attempt(n: int, outcome: str = "retry") -> Attempt:
-    return Attempt(number=n, started_at=1, duration_ms=1.0, status_code=500, error=None,
-                   response_excerpt="x", outcome=outcome)
+    return Attempt(
+        number=n,
+        started_at=1,
+        duration_ms=1.0,
+        status_code=500,
+        error=None,
+        response_excerpt="x",
+        outcome=outcome,
+    )
 
 
 async def test_a_fire_record_is_created_once(store: Store) -> None:
@@ -144,8 +159,9 @@ async def test_a_recorded_attempt_makes_its_copies_stale(store: Store) -> None:
 async def test_a_succeeded_fire_is_never_delivered_again(store: Store) -> None:
     await store.fires.create(_fire())
     await store.fires.begin("ten_t", "fire_a", "inv1", 1, 10_000, 1)
-    status = await store.fires.finish("ten_t", "fire_a", "inv1", _attempt(1, "success"),
-                                      "succeeded", 2, None)
+    status = await store.fires.finish(
+        "ten_t", "fire_a", "inv1", _attempt(1, "success"), "succeeded", 2, None
+    )
     assert status == "succeeded"
     assert await store.fires.begin("ten_t", "fire_a", "inv2", 2, 10_000, 3) == "done"
     fire = await store.fires.get("ten_t", "fire_a")

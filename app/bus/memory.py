@@ -44,7 +44,8 @@ class MemoryBus:
                 body, tries = await self._queue.get()
                 task = asyncio.create_task(self._run(handler, body, tries))
                 self._inflight.add(task)
-                task.add_done_callback(lambda t: (self._inflight.discard(t), sem.release()))
+                task.add_done_callback(self._inflight.discard)
+                task.add_done_callback(lambda _t: sem.release())
 
         self._consumers.append(asyncio.create_task(loop()))
 

@@ -35,10 +35,16 @@ _DRIVER_ERRORS: tuple[type[BaseException], ...] = (
     asyncio.TimeoutError,
 )
 
+_PUBLISH_ERRORS: tuple[type[BaseException], ...] = (
+    *_DRIVER_ERRORS,
+    aio_pika.exceptions.DeliveryError,
+)
+
 
 class RabbitBus:
-    def __init__(self, url: str, queue: str, *, delivery_limit: int = 20,
-                 publish_timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: str, queue: str, *, delivery_limit: int = 20, publish_timeout: float = 10.0
+    ) -> None:
         self._url = url
         self._queue_name = queue
         self._delivery_limit = delivery_limit
@@ -102,7 +108,7 @@ class RabbitBus:
             await asyncio.gather(*(one(m) for m in messages))
         except BusUnavailable:
             raise
-        except (*_DRIVER_ERRORS, aio_pika.exceptions.DeliveryError) as e:
+        except _PUBLISH_ERRORS as e:
             raise BusUnavailable(f"publish failed: {e!r}") from e
 
     async def consume(self, handler: Handler, *, prefetch: int) -> None:

@@ -10,8 +10,9 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-FireStatus = Literal["scheduled", "dispatched", "delivering", "succeeded", "retrying", "failed",
-                     "skipped"]
+FireStatus = Literal[
+    "scheduled", "dispatched", "delivering", "succeeded", "retrying", "failed", "skipped"
+]
 FireKind = Literal["cron", "manual", "message", "replay"]
 FINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "skipped"})
 

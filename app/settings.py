@@ -11,32 +11,77 @@ from app.errors import ConfigError
 
 # (environment variable, field, type, default, help). The README's table is this table.
 ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
-    ("CRONHOOK_REDIS_URL", "redis_url", str, "",
-     "Redis URL (redis://, rediss://, or redis+cluster:// for Redis Cluster); "
-     "empty in `cronhook dev` = embedded store"),
-    ("CRONHOOK_AMQP_URL", "amqp_url", str, "",
-     "RabbitMQ URL (amqp://user:pass@host:5672/vhost); empty in `cronhook dev` = embedded bus"),
-    ("CRONHOOK_ADMIN_TOKEN", "admin_token", str, "",
-     "operator token for /v1/tenants; required by `cronhook api` (dev prints a fresh one)"),
+    (
+        "CRONHOOK_REDIS_URL",
+        "redis_url",
+        str,
+        "",
+        "Redis URL (redis://, rediss://, or redis+cluster:// for Redis Cluster); "
+        "empty in `cronhook dev` = embedded store",
+    ),
+    (
+        "CRONHOOK_AMQP_URL",
+        "amqp_url",
+        str,
+        "",
+        "RabbitMQ URL (amqp://user:pass@host:5672/vhost); empty in `cronhook dev` = embedded bus",
+    ),
+    (
+        "CRONHOOK_ADMIN_TOKEN",
+        "admin_token",
+        str,
+        "",
+        "operator token for /v1/tenants; required by `cronhook api` (dev prints a fresh one)",
+    ),
     ("CRONHOOK_PREFIX", "prefix", str, "cronhook", "prefix of every Redis key"),
     ("CRONHOOK_QUEUE", "queue", str, "cronhook.fires", "RabbitMQ quorum queue of ready fires"),
     ("CRONHOOK_SHARDS", "shards", int, 16, "shards of the time index (fixed for a deployment)"),
-    ("CRONHOOK_LEASE_SECONDS", "lease_seconds", float, 30.0,
-     "dispatcher claim lease; longer than the worst stall you allow"),
-    ("CRONHOOK_POLL_SECONDS", "poll_seconds", float, 0.1,
-     "longest a dispatcher sleeps between claims"),
+    (
+        "CRONHOOK_LEASE_SECONDS",
+        "lease_seconds",
+        float,
+        30.0,
+        "dispatcher claim lease; longer than the worst stall you allow",
+    ),
+    (
+        "CRONHOOK_POLL_SECONDS",
+        "poll_seconds",
+        float,
+        0.1,
+        "longest a dispatcher sleeps between claims",
+    ),
     ("CRONHOOK_CLAIM_BATCH", "claim_batch", int, 500, "items claimed per shard per claim"),
     ("CRONHOOK_REDIS_TIMEOUT", "redis_timeout", float, 5.0, "Redis socket timeout, seconds"),
     ("CRONHOOK_HOST", "host", str, "127.0.0.1", "API bind address"),
     ("CRONHOOK_PORT", "port", int, 8080, "API port"),
-    ("CRONHOOK_INVOKER_CONCURRENCY", "invoker_concurrency", int, 64,
-     "deliveries in flight per invoker process (RabbitMQ prefetch)"),
-    ("CRONHOOK_DELIVERY_LIMIT", "delivery_limit", int, 20,
-     "RabbitMQ x-delivery-limit before a message is dead-lettered"),
-    ("CRONHOOK_ALLOW_PRIVATE_TARGETS", "allow_private_targets", bool, False,
-     "allow webhook targets on private/loopback addresses for every tenant (dev, tests)"),
-    ("CRONHOOK_FIRE_RETENTION_SECONDS", "fire_retention_seconds", int, 7 * 86400,
-     "how long fire records and attempts are kept"),
+    (
+        "CRONHOOK_INVOKER_CONCURRENCY",
+        "invoker_concurrency",
+        int,
+        64,
+        "deliveries in flight per invoker process (RabbitMQ prefetch)",
+    ),
+    (
+        "CRONHOOK_DELIVERY_LIMIT",
+        "delivery_limit",
+        int,
+        20,
+        "RabbitMQ x-delivery-limit before a message is dead-lettered",
+    ),
+    (
+        "CRONHOOK_ALLOW_PRIVATE_TARGETS",
+        "allow_private_targets",
+        bool,
+        False,
+        "allow webhook targets on private/loopback addresses for every tenant (dev, tests)",
+    ),
+    (
+        "CRONHOOK_FIRE_RETENTION_SECONDS",
+        "fire_retention_seconds",
+        int,
+        7 * 86400,
+        "how long fire records and attempts are kept",
+    ),
     ("CRONHOOK_LOG_FORMAT", "log_format", str, "json", "json or console"),
     ("CRONHOOK_LOG_LEVEL", "log_level", str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
 )
@@ -77,8 +122,16 @@ class Settings:
 
 def _problems(s: Settings) -> list[str]:
     out: list[str] = []
-    positive = ("shards", "lease_seconds", "poll_seconds", "claim_batch", "redis_timeout",
-                "invoker_concurrency", "delivery_limit", "fire_retention_seconds")
+    positive = (
+        "shards",
+        "lease_seconds",
+        "poll_seconds",
+        "claim_batch",
+        "redis_timeout",
+        "invoker_concurrency",
+        "delivery_limit",
+        "fire_retention_seconds",
+    )
     names = {f: env for env, f, *_ in ENV_TABLE}
     out += [f"{names[f]} must be positive" for f in positive if getattr(s, f) <= 0]
     if not 0 < s.port < 65536:
@@ -89,8 +142,9 @@ def _problems(s: Settings) -> list[str]:
         out.append("CRONHOOK_LOG_FORMAT must be json or console")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         out.append("CRONHOOK_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
-    if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "redis+cluster://",
-                                                   "unix://")):
+    if s.redis_url and not s.redis_url.startswith(
+        ("redis://", "rediss://", "redis+cluster://", "unix://")
+    ):
         out.append("CRONHOOK_REDIS_URL must start with redis://, rediss://, redis+cluster://")
     if s.amqp_url and not s.amqp_url.startswith(("amqp://", "amqps://")):
         out.append("CRONHOOK_AMQP_URL must start with amqp:// or amqps://")

@@ -13,8 +13,14 @@ from app.errors import StoreUnavailable
 P = ParamSpec("P")
 R = TypeVar("R")
 
-DRIVER_ERRORS = (rex.ConnectionError, rex.TimeoutError, rex.BusyLoadingError, rex.ResponseError,
-                 rex.ClusterError, OSError)
+DRIVER_ERRORS = (
+    rex.ConnectionError,
+    rex.TimeoutError,
+    rex.BusyLoadingError,
+    rex.ResponseError,
+    rex.ClusterError,
+    OSError,
+)
 
 
 def wrapped(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:

@@ -28,8 +28,9 @@ class FireLog:
     def _create_call(self, fire: Fire, client: Any) -> Any:
         k = self._k
         fire_key = k.fire(fire.tenant_id, fire.id)
-        list_key = (k.schedule_fires(fire.tenant_id, fire.schedule_id)
-                    if fire.schedule_id else fire_key)
+        list_key = (
+            k.schedule_fires(fire.tenant_id, fire.schedule_id) if fire.schedule_id else fire_key
+        )
         cutoff = fire.created_at - self._retention_s * 1000
         flat: list[str] = []
         for f, v in fire.to_record().items():
@@ -55,27 +56,54 @@ class FireLog:
             return [str(x) for x in await pipe.execute()]
 
     @wrapped
-    async def begin(self, tenant_id: str, fire_id: str, owner: str, attempt: int,
-                    ttl_ms: int, now_ms: int) -> str:
+    async def begin(
+        self, tenant_id: str, fire_id: str, owner: str, attempt: int, ttl_ms: int, now_ms: int
+    ) -> str:
         k = self._k
-        return str(await self._s.fire_begin(
-            keys=[k.fire(tenant_id, fire_id), k.inflight(tenant_id, fire_id)],
-            args=[owner, attempt, ttl_ms, now_ms]))
+        return str(
+            await self._s.fire_begin(
+                keys=[k.fire(tenant_id, fire_id), k.inflight(tenant_id, fire_id)],
+                args=[owner, attempt, ttl_ms, now_ms],
+            )
+        )
 
     @wrapped
-    async def finish(self, tenant_id: str, fire_id: str, owner: str, attempt: Attempt,
-                     status: str, now_ms: int, next_attempt_ms: int | None) -> str:
+    async def finish(
+        self,
+        tenant_id: str,
+        fire_id: str,
+        owner: str,
+        attempt: Attempt,
+        status: str,
+        now_ms: int,
+        next_attempt_ms: int | None,
+    ) -> str:
         k = self._k
-        return str(await self._s.fire_finish(
-            keys=[k.fire(tenant_id, fire_id), k.attempts(tenant_id, fire_id),
-                  k.inflight(tenant_id, fire_id), k.dead_letters(tenant_id)],
-            args=[owner, json.dumps(attempt.to_json()), attempt.number, status, now_ms,
-                  "" if next_attempt_ms is None else next_attempt_ms, fire_id]))
+        return str(
+            await self._s.fire_finish(
+                keys=[
+                    k.fire(tenant_id, fire_id),
+                    k.attempts(tenant_id, fire_id),
+                    k.inflight(tenant_id, fire_id),
+                    k.dead_letters(tenant_id),
+                ],
+                args=[
+                    owner,
+                    json.dumps(attempt.to_json()),
+                    attempt.number,
+                    status,
+                    now_ms,
+                    "" if next_attempt_ms is None else next_attempt_ms,
+                    fire_id,
+                ],
+            )
+        )
 
     @wrapped
     async def set_status(self, tenant_id: str, fire_id: str, status: str, now_ms: int) -> None:
-        await self._r.hset(self._k.fire(tenant_id, fire_id),
-                           mapping={"status": status, "updated_at": now_ms})
+        await self._r.hset(
+            self._k.fire(tenant_id, fire_id), mapping={"status": status, "updated_at": now_ms}
+        )
 
     @wrapped
     async def get(self, tenant_id: str, fire_id: str) -> Fire | None:
@@ -103,8 +131,9 @@ class FireLog:
         return out
 
     @wrapped
-    async def list_for_schedule(self, tenant_id: str, schedule_id: str, limit: int,
-                                cursor: str | None) -> Page:
+    async def list_for_schedule(
+        self, tenant_id: str, schedule_id: str, limit: int, cursor: str | None
+    ) -> Page:
         """Newest first. The cursor is the score (scheduled ms) and id of the last item."""
         key = self._k.schedule_fires(tenant_id, schedule_id)
         return await _zpage_desc(self._r, key, limit, cursor)
@@ -118,8 +147,9 @@ async def _zpage_desc(r: Any, key: str, limit: int, cursor: str | None) -> Page:
     """Keyset pagination over a zset, newest first. Cursor = '<score>:<member>'."""
     if cursor:
         score_s, _, last = cursor.partition(":")
-        raw = await r.zrevrangebyscore(key, score_s, "-inf", start=0, num=limit + 50,
-                                       withscores=True)
+        raw = await r.zrevrangebyscore(
+            key, score_s, "-inf", start=0, num=limit + 50, withscores=True
+        )
         # skip everything up to and including the cursor's member (same-score ties)
         seen = False
         rows = []
@@ -132,8 +162,9 @@ async def _zpage_desc(r: Any, key: str, limit: int, cursor: str | None) -> Page:
         if not seen:
             rows = [(m, s) for m, s in raw if s < float(score_s)]
     else:
-        rows = await r.zrevrangebyscore(key, "+inf", "-inf", start=0, num=limit + 1,
-                                        withscores=True)
+        rows = await r.zrevrangebyscore(
+            key, "+inf", "-inf", start=0, num=limit + 1, withscores=True
+        )
     page = rows[:limit]
     more = len(rows) > limit
     nxt = f"{int(page[-1][1])}:{page[-1][0]}" if more and page else None

@@ -43,14 +43,17 @@ class Records:
         k = self._k
         async with self._pipe() as pipe:
             pipe.set(k.tenant(tenant.id), json.dumps(tenant.to_json()))
-            pipe.hset(k.tenant_api_keys(tenant.id), key.key_id,
-                      json.dumps({"prefix": key.prefix, "hash": key_hash,
-                                  "created_at": key.created_at}))
+            pipe.hset(
+                k.tenant_api_keys(tenant.id),
+                key.key_id,
+                json.dumps({"prefix": key.prefix, "hash": key_hash, "created_at": key.created_at}),
+            )
             await pipe.execute()
         # the global lookups last: a key never resolves to a tenant that is not written
         async with self._r.pipeline(transaction=False) as pipe:
-            pipe.set(k.api_key(key_hash), json.dumps({"tenant_id": tenant.id,
-                                                      "key_id": key.key_id}))
+            pipe.set(
+                k.api_key(key_hash), json.dumps({"tenant_id": tenant.id, "key_id": key.key_id})
+            )
             pipe.zadd(k.tenants, {tenant.id: tenant.created_at})
             await pipe.execute()
 

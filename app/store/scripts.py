@@ -6,8 +6,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-NAMES = ("ti_claim", "ti_done", "ti_put", "ti_remove", "fire_create", "fire_begin",
-         "fire_finish")
+NAMES = ("ti_claim", "ti_done", "ti_put", "ti_remove", "fire_create", "fire_begin", "fire_finish")
 
 
 @cache

@@ -18,8 +18,17 @@ from app.store.timeindex import TimeIndex
 class Store:
     """Facade over one Redis client: ``time`` (the time index), ``fires``, ``records``."""
 
-    def __init__(self, client: Any, *, prefix: str, shards: int, retention_s: int,
-                 owns_client: bool, cluster: bool = False, embedded: bool = False) -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        prefix: str,
+        shards: int,
+        retention_s: int,
+        owns_client: bool,
+        cluster: bool = False,
+        embedded: bool = False,
+    ) -> None:
         self.client = client
         self.keys = Keys(prefix, shards)
         self.scripts = Scripts(client)
@@ -46,18 +55,32 @@ class Store:
             await self.client.aclose()
 
 
-def open_store(url: str, *, prefix: str, shards: int, retention_s: int,
-               timeout: float = 5.0, client: Any = None) -> Store:
+def open_store(
+    url: str,
+    *,
+    prefix: str,
+    shards: int,
+    retention_s: int,
+    timeout: float = 5.0,
+    client: Any = None,
+) -> Store:
     """``url`` '' = embedded (or pass ``client``, which the caller keeps owning)."""
     if client is not None:
-        return Store(client, prefix=prefix, shards=shards, retention_s=retention_s,
-                     owns_client=False)
+        return Store(
+            client, prefix=prefix, shards=shards, retention_s=retention_s, owns_client=False
+        )
     if not url:
         import fakeredis
 
         fake = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=True)
-        return Store(fake, prefix=prefix, shards=shards, retention_s=retention_s,
-                     owns_client=True, embedded=True)
+        return Store(
+            fake,
+            prefix=prefix,
+            shards=shards,
+            retention_s=retention_s,
+            owns_client=True,
+            embedded=True,
+        )
     common: dict[str, Any] = {
         "decode_responses": True,
         "socket_timeout": timeout,
@@ -68,11 +91,16 @@ def open_store(url: str, *, prefix: str, shards: int, retention_s: int,
 
         real = "redis://" + url.removeprefix("redis+cluster://")
         cl = RedisCluster.from_url(real, **common)
-        return Store(cl, prefix=prefix, shards=shards, retention_s=retention_s,
-                     owns_client=True, cluster=True)
+        return Store(
+            cl,
+            prefix=prefix,
+            shards=shards,
+            retention_s=retention_s,
+            owns_client=True,
+            cluster=True,
+        )
     try:
-        r = aioredis.Redis.from_url(url, health_check_interval=15, retry_on_timeout=True,
-                                    **common)
+        r = aioredis.Redis.from_url(url, health_check_interval=15, retry_on_timeout=True, **common)
     except ValueError as e:
         raise StoreUnavailable(f"bad Redis URL: {e}") from e
     return Store(r, prefix=prefix, shards=shards, retention_s=retention_s, owns_client=True)

@@ -53,15 +53,17 @@ class TimeIndex:
         await self._s.ti_remove(keys=sk.all(), args=[item])
 
     @wrapped
-    async def claim(self, owner: str, lease_ms: int, limit: int,
-                    shards: Sequence[int] | None = None) -> ClaimBatch:
+    async def claim(
+        self, owner: str, lease_ms: int, limit: int, shards: Sequence[int] | None = None
+    ) -> ClaimBatch:
         """Claim up to ``limit`` due items per shard in one round trip (a pipeline of
         per-shard atomic scripts)."""
         shard_ids = list(range(self._k.shards)) if shards is None else list(shards)
         async with self._r.pipeline(transaction=False) as pipe:
             for n in shard_ids:
-                await self._s.ti_claim(keys=self._k.shard(n).all(),
-                                       args=[lease_ms, limit, owner], client=pipe)
+                await self._s.ti_claim(
+                    keys=self._k.shard(n).all(), args=[lease_ms, limit, owner], client=pipe
+                )
             results = await pipe.execute()
         items: list[Claimed] = []
         now_ms = 0
@@ -82,9 +84,11 @@ class TimeIndex:
             return []
         async with self._r.pipeline(transaction=False) as pipe:
             for c in done:
-                await self._s.ti_done(keys=self._k.shard_for(c.item).all(),
-                                      args=[c.item, owner, c.next_due_ms, c.payload],
-                                      client=pipe)
+                await self._s.ti_done(
+                    keys=self._k.shard_for(c.item).all(),
+                    args=[c.item, owner, c.next_due_ms, c.payload],
+                    client=pipe,
+                )
             return [int(x) for x in await pipe.execute()]
 
     @wrapped

@@ -80,6 +80,7 @@ async def serve_api(app: Any, settings: Settings, stop: asyncio.Event) -> None:
     config = Config()
     config.bind = [f"{settings.host}:{settings.port}"]
     config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")  # through our handlers, once
     config.graceful_timeout = 10
     await serve(app, config, shutdown_trigger=stop.wait)
 

@@ -451,3 +451,33 @@ def test_six_fields_match_the_reference_at_length() -> None:
 @pytest.mark.slow
 def test_calendar_matches_the_reference_at_length() -> None:
     calendar_test(3000)()
+
+
+# ---- counting ---------------------------------------------------------------------------
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    expr=st.one_of(expressions(5), expressions(6)),
+    window=windows(timedelta(hours=6), timedelta(hours=3)),
+    span=st.integers(0, 6 * 3600),
+    fraction=st.integers(0, 999_999),
+)
+def test_count_between_equals_walking_the_fires(
+    expr: Expr, window: tuple[str, datetime], span: int, fraction: int
+) -> None:
+    zone, start = window
+    start += timedelta(microseconds=fraction)
+    every_day = Field((("*",),), "*")
+    timing = parse_or_none(dataclasses.replace(expr, dom=every_day, dow=every_day), zone)
+    if timing is None:
+        return
+    assert hasattr(timing, "count_between") and hasattr(timing, "next_after")
+    end = start + timedelta(seconds=span)
+    walked = 0
+    moment = timing.next_after(start)
+    while moment is not None and moment <= end and walked < 30_000:
+        walked += 1
+        moment = timing.next_after(moment)
+    if walked < 30_000:
+        assert timing.count_between(start, end) == walked, (expr.text, zone, start, end)

@@ -47,20 +47,33 @@ class RateLimit:
     burst: int = 100
 
 
+def _api_rate_limit() -> RateLimit:
+    return RateLimit(per_second=20.0, burst=40)
+
+
 @dataclass(frozen=True)
 class TenantLimits:
+    """Quotas and limits the operator sets. ``rate_limit`` and ``max_concurrency`` bound
+    webhook deliveries; ``api_rate_limit`` bounds each API key of the tenant."""
+
     max_schedules: int = 1000
     min_interval_seconds: float = 1.0
     max_body_bytes: int = 262_144
     rate_limit: RateLimit = field(default_factory=RateLimit)
     max_concurrency: int = 50
     allowed_private_targets: bool = False
+    api_rate_limit: RateLimit = field(default_factory=_api_rate_limit)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TenantLimits:
-        rl = data.get("rate_limit") or {}
-        rest = {k: v for k, v in data.items() if k != "rate_limit"}
-        return cls(rate_limit=RateLimit(**rl), **rest)
+        """From stored or API JSON; missing fields (and missing nested ones) get defaults."""
+        rest = {k: v for k, v in data.items() if k not in ("rate_limit", "api_rate_limit")}
+        api = asdict(_api_rate_limit()) | dict(data.get("api_rate_limit") or {})
+        return cls(
+            rate_limit=RateLimit(**(data.get("rate_limit") or {})),
+            api_rate_limit=RateLimit(**api),
+            **rest,
+        )
 
 
 @dataclass(frozen=True)
@@ -78,6 +91,7 @@ class Tenant:
     limits: TenantLimits
     secrets: tuple[SigningSecret, ...]
     metadata: dict[str, str] = field(default_factory=dict)
+    updated_at: int | None = None  # ms; None = never changed since created_at
 
     def active_secrets(self, now_ms: int) -> list[str]:
         """Every secret that signs now: the current one and any still within its overlap."""
@@ -95,6 +109,7 @@ class Tenant:
             limits=TenantLimits.from_json(data.get("limits") or {}),
             secrets=tuple(SigningSecret(**s) for s in data["secrets"]),
             metadata=dict(data.get("metadata") or {}),
+            updated_at=data.get("updated_at"),
         )
 
 
@@ -154,6 +169,8 @@ class Schedule:
     overlap: Literal["allow", "forbid"] = "allow"
     metadata: dict[str, str] = field(default_factory=dict)
     paused_reason: str | None = None
+    callback_url: str | None = None  # receives the outcome of every fire
+    failure_callback_url: str | None = None  # receives the outcome of fires failed for good
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -203,12 +220,22 @@ class Fire:
     first_attempt_at: int | None = None
     next_attempt_at: int | None = None
     attempts: tuple[Attempt, ...] = ()
+    callback_url: str | None = None
+    failure_callback_url: str | None = None
 
     def to_record(self) -> dict[str, str]:
         """The Redis hash fields of a new fire record."""
         import json
 
-        return {
+        callbacks = {
+            k: v
+            for k, v in (
+                ("callback_url", self.callback_url),
+                ("failure_callback_url", self.failure_callback_url),
+            )
+            if v
+        }
+        return callbacks | {
             "id": self.id,
             "tenant_id": self.tenant_id,
             "schedule_id": self.schedule_id or "",
@@ -245,4 +272,6 @@ class Fire:
             first_attempt_at=opt_int("first_attempt_at"),
             next_attempt_at=opt_int("next_attempt_at"),
             attempts=tuple(Attempt(**a) for a in attempts),
+            callback_url=rec.get("callback_url") or None,
+            failure_callback_url=rec.get("failure_callback_url") or None,
         )

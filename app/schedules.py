@@ -101,6 +101,13 @@ def build_schedule(
     anchor = start_at if start_at is not None else now_ms
     errors += timing_errors(body["cron"], tz, sid, anchor, tenant)
     errors += target_errors(body["target"], tenant, allow_private)
+    for name in ("callback_url", "failure_callback_url"):
+        url = body.get(name)
+        reason = url and check_target_url(
+            url, allow_private=allow_private or tenant.limits.allowed_private_targets
+        )
+        if reason:
+            errors.append(FieldError(name, reason))
     retry = RetrySettings(**(body.get("retry") or {}))
     if retry.max_backoff_seconds < retry.min_backoff_seconds:
         errors.append(
@@ -124,6 +131,8 @@ def build_schedule(
         misfire=Misfire(**(body.get("misfire") or {})),
         overlap=body.get("overlap", "allow"),
         metadata=dict(body.get("metadata") or {}),
+        callback_url=body.get("callback_url"),
+        failure_callback_url=body.get("failure_callback_url"),
     )
 
 

@@ -17,6 +17,7 @@ def tenant_view(t: Tenant) -> dict[str, Any]:
         "id": t.id,
         "name": t.name,
         "created_at": _instant(t.created_at),
+        "updated_at": _instant(t.updated_at or t.created_at),
         "limits": asdict(t.limits),
         "metadata": t.metadata,
     }
@@ -37,6 +38,9 @@ def schedule_view(s: Schedule, next_fire_ms: int | None) -> dict[str, Any]:
         "misfire": asdict(s.misfire),
         "overlap": s.overlap,
         "metadata": s.metadata,
+        "callback_url": s.callback_url,
+        "failure_callback_url": s.failure_callback_url,
+        "version": s.version,
         "created_at": _instant(s.created_at),
         "updated_at": _instant(s.updated_at),
         "next_fire_at": _instant(next_fire_ms),
@@ -66,5 +70,6 @@ def fire_view(f: Fire) -> dict[str, Any]:
         "created_at": _instant(f.created_at),
         "updated_at": _instant(f.updated_at),
         "next_attempt_at": _instant(f.next_attempt_at),
+        "attempt_count": f.attempt_count,
         "attempts": [attempt_view(a) for a in f.attempts],
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from app.cron.errors import CronError
 from app.cron.fields import (
@@ -76,8 +77,7 @@ def compile_cron(expression: str, seed: str) -> CompiledCron:
         fdef.name: parse_field(text, fdef, position, seed)
         for position, (fdef, text) in enumerate(zip(layout, parts, strict=True), start=1)
     }
-    program = _program(parsed)
-    _check_fires(program, len(parts))
+    program = _program(*(parsed.get(f.name) for f in LAYOUTS[7]))
     hour_text = parts[layout.index(HOUR)]
     return CompiledCron(
         program=program,
@@ -87,18 +87,29 @@ def compile_cron(expression: str, seed: str) -> CompiledCron:
     )
 
 
-def _program(parsed: dict[str, ParsedField]) -> CronProgram:
-    def values(name: str) -> frozenset[int]:
-        return parsed[name].values if name in parsed else frozenset({0})
-
-    return CronProgram(
-        seconds=values(SECOND.name),
-        minutes=values(MINUTE.name),
-        hours=values(HOUR.name),
-        months=values(MONTH.name),
-        years=parsed[YEAR.name].values if YEAR.name in parsed else None,
-        day_rule=DayRule(parsed[DAY.name], parsed[WEEKDAY.name]),
+@lru_cache(maxsize=16384)
+def _program(
+    second: ParsedField | None,
+    minute: ParsedField | None,
+    hour: ParsedField | None,
+    day: ParsedField | None,
+    month: ParsedField | None,
+    weekday: ParsedField | None,
+    year: ParsedField | None,
+) -> CronProgram:
+    """One shared program per distinct set of field values (so H seeds that hash alike, and
+    equal expressions written differently, share tables and day caches)."""
+    assert minute and hour and day and month and weekday
+    program = CronProgram(
+        seconds=second.values if second else frozenset({0}),
+        minutes=minute.values,
+        hours=hour.values,
+        months=month.values,
+        years=year.values if year else None,
+        day_rule=DayRule(day, weekday),
     )
+    _check_fires(program, 7 if year else 6)
+    return program
 
 
 def _check_fires(program: CronProgram, fields: int) -> None:

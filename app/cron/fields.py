@@ -21,6 +21,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from types import MappingProxyType
 
 from app.cron.errors import CronError
@@ -29,9 +30,9 @@ MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "O
 DAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FieldDef:
-    """The bounds and names of one field kind."""
+    """The bounds and names of one field kind (compared and hashed by identity)."""
 
     name: str
     lo: int
@@ -228,5 +229,13 @@ class _Accumulator:
 
 
 def parse_field(text: str, fdef: FieldDef, position: int, seed: str) -> ParsedField:
-    """Parse one field; raise CronError naming the field on any fault."""
+    """Parse one field; raise CronError naming the field on any fault.
+
+    Cached: the seed only takes part when the field uses H.
+    """
+    return _parse_cached(text, fdef, position, seed if "H" in text.upper() else "")
+
+
+@lru_cache(maxsize=65536)
+def _parse_cached(text: str, fdef: FieldDef, position: int, seed: str) -> ParsedField:
     return _FieldParser(fdef, position, seed).parse(text)

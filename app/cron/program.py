@@ -125,12 +125,7 @@ class CronProgram:
             _next_table(self.hours, 23),
         )
         t["mo"] = _next_table(self.months, 12)
-        t["y"] = _next_table(self.years, MAX_YEAR) if self.years is not None else ()
-        t["cs"], t["cm"], t["ch"] = (
-            _count_table(self.seconds, 59),
-            _count_table(self.minutes, 59),
-            _count_table(self.hours, 23),
-        )
+        t["y"] = tuple(sorted(self.years)) if self.years is not None else ()
 
     @property
     def per_day(self) -> int:
@@ -167,14 +162,15 @@ class CronProgram:
         self, y: int, mo: int, d: int, h: int, mi: int, s: int
     ) -> tuple[int, int, int, int, int, int] | None:
         t = self._tables
-        next_s, next_m, next_h, next_mo, next_y = t["s"], t["m"], t["h"], t["mo"], t["y"]
+        next_s, next_m, next_h, next_mo, years = t["s"], t["m"], t["h"], t["mo"], t["y"]
         while True:
             if y > MAX_YEAR:
                 return None
-            if next_y:
-                ny = next_y[y] if y >= 0 else -1
-                if ny < 0:
+            if years:
+                at = bisect.bisect_left(years, y)
+                if at == len(years):
                     return None
+                ny = years[at]
                 if ny != y:
                     y, mo, d, h, mi, s = ny, 1, 1, 0, 0, 0
             nmo = next_mo[mo]
@@ -228,6 +224,10 @@ class CronProgram:
         if tod < 0:
             return 0
         t = self._tables
+        if "cs" not in t:
+            t["cs"] = _count_table(self.seconds, 59)
+            t["cm"] = _count_table(self.minutes, 59)
+            t["ch"] = _count_table(self.hours, 23)
         h, rem = divmod(tod, 3600)
         mi, s = divmod(rem, 60)
         n_s, n_m = len(self.seconds), len(self.minutes)

@@ -115,6 +115,13 @@ class Timing:
 
 @lru_cache(maxsize=65536)
 def _next_cached(timing: Timing, after: datetime) -> tuple[datetime, DstLabel] | None:
+    try:
+        return _next(timing, after)
+    except OverflowError:  # past year 9999: no more fires
+        return None
+
+
+def _next(timing: Timing, after: datetime) -> tuple[datetime, DstLabel] | None:
     rule = timing._rule
     micros = to_micros(after)
     if isinstance(rule, _CronRule):

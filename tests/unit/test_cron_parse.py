@@ -172,3 +172,21 @@ def test_interval_timings_with_different_anchors_differ() -> None:
 
 def test_cron_error_is_a_value_error() -> None:
     assert issubclass(CronError, ValueError)
+
+
+def test_public_names_are_sorted_and_importable() -> None:
+    import app.cron
+    import app.misfire
+
+    for module in (app.cron, app.misfire):
+        # isort style, as ruff's RUF022 keeps it: CONSTANTS, then Classes, then functions
+        order = sorted(module.__all__, key=lambda n: (not n.isupper(), not n[0].isupper(), n))
+        assert module.__all__ == order
+        assert all(hasattr(module, name) for name in module.__all__)
+
+
+def test_far_future_instants_end_the_schedule() -> None:
+    far = datetime(9999, 12, 31, 23, 0, tzinfo=UTC)
+
+    assert parse("every 1d", anchor=ANCHOR).next_after(far) is None
+    assert parse("0 0 1 1 *").next_after(far) is None

@@ -4,7 +4,6 @@ tenant, and an echo receiver that verifies every delivery's signature and logs i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import json
 import logging
@@ -19,8 +18,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.ids import api_key_hash, new_api_key, new_id, new_signing_secret
+from app.metrics import DispatcherMetrics, InvokerMetrics, new_registry
 from app.models import SigningSecret, Tenant, TenantLimits
-from app.runtime import make_bus, make_store, serve_api, stop_event
+from app.runtime import make_bus, make_store, observed, serve_api, stop_event, until_stopped
 from app.settings import Settings
 from app.store import Store
 from app.store.records import ApiKeyRecord
@@ -140,29 +140,29 @@ async def run_dev(settings: Settings) -> None:
 
     generated = not settings.admin_token
     settings = settings.with_(
-        admin_token=settings.admin_token or secrets.token_urlsafe(24), allow_private_targets=True
+        admin_token=settings.admin_token or secrets.token_urlsafe(24),
+        allow_private_targets=True,
+        metrics_port=0,  # one process: the API's /metrics shows every role
     )
     stop = stop_event()
+    registry = new_registry()
     store, bus = make_store(settings), make_bus(settings)
     client = WebhookClient()
     try:
         await bus.start()
         tenant, key = await demo_tenant(store)
         echo = EchoReceiver(store)
-        app = create_app(store, settings, bus=bus, extra_routes=echo.routes())
-        invoker = Invoker(store, bus, client, settings)
+        app = create_app(store, settings, bus=bus, extra_routes=echo.routes(), registry=registry)
+        metrics = InvokerMetrics(registry, tenants=settings.metrics_tenant_ids())
+        invoker = Invoker(store, bus, client, settings, metrics=metrics)
         await invoker.start()
-        dispatcher = Dispatcher(store, bus, settings)
-        tasks = [
-            asyncio.create_task(dispatcher.run(stop)),
-            asyncio.create_task(serve_api(app, settings, stop)),
-        ]
-        print(banner(settings, tenant, key, generated), file=sys.stderr, flush=True)
-        await stop.wait()
-        await bus.drain(5.0)
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(t, timeout=10)
+        dispatcher = Dispatcher(store, bus, settings, metrics=DispatcherMetrics(registry))
+        async with observed(settings, registry, store, bus, stop):
+            api = asyncio.create_task(serve_api(app, settings, stop))
+            print(banner(settings, tenant, key, generated), file=sys.stderr, flush=True)
+            await until_stopped(dispatcher.run(stop), stop, settings.shutdown_seconds)
+            await bus.drain(settings.shutdown_seconds)
+            await api
     finally:
         await client.aclose()
         await bus.aclose()

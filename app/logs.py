@@ -41,6 +41,18 @@ class ConsoleFormatter(logging.Formatter):
         return line
 
 
+def fire_fields(
+    fire_id: str, tenant_id: str, attempt: int | None = None, schedule_id: str | None = None
+) -> dict[str, Any]:
+    """The fields every log line about one fire carries (``extra=``)."""
+    out: dict[str, Any] = {"fire_id": fire_id, "tenant_id": tenant_id}
+    if schedule_id:
+        out["schedule_id"] = schedule_id
+    if attempt is not None:
+        out["attempt"] = attempt
+    return out
+
+
 def setup(fmt: str, level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else ConsoleFormatter())

@@ -6,19 +6,21 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
+
+from prometheus_client import CollectorRegistry
 
 from app.bus.base import Bus
 from app.bus.memory import MemoryBus
 from app.bus.rabbitmq import RabbitBus
 from app.errors import ConfigError
+from app.metrics import DispatcherMetrics, InvokerMetrics, SystemMetrics, new_registry
+from app.observe import gauge_loop, load_scripts, ops_app
 from app.settings import Settings
 from app.store import Store, open_store
 
 log = logging.getLogger("cronhook")
-
-DRAIN_SECONDS = 20.0
 
 
 def make_store(settings: Settings) -> Store:
@@ -73,16 +75,79 @@ async def opened(settings: Settings, *, need_bus: bool) -> AsyncIterator[tuple[S
         await store.aclose()
 
 
-async def serve_api(app: Any, settings: Settings, stop: asyncio.Event) -> None:
-    from hypercorn.asyncio import serve
+def _hypercorn_config(host: str, port: int, grace: float) -> Any:
     from hypercorn.config import Config
 
     config = Config()
-    config.bind = [f"{settings.host}:{settings.port}"]
+    config.bind = [f"{host}:{port}"]
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")  # through our handlers, once
-    config.graceful_timeout = 10
+    config.graceful_timeout = grace
+    return config
+
+
+async def serve_api(app: Any, settings: Settings, stop: asyncio.Event) -> None:
+    """Serve until ``stop``; then refuse new connections and let requests in flight
+    finish for up to ``shutdown_seconds``."""
+    from hypercorn.asyncio import serve
+
+    config = _hypercorn_config(settings.host, settings.port, settings.shutdown_seconds)
     await serve(app, config, shutdown_trigger=stop.wait)
+
+
+@contextlib.asynccontextmanager
+async def background(*coros: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """Run ``coros`` beside the body; cancel whatever is left when it ends."""
+    tasks = [asyncio.create_task(c) for c in coros]
+    try:
+        yield
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def observed(
+    settings: Settings, registry: CollectorRegistry, store: Store, bus: Bus, stop: asyncio.Event
+) -> AsyncIterator[None]:
+    """The periodic gauges, and for a worker role the ops port (``/metrics``, ``/healthz``,
+    ``/readyz``) until the role has finished shutting down."""
+    from hypercorn.asyncio import serve
+
+    await load_scripts(store)
+    jobs = [gauge_loop(SystemMetrics(registry), store, bus, stop)]
+    done = asyncio.Event()
+    if settings.metrics_port:
+        config = _hypercorn_config(settings.host, settings.metrics_port, 1.0)
+        ops: Any = ops_app(registry, store, bus, stop)
+        jobs.append(serve(ops, config, shutdown_trigger=done.wait))
+        log.info("metrics on http://%s:%s/metrics", settings.host, settings.metrics_port)
+    async with background(*jobs):
+        try:
+            yield
+        finally:
+            done.set()
+            await asyncio.sleep(0)
+
+
+async def until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event, grace: float) -> None:
+    """Run ``work`` (which ends by itself once ``stop`` is set) and give it ``grace``
+    seconds after ``stop`` to finish; then cancel it. Its own failure propagates."""
+    task = asyncio.create_task(work)
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not task.done():
+        try:
+            await asyncio.wait_for(asyncio.shield(task), grace)
+        except TimeoutError:
+            log.warning("still working %.1fs after the stop signal; cancelling", grace)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            return
+    task.result()
 
 
 async def run_api(settings: Settings) -> None:
@@ -92,8 +157,15 @@ async def run_api(settings: Settings) -> None:
     if not settings.admin_token:
         raise ConfigError("CRONHOOK_ADMIN_TOKEN must be set for `cronhook api`")
     stop = stop_event()
-    async with opened(settings, need_bus=True) as (store, bus):
-        await serve_api(create_app(store, settings, bus=bus), settings, stop)
+    registry = new_registry()
+    api_settings = settings.with_(metrics_port=0)  # the API serves /metrics itself
+    async with (
+        opened(settings, need_bus=True) as (store, bus),
+        observed(api_settings, registry, store, bus, stop),
+    ):
+        app = create_app(store, settings, bus=bus, registry=registry)
+        await serve_api(app, settings, stop)
+        log.info("api stopped")
 
 
 async def run_dispatcher(settings: Settings) -> None:
@@ -101,8 +173,13 @@ async def run_dispatcher(settings: Settings) -> None:
 
     require_services(settings)
     stop = stop_event()
-    async with opened(settings, need_bus=True) as (store, bus):
-        await Dispatcher(store, bus, settings).run(stop)
+    registry = new_registry()
+    async with (
+        opened(settings, need_bus=True) as (store, bus),
+        observed(settings, registry, store, bus, stop),
+    ):
+        dispatcher = Dispatcher(store, bus, settings, metrics=DispatcherMetrics(registry))
+        await until_stopped(dispatcher.run(stop), stop, settings.shutdown_seconds)
 
 
 async def run_invoker(settings: Settings) -> None:
@@ -111,14 +188,19 @@ async def run_invoker(settings: Settings) -> None:
 
     require_services(settings)
     stop = stop_event()
-    async with opened(settings, need_bus=True) as (store, bus):
+    registry = new_registry()
+    metrics = InvokerMetrics(registry, tenants=settings.metrics_tenant_ids())
+    async with (
+        opened(settings, need_bus=True) as (store, bus),
+        observed(settings, registry, store, bus, stop),
+    ):
         client = WebhookClient(max_connections=max(settings.invoker_concurrency * 2, 16))
-        invoker = Invoker(store, bus, client, settings)
+        invoker = Invoker(store, bus, client, settings, metrics=metrics)
         try:
             await invoker.start()
             log.info("invoker consuming", extra={"node": invoker.node_id})
             await stop.wait()
-            left = await bus.drain(DRAIN_SECONDS)
-            log.info("invoker drained", extra={"cut_short": left})
+            left = await bus.drain(settings.shutdown_seconds)
+            log.info("invoker drained", extra={"node": invoker.node_id, "requeued": left})
         finally:
             await client.aclose()

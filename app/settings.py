@@ -84,6 +84,29 @@ ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
     ),
     ("CRONHOOK_LOG_FORMAT", "log_format", str, "json", "json or console"),
     ("CRONHOOK_LOG_LEVEL", "log_level", str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
+    (
+        "CRONHOOK_METRICS_PORT",
+        "metrics_port",
+        int,
+        0,
+        "port of /metrics, /healthz, /readyz on a dispatcher or invoker (0 = off; "
+        "the API serves them on its own port)",
+    ),
+    (
+        "CRONHOOK_METRICS_TENANTS",
+        "metrics_tenants",
+        str,
+        "",
+        "comma-separated tenant ids that get their own `tenant` label on delivery "
+        "metrics (every other tenant is `_other`)",
+    ),
+    (
+        "CRONHOOK_SHUTDOWN_SECONDS",
+        "shutdown_seconds",
+        float,
+        20.0,
+        "on SIGTERM: how long in-flight requests, ticks and deliveries may finish",
+    ),
 )
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -110,6 +133,9 @@ class Settings:
     fire_retention_seconds: int = 7 * 86400
     log_format: str = "json"
     log_level: str = "INFO"
+    metrics_port: int = 0
+    metrics_tenants: str = ""
+    shutdown_seconds: float = 20.0
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -118,6 +144,9 @@ class Settings:
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+    def metrics_tenant_ids(self) -> tuple[str, ...]:
+        return tuple(t.strip() for t in self.metrics_tenants.split(",") if t.strip())
 
 
 def _problems(s: Settings) -> list[str]:
@@ -131,11 +160,14 @@ def _problems(s: Settings) -> list[str]:
         "invoker_concurrency",
         "delivery_limit",
         "fire_retention_seconds",
+        "shutdown_seconds",
     )
     names = {f: env for env, f, *_ in ENV_TABLE}
     out += [f"{names[f]} must be positive" for f in positive if getattr(s, f) <= 0]
     if not 0 < s.port < 65536:
         out.append("CRONHOOK_PORT must be between 1 and 65535")
+    if not 0 <= s.metrics_port < 65536:
+        out.append("CRONHOOK_METRICS_PORT must be between 0 (off) and 65535")
     if s.lease_seconds <= s.redis_timeout:
         out.append("CRONHOOK_LEASE_SECONDS must exceed CRONHOOK_REDIS_TIMEOUT")
     if s.log_format not in ("json", "console"):

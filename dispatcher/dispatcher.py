@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from app.bus.base import Bus
 from app.bus.message import FireMessage
 from app.errors import BusUnavailable, CronhookError, StoreUnavailable
+from app.logs import fire_fields
+from app.metrics import DispatcherMetrics
 from app.models import Fire
 from app.settings import Settings
 from app.store import Store
@@ -40,13 +42,20 @@ class TickStats:
 
 class Dispatcher:
     def __init__(
-        self, store: Store, bus: Bus, settings: Settings, *, node_id: str | None = None
+        self,
+        store: Store,
+        bus: Bus,
+        settings: Settings,
+        *,
+        node_id: str | None = None,
+        metrics: DispatcherMetrics | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
         self.settings = settings
         self.node_id = node_id or f"dispatcher-{secrets.token_hex(4)}"
         self.stats = TickStats()
+        self.metrics = metrics or DispatcherMetrics()
 
     def _owner(self) -> str:
         # A fresh token per tick: a completion can only ever fence its own claim.
@@ -61,6 +70,7 @@ class Dispatcher:
                 backoff = 0.1
                 delay = self._sleep_for(batch)
             except (StoreUnavailable, BusUnavailable) as e:
+                self.metrics.tick_errors.inc()
                 log.warning("dispatcher tick failed, retrying in %.1fs: %s", backoff, e)
                 delay, backoff = backoff, min(backoff * 2, 5.0)
             if delay > 0:
@@ -80,6 +90,7 @@ class Dispatcher:
         owner = self._owner()
         lease_ms = int(self.settings.lease_seconds * 1000)
         batch = await self.store.time.claim(owner, lease_ms, self.settings.claim_batch)
+        self.metrics.on_claim((c.item for c in batch.items), batch.reclaimed)
         if batch.items:
             await self._process(owner, batch)
         return batch
@@ -92,15 +103,21 @@ class Dispatcher:
                 if status in _PUBLISHABLE:
                     messages.append(FireMessage(fire.id, fire.tenant_id, 1, fire.scheduled_at))
             await self.bus.publish(messages)
-        except (StoreUnavailable, BusUnavailable):
-            # Give every claim back at its original instant instead of waiting out the lease.
+        except (StoreUnavailable, BusUnavailable, asyncio.CancelledError):
+            # Give every claim back at its original instant instead of waiting out the lease
+            # (also when cancelled: a shutdown that ran out of time).
             with contextlib.suppress(CronhookError):
                 await self.store.time.complete(
                     owner, [Completion(c.item, c.due_ms) for c in batch.items]
                 )
             raise
+        self.metrics.on_publish(messages)
+        if log.isEnabledFor(logging.DEBUG):
+            for m in messages:
+                log.debug("fire published", extra=fire_fields(m.fire_id, m.tenant_id, m.attempt))
         results = await self.store.time.complete(owner, completions)
         lost = sum(1 for r in results if r == 0)
+        self.metrics.on_lost(lost)
         if lost:
             log.warning("%d claims were lost to lease expiry before completion", lost)
         self.stats.claimed += len(batch.items)
@@ -133,10 +150,16 @@ class Dispatcher:
             try:
                 plan = plan_schedule(s, c.due_ms, batch.now_ms)
             except (ValueError, CronhookError) as e:
-                log.error("schedule %s cannot be planned, dropping its item: %s", s.id, e)
+                log.error(
+                    "schedule %s cannot be planned, dropping its item: %s",
+                    s.id,
+                    e,
+                    extra={"schedule_id": s.id, "tenant_id": s.tenant_id},
+                )
                 completions.append(Completion(c.item, -1))
                 continue
             fires.extend(plan.fires)
             self.stats.skipped += plan.skipped
+            self.metrics.skipped.inc(plan.skipped)
             completions.append(Completion(c.item, plan.next_due_ms))
         return fires, messages, completions

@@ -17,6 +17,8 @@ from app.bus.base import Bus, Requeue
 from app.bus.message import FireMessage
 from app.errors import StoreUnavailable
 from app.keys import fire_item
+from app.logs import fire_fields
+from app.metrics import InvokerMetrics
 from app.models import Attempt, Fire, Tenant, from_ms, rfc3339
 from app.settings import Settings
 from app.store import Store
@@ -51,6 +53,7 @@ class Invoker:
         settings: Settings,
         *,
         node_id: str | None = None,
+        metrics: InvokerMetrics | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -58,6 +61,7 @@ class Invoker:
         self.settings = settings
         self.node_id = node_id or f"invoker-{secrets.token_hex(4)}"
         self.stats = InvokerStats()
+        self.metrics = metrics or InvokerMetrics()
         self._tenants: dict[str, tuple[float, Tenant | None]] = {}
 
     async def start(self) -> None:
@@ -66,9 +70,15 @@ class Invoker:
     async def handle(self, body: bytes) -> None:
         msg = FireMessage.decode(body)  # PoisonMessage -> dead letter
         try:
-            await self._deliver(msg)
+            with self.metrics.in_flight.track_inprogress():
+                await self._deliver(msg)
         except StoreUnavailable as e:
-            log.warning("store unavailable while delivering %s: %s", msg.fire_id, e)
+            log.warning(
+                "store unavailable while delivering %s: %s",
+                msg.fire_id,
+                e,
+                extra=fire_fields(msg.fire_id, msg.tenant_id, msg.attempt),
+            )
             raise Requeue from e
 
     async def _tenant(self, tenant_id: str) -> Tenant | None:
@@ -85,6 +95,7 @@ class Invoker:
         tenant = await self._tenant(msg.tenant_id)
         if fire is None or tenant is None:
             self.stats.dropped += 1
+            self.metrics.on_skip("missing")
             return
         token = f"{self.node_id}:{secrets.token_hex(4)}"
         ttl_ms = int(fire.target.timeout_seconds * 1000) + _MARKER_MARGIN_MS
@@ -96,11 +107,14 @@ class Invoker:
             wait_ms = max(int(state.split(":", 1)[1]), 0) + 100
             await self._requeue_later(msg, now_ms + wait_ms)
             self.stats.deferred += 1
+            self.metrics.on_defer("inflight")
             return
         if state != "go":
             self.stats.dropped += 1
+            self.metrics.on_skip(state)
             return
         first_ms = fire.first_attempt_at or now_ms
+        self.metrics.on_start(tenant.id, msg.attempt, msg.replay, fire.scheduled_at)
         result = await self.client.send(
             self._request(fire, tenant, msg.attempt),
             allow_private=self.settings.allow_private_targets
@@ -191,12 +205,20 @@ class Invoker:
         self.stats.attempts += 1
         counter = {"succeeded": "succeeded", "retrying": "retried", "failed": "failed"}[status]
         setattr(self.stats, counter, getattr(self.stats, counter) + 1)
+        self.metrics.on_attempt(tenant.id, status, outcome, result.duration_ms)
         log.info(
             "attempt %s of %s: %s (%s)",
             msg.attempt,
             fire.id,
             status,
             result.status_code or result.error,
+            extra={
+                **fire_fields(fire.id, tenant.id, msg.attempt, fire.schedule_id),
+                "outcome": status,
+                "status_code": result.status_code,
+                "error": result.error,
+                "duration_ms": round(result.duration_ms, 1),
+            },
         )
 
     async def _requeue_later(self, msg: FireMessage, due_ms: int) -> None:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from app.api import schedules, system, tenants
+from app.api import observability, schedules, system, tenants
 from app.api.problems import HANDLERS
 from app.api.state import ApiState
 from app.bus.base import Bus
+from app.metrics import ApiMetrics, new_registry
 from app.settings import Settings
 from app.store import Store
 
@@ -21,9 +24,15 @@ def create_app(
     *,
     bus: Bus | None = None,
     extra_routes: Sequence[BaseRoute] = (),
+    registry: CollectorRegistry | None = None,
 ) -> Starlette:
-    """The API over a ready store (the caller owns its lifetime)."""
+    """The API over a ready store (the caller owns its lifetime). ``registry``: the
+    process's metrics registry, served on /metrics (a fresh one when not given)."""
     routes: list[BaseRoute] = [*system.ROUTES, *tenants.ROUTES, *schedules.ROUTES, *extra_routes]
-    app = Starlette(routes=routes, exception_handlers=HANDLERS)
+    routes += observability.ROUTES
+    registry = registry if registry is not None else new_registry()
+    middleware = [Middleware(observability.MetricsMiddleware, metrics=ApiMetrics(registry))]
+    app = Starlette(routes=routes, exception_handlers=HANDLERS, middleware=middleware)
     app.state.cronhook = ApiState(store=store, settings=settings, bus=bus)
+    app.state.metrics_registry = registry
     return app

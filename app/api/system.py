@@ -9,6 +9,7 @@ from starlette.routing import Route
 from app.api.contract import spec_text
 from app.api.problems import problem
 from app.api.state import ApiState
+from app.observe import readiness
 
 
 async def healthz(request: Request) -> Response:
@@ -17,9 +18,11 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     st = ApiState.of(request)
-    if await st.store.ping():
-        return JSONResponse({"status": "ok", "checks": {"redis": "ok"}})
-    return problem(503, "Redis is not reachable", instance="/readyz")
+    checks = await readiness(st.store, st.bus)
+    if all(v == "ok" for v in checks.values()):
+        return JSONResponse({"status": "ok", "checks": checks})
+    failing = ", ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok")
+    return problem(503, f"not ready ({failing})", instance="/readyz")
 
 
 async def openapi(request: Request) -> Response:

@@ -23,6 +23,7 @@ class ClaimBatch:
     now_ms: int  # Redis TIME when the claim ran
     items: list[Claimed]
     next_due_ms: int | None  # earliest remaining due instant or lease expiry across shards
+    reclaimed: int = 0  # expired leases the claim gave back to the due set (metrics)
 
 
 @dataclass(frozen=True)
@@ -68,14 +69,16 @@ class TimeIndex:
         items: list[Claimed] = []
         now_ms = 0
         next_due: int | None = None
+        reclaimed = 0
         for res in results:
             now_ms = max(now_ms, int(res[0]))
             nd = int(float(res[1]))
             if nd >= 0 and (next_due is None or nd < next_due):
                 next_due = nd
-            for i in range(2, len(res), 3):
+            reclaimed += int(res[2])
+            for i in range(3, len(res), 3):
                 items.append(Claimed(str(res[i]), int(float(res[i + 1])), str(res[i + 2])))
-        return ClaimBatch(now_ms, items, next_due)
+        return ClaimBatch(now_ms, items, next_due, reclaimed)
 
     @wrapped
     async def complete(self, owner: str, done: Sequence[Completion]) -> list[int]:

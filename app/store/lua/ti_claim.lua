@@ -5,7 +5,8 @@
 -- KEYS[4] items    hash  item -> payload
 -- KEYS[5] pending  hash  item -> due ms written while the item was claimed (-1 = none)
 -- ARGV[1] lease length ms, ARGV[2] max items, ARGV[3] owner token
--- Returns {now_ms, next_due_ms or -1, item1, due1, payload1, item2, ...}.
+-- Returns {now_ms, next_due_ms or -1, reclaimed, item1, due1, payload1, item2, ...};
+-- reclaimed = how many expired leases this call gave back to the due set.
 -- Expired leases are returned first to the due set with their original instant (or the
 -- instant a writer set meanwhile), so a crashed dispatcher's items are claimed again.
 -- The clock is Redis TIME, the same for every dispatcher.
@@ -31,7 +32,7 @@ for _, item in ipairs(expired) do
   end
 end
 
-local out = {now, -1}
+local out = {now, -1, #expired}
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)
 for i = 1, #due, 2 do
   local item, score = due[i], due[i + 1]

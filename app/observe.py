@@ -1,0 +1,158 @@
+"""Health, readiness and the periodic gauges, shared by every role.
+
+``readiness`` is what ``/readyz`` answers: Redis reachable, every Lua script loaded
+(``SCRIPT EXISTS`` on the shas; a missing one is loaded again, e.g. after a Redis
+restart or failover) and RabbitMQ reachable (a passive queue declare). ``ops_app`` is
+the small HTTP app a dispatcher or invoker serves on ``CRONHOOK_METRICS_PORT``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from app.bus.base import Bus
+from app.errors import CronhookError
+from app.metrics import CONTENT_TYPE, SystemMetrics, exposition
+from app.store import Store
+from app.store.errors import DRIVER_ERRORS
+from app.store.scripts import NAMES
+
+log = logging.getLogger("cronhook.observe")
+
+CHECK_TIMEOUT_S = 2.0
+GAUGE_EVERY_S = 5.0
+NODE_FRESH_MS = 30_000  # a node whose heartbeat is older than this is not counted
+
+
+async def _check(probe: Callable[[], Awaitable[str]]) -> str:
+    try:
+        return await asyncio.wait_for(probe(), CHECK_TIMEOUT_S)
+    except TimeoutError:
+        return f"timed out after {CHECK_TIMEOUT_S:g}s"
+    except (CronhookError, *DRIVER_ERRORS) as e:
+        return f"unreachable: {e}"
+
+
+async def _redis(store: Store) -> str:
+    return "ok" if await store.ping() else "unreachable"
+
+
+async def _scripts(store: Store) -> str:
+    """Every script's sha known to Redis; a missing one is loaded once more."""
+    scripts = {n: getattr(store.scripts, n) for n in NAMES}
+    shas = [s.sha for s in scripts.values()]
+    exists = await store.client.script_exists(*shas)
+    missing = [n for n, ok in zip(scripts, exists, strict=True) if not ok]
+    for name in missing:
+        await store.client.script_load(scripts[name].script)
+    if missing:
+        exists = await store.client.script_exists(*shas)
+        if not all(exists):
+            return f"not loaded: {', '.join(missing)}"
+    return "ok"
+
+
+async def _bus(bus: Bus | None) -> str:
+    if bus is None:
+        return "ok"
+    await bus.depth()
+    return "ok"
+
+
+async def readiness(store: Store, bus: Bus | None) -> dict[str, str]:
+    """One entry per dependency, "ok" or why not."""
+    redis, scripts, rabbit = await asyncio.gather(
+        _check(lambda: _redis(store)),
+        _check(lambda: _scripts(store)),
+        _check(lambda: _bus(bus)),
+    )
+    return {"redis": redis, "scripts": scripts, "rabbitmq": rabbit}
+
+
+async def load_scripts(store: Store) -> None:
+    """Register every Lua script with Redis at start, so readiness is true from the
+    first request (redis-py would otherwise load each on its first use)."""
+    with contextlib.suppress(*DRIVER_ERRORS):
+        await _scripts(store)
+
+
+def readiness_response(checks: dict[str, str]) -> Response:
+    ready = all(v == "ok" for v in checks.values())
+    body = {"status": "ok" if ready else "unavailable", "checks": checks}
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+async def refresh_gauges(gauges: SystemMetrics, store: Store, bus: Bus | None) -> None:
+    """Read the shared depths once: O(shards) Redis commands in one round trip, one
+    passive queue declare."""
+    now_ms = int(time.time() * 1000)
+    k = store.keys
+    async with store.client.pipeline(transaction=False) as pipe:
+        for n in range(k.shards):
+            sk = k.shard(n)
+            pipe.zcard(sk.due)
+            pipe.zcount(sk.due, "-inf", now_ms)
+            pipe.zcard(sk.lease)
+        pipe.zcount(k.nodes, now_ms - NODE_FRESH_MS, "+inf")
+        res = [int(x) for x in await pipe.execute()]
+    waiting, due = sum(res[0:-1:3]), sum(res[1:-1:3])
+    gauges.time_index.labels("scheduled").set(waiting - due)
+    gauges.time_index.labels("due").set(due)
+    gauges.time_index.labels("claimed").set(sum(res[2:-1:3]))
+    gauges.fleet.set(res[-1])
+    if bus is not None:
+        gauges.queue.set(await bus.depth())
+
+
+async def gauge_loop(
+    gauges: SystemMetrics,
+    store: Store,
+    bus: Bus | None,
+    stop: asyncio.Event,
+    every: float = GAUGE_EVERY_S,
+) -> None:
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(refresh_gauges(gauges, store, bus), CHECK_TIMEOUT_S * 2)
+        except (TimeoutError, CronhookError, *DRIVER_ERRORS) as e:
+            gauges.refresh_errors.inc()
+            log.debug("gauge refresh failed: %r", e)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
+
+
+def ops_app(
+    registry: CollectorRegistry, store: Store, bus: Bus | None, stopping: asyncio.Event
+) -> Starlette:
+    """``/metrics``, ``/healthz`` and ``/readyz`` for a dispatcher or invoker; not ready
+    once ``stopping`` is set (the process is draining)."""
+
+    async def metrics(request: Request) -> Response:
+        return Response(exposition(registry), media_type=CONTENT_TYPE)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        checks = await readiness(store, bus)
+        if stopping.is_set():
+            checks["process"] = "shutting down"
+        return readiness_response(checks)
+
+    return Starlette(
+        routes=[
+            Route("/metrics", metrics, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+        ]
+    )

@@ -1,0 +1,213 @@
+"""Dispatcher and invoker metrics and log fields, from a real pipeline on both stores:
+schedules fire to a loopback receiver through a dispatcher and an invoker in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+
+from app.api import create_app
+from app.bus.memory import MemoryBus
+from app.logs import JsonFormatter
+from app.metrics import DispatcherMetrics, InvokerMetrics, SystemMetrics, new_registry
+from app.observe import refresh_gauges
+from app.settings import Settings
+from app.store import Store
+from dispatcher.dispatcher import Dispatcher
+from dispatcher.http_client import WebhookClient
+from dispatcher.invoker import Invoker
+from tests.receiver import Receiver, Reply
+
+ADMIN = "admin-token-for-tests"
+FAST_RETRY = {"max_attempts": 3, "min_backoff_seconds": 0.1, "max_backoff_seconds": 0.2}
+
+
+@dataclass
+class Pipeline:
+    api: httpx.AsyncClient
+    registry: CollectorRegistry
+    store: Store
+    bus: MemoryBus
+    receiver: Receiver
+    stop: asyncio.Event
+
+    def value(self, name: str, **labels: str) -> float:
+        return self.registry.get_sample_value(name, labels) or 0.0
+
+    async def tenant(self) -> dict[str, Any]:
+        r = await self.api.post(
+            "/v1/tenants", json={"name": "t"}, headers={"Authorization": f"Bearer {ADMIN}"}
+        )
+        assert r.status_code == 201, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    async def schedule(self, key: str, path: str, **extra: Any) -> str:
+        body = {"name": "m", "cron": "* * * * * *", "target": {"url": self.receiver.url(path)}}
+        r = await self.api.post(
+            "/v1/schedules", json=body | extra, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert r.status_code == 201, r.text
+        sid: str = r.json()["id"]
+        return sid
+
+
+@pytest.fixture
+async def pipeline(store: Store) -> AsyncIterator[Pipeline]:
+    registry = new_registry()
+    settings = Settings(admin_token=ADMIN, allow_private_targets=True, poll_seconds=0.02)
+    bus = MemoryBus()
+    app = create_app(store, settings, bus=bus, registry=registry)
+    stop = asyncio.Event()
+    async with (
+        Receiver() as receiver,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://a") as api,
+    ):
+        yield Pipeline(api, registry, store, bus, receiver, stop)
+        stop.set()
+        await bus.aclose()
+
+
+async def run(p: Pipeline, tenants: tuple[str, ...] = ()) -> asyncio.Task[None]:
+    settings = Settings(allow_private_targets=True, poll_seconds=0.02)
+    client = WebhookClient()
+    metrics = InvokerMetrics(p.registry, tenants=tenants)
+    await Invoker(p.store, p.bus, client, settings, metrics=metrics).start()
+    dispatcher = Dispatcher(p.store, p.bus, settings, metrics=DispatcherMetrics(p.registry))
+
+    async def loop() -> None:
+        try:
+            await dispatcher.run(p.stop)
+        finally:
+            await p.bus.drain(2)
+            await client.aclose()
+
+    return asyncio.create_task(loop())
+
+
+async def settle(p: Pipeline, name: str, want: float, **labels: str) -> None:
+    for _ in range(200):
+        if p.value(name, **labels) >= want:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{name}{labels} = {p.value(name, **labels)}, wanted {want}")
+
+
+async def delivered(p: Pipeline, count: int, tenant: str = "_other") -> None:
+    await settle(p, "cronhook_invoker_deliveries_total", count, outcome="succeeded", tenant=tenant)
+
+
+async def test_a_retried_then_delivered_fire_shows_in_every_counter(pipeline: Pipeline) -> None:
+    p = pipeline
+    # given a schedule whose endpoint fails once, then succeeds
+    tenant = await p.tenant()
+    p.receiver.script("/flaky", Reply(500))
+    await p.schedule(tenant["api_key"], "/flaky", retry=FAST_RETRY)
+    # when the pipeline runs until a retry and two successes were recorded
+    task = await run(p)
+    await delivered(p, 2)
+    p.stop.set()
+    await task
+    # then claims, publishes, lags, outcomes, retries and durations all add up
+    ok = p.value("cronhook_invoker_deliveries_total", outcome="succeeded", tenant="_other")
+    retrying = p.value("cronhook_invoker_deliveries_total", outcome="retrying", tenant="_other")
+    assert retrying == 1 and p.value("cronhook_invoker_retries_total") == 1
+    assert p.value("cronhook_dispatcher_claimed_total", kind="fire") >= 1  # the retry
+    schedule_claims = p.value("cronhook_dispatcher_claimed_total", kind="schedule")
+    published = p.value("cronhook_dispatcher_published_total")
+    assert schedule_claims >= 2 and published >= ok + retrying
+    first_attempts = p.value("cronhook_dispatcher_publish_lag_seconds_count")
+    assert first_attempts == published - 1  # every publish but the retry
+    assert p.value("cronhook_invoker_delivery_lag_seconds_count", tenant="_other") == ok
+    durations = sum(
+        p.value("cronhook_invoker_attempt_duration_seconds_count", result=r)
+        for r in ("success", "retry")
+    )
+    assert durations == ok + retrying
+    assert p.value("cronhook_invoker_attempt_duration_seconds_count", result="retry") == 1
+    assert p.value("cronhook_invoker_in_flight") == 0
+    assert p.value("cronhook_dispatcher_publish_lag_seconds_sum") < 5 * first_attempts
+
+
+async def test_a_fire_that_fails_for_good_counts_as_a_dead_letter(pipeline: Pipeline) -> None:
+    p = pipeline
+    tenant = await p.tenant()
+    await p.schedule(tenant["api_key"], "/status/503", retry={"max_attempts": 1})
+    task = await run(p)
+    await settle(p, "cronhook_invoker_dead_letters_total", 1)
+    p.stop.set()
+    await task
+    failed = p.value("cronhook_invoker_deliveries_total", outcome="failed", tenant="_other")
+    assert failed == p.value("cronhook_invoker_dead_letters_total") >= 1
+    assert p.value("cronhook_invoker_retries_total") == 0
+
+
+async def test_only_named_tenants_get_their_own_label(pipeline: Pipeline) -> None:
+    p = pipeline
+    named, other = await p.tenant(), await p.tenant()
+    await p.schedule(named["api_key"], "/ok")
+    await p.schedule(other["api_key"], "/ok")
+    task = await run(p, tenants=(named["id"],))
+    await delivered(p, 1)
+    await delivered(p, 1, tenant=named["id"])
+    p.stop.set()
+    await task
+    text = (await p.api.get("/metrics")).text
+    assert other["id"] not in text
+
+
+async def test_a_dispatcher_counts_the_leases_it_finds_expired(store: Store) -> None:
+    # given an item claimed by a dispatcher that died with it
+    await store.time.put("f:fire_x", '{"k":"f","t":"ten_x","f":"fire_x","a":1}', 1)
+    await store.time.claim("dead", 50, 100)
+    await asyncio.sleep(0.2)
+    # when a live dispatcher ticks
+    metrics = DispatcherMetrics()
+    bus = MemoryBus()
+    await Dispatcher(store, bus, Settings(), metrics=metrics).tick()
+    # then it reclaimed the item, counted the expiry, and published the fire
+    assert metrics.leases_expired._value.get() == 1
+    assert metrics.claimed.labels("fire")._value.get() == 1
+    assert await bus.depth() == 1
+
+
+async def test_gauges_show_the_time_index_and_queue_depths(store: Store) -> None:
+    now = await store.now_ms()
+    for n in range(3):
+        await store.time.put(f"s:later{n}", "{}", now + 60_000)
+    await store.time.put("s:due", "{}", now - 1)
+    await store.time.put("s:claimed", "{}", now - 1)
+    await store.time.claim("x", 60_000, 1, shards=[store.keys.shard_of("s:claimed")])
+    bus = MemoryBus()
+    bus.put_raw(b"{}")
+    gauges = SystemMetrics()
+    await refresh_gauges(gauges, store, bus)
+    depth = {s: gauges.time_index.labels(s)._value.get() for s in ("scheduled", "due", "claimed")}
+    assert depth == {"scheduled": 3, "due": 1, "claimed": 1}
+    assert gauges.queue._value.get() == 1
+
+
+async def test_attempt_log_lines_carry_the_fire_fields(
+    pipeline: Pipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    p = pipeline
+    tenant = await p.tenant()
+    sid = await p.schedule(tenant["api_key"], "/ok")
+    with caplog.at_level(logging.INFO, logger="cronhook.invoker"):
+        task = await run(p)
+        await delivered(p, 1)
+        p.stop.set()
+        await task
+    record = next(r for r in caplog.records if r.name == "cronhook.invoker")
+    line = json.loads(JsonFormatter().format(record))
+    assert line["tenant_id"] == tenant["id"] and line["schedule_id"] == sid
+    assert line["fire_id"].startswith("fire_") and line["attempt"] == 1
+    assert line["outcome"] == "succeeded" and line["status_code"] == 200

@@ -145,7 +145,7 @@ async def run_dev(settings: Settings) -> None:
         metrics_port=0,  # one process: the API's /metrics shows every role
     )
     stop = stop_event()
-    registry = new_registry()
+    registry = new_registry(process=True)
     store, bus = make_store(settings), make_bus(settings)
     client = WebhookClient()
     try:

@@ -16,7 +16,15 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    PLATFORM_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 
 from app.bus.message import FireMessage
 
@@ -29,8 +37,14 @@ LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
-def new_registry() -> CollectorRegistry:
-    return CollectorRegistry(auto_describe=True)
+def new_registry(*, process: bool = False) -> CollectorRegistry:
+    """A fresh registry; ``process`` adds the standard ``process_*`` (CPU, memory, file
+    descriptors) and ``python_info`` series, as a process serving /metrics should."""
+    registry = CollectorRegistry(auto_describe=True)
+    if process:
+        ProcessCollector(registry=registry)
+        registry.register(PLATFORM_COLLECTOR)
+    return registry
 
 
 def exposition(registry: CollectorRegistry) -> bytes:

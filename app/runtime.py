@@ -157,7 +157,7 @@ async def run_api(settings: Settings) -> None:
     if not settings.admin_token:
         raise ConfigError("CRONHOOK_ADMIN_TOKEN must be set for `cronhook api`")
     stop = stop_event()
-    registry = new_registry()
+    registry = new_registry(process=True)
     api_settings = settings.with_(metrics_port=0)  # the API serves /metrics itself
     async with (
         opened(settings, need_bus=True) as (store, bus),
@@ -173,7 +173,7 @@ async def run_dispatcher(settings: Settings) -> None:
 
     require_services(settings)
     stop = stop_event()
-    registry = new_registry()
+    registry = new_registry(process=True)
     async with (
         opened(settings, need_bus=True) as (store, bus),
         observed(settings, registry, store, bus, stop),
@@ -188,7 +188,7 @@ async def run_invoker(settings: Settings) -> None:
 
     require_services(settings)
     stop = stop_event()
-    registry = new_registry()
+    registry = new_registry(process=True)
     metrics = InvokerMetrics(registry, tenants=settings.metrics_tenant_ids())
     async with (
         opened(settings, need_bus=True) as (store, bus),

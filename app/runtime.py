@@ -142,7 +142,7 @@ async def until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event, gr
         try:
             await asyncio.wait_for(asyncio.shield(task), grace)
         except TimeoutError:
-            log.warning("still working %.1fs after the stop signal; cancelling", grace)
+            log.warning("still working %gs after the stop signal; cancelling", grace)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -8,6 +8,8 @@ acked only after the record is written, so a crash at any point redelivers it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 
 from app.bus.base import Bus, Requeue
 from app.bus.message import FireMessage
-from app.errors import StoreUnavailable
+from app.errors import CronhookError, StoreUnavailable
 from app.keys import fire_item
 from app.logs import fire_fields
 from app.metrics import InvokerMetrics
@@ -115,12 +117,19 @@ class Invoker:
             return
         first_ms = fire.first_attempt_at or now_ms
         self.metrics.on_start(tenant.id, msg.attempt, msg.replay, fire.scheduled_at)
-        result = await self.client.send(
-            self._request(fire, tenant, msg.attempt),
-            allow_private=self.settings.allow_private_targets
-            or tenant.limits.allowed_private_targets,
-        )
-        await self._record(fire, tenant, msg, token, now_ms, first_ms, result)
+        try:
+            result = await self.client.send(
+                self._request(fire, tenant, msg.attempt),
+                allow_private=self.settings.allow_private_targets
+                or tenant.limits.allowed_private_targets,
+            )
+            await self._record(fire, tenant, msg, token, now_ms, first_ms, result)
+        except asyncio.CancelledError:
+            # Stopped mid-attempt (a shutdown out of time): the bus requeues the message;
+            # drop the marker so that copy goes now, not when the marker expires.
+            with contextlib.suppress(CronhookError):
+                await self.store.fires.release(tenant.id, fire.id, token)
+            raise
 
     def _request(self, fire: Fire, tenant: Tenant, attempt: int) -> OutboundRequest:
         body, content_type = fire.target.encoded_body()

@@ -78,6 +78,8 @@ class MemoryBus:
             _done, pending = await asyncio.wait(set(self._inflight), timeout=grace_seconds)
             for t in pending:
                 t.cancel()
+            if pending:  # let each cancelled handler requeue its message before returning
+                await asyncio.wait(pending, timeout=2)
             return len(pending)
         return 0
 

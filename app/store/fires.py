@@ -100,6 +100,13 @@ class FireLog:
         )
 
     @wrapped
+    async def release(self, tenant_id: str, fire_id: str, owner: str) -> bool:
+        """Drop ``owner``'s in-flight marker without recording an attempt (a stopped
+        invoker); False when the marker is not its own any more."""
+        key = self._k.inflight(tenant_id, fire_id)
+        return bool(await self._s.fire_release(keys=[key], args=[owner]))
+
+    @wrapped
     async def set_status(self, tenant_id: str, fire_id: str, status: str, now_ms: int) -> None:
         await self._r.hset(
             self._k.fire(tenant_id, fire_id), mapping={"status": status, "updated_at": now_ms}

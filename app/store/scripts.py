@@ -6,7 +6,16 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-NAMES = ("ti_claim", "ti_done", "ti_put", "ti_remove", "fire_create", "fire_begin", "fire_finish")
+NAMES = (
+    "ti_claim",
+    "ti_done",
+    "ti_put",
+    "ti_remove",
+    "fire_create",
+    "fire_begin",
+    "fire_finish",
+    "fire_release",
+)
 
 
 @cache
@@ -28,3 +37,4 @@ class Scripts:
     fire_create: Any
     fire_begin: Any
     fire_finish: Any
+    fire_release: Any

@@ -86,6 +86,14 @@ class Keys:
         """string with expiry: the invoker currently delivering a fire."""
         return f"{self._t(tenant_id)}:inflight:{fire_id}"
 
+    def rate(self, tenant_id: str) -> str:
+        """string with expiry: the tenant's GCRA theoretical arrival time (ms, float)."""
+        return f"{self._t(tenant_id)}:rate"
+
+    def slots(self, tenant_id: str) -> str:
+        """zset: the tenant's deliveries in flight, marker token -> slot expiry (ms)."""
+        return f"{self._t(tenant_id)}:slots"
+
     def schedule_fires(self, tenant_id: str, schedule_id: str) -> str:
         """zset: fire ids of a schedule by scheduled instant (ms)."""
         return f"{self._t(tenant_id)}:sfires:{schedule_id}"
@@ -117,6 +125,10 @@ def schedule_item(schedule_id: str) -> str:
     return f"s:{schedule_id}"
 
 
-def fire_item(fire_id: str) -> str:
-    """Time-index item of a fire waiting to be (re)published: a retry, a deferral, a message."""
-    return f"f:{fire_id}"
+def fire_item(fire_id: str, attempt: int | None = None) -> str:
+    """Time-index item of a fire waiting to be (re)published: a retry, a deferral, a message.
+
+    The invoker names its items by attempt (``f:<fire_id>:<attempt>``): a deferred copy of
+    attempt n and the retry of attempt n + 1 are then two items, so the later write can never
+    replace the retry with a copy that is stale by the time it is published."""
+    return f"f:{fire_id}" if attempt is None else f"f:{fire_id}:{attempt}"

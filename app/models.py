@@ -13,7 +13,7 @@ from typing import Any, Literal
 FireStatus = Literal[
     "scheduled", "dispatched", "delivering", "succeeded", "retrying", "failed", "skipped"
 ]
-FireKind = Literal["cron", "manual", "message", "replay"]
+FireKind = Literal["cron", "manual", "message", "replay", "callback"]
 FINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "skipped"})
 
 
@@ -222,6 +222,8 @@ class Fire:
     attempts: tuple[Attempt, ...] = ()
     callback_url: str | None = None
     failure_callback_url: str | None = None
+    deferrals: int = 0  # times a tenant limit put the fire back in the time index
+    retry_base: int = 0  # attempts made before the latest replay (its retry budget starts here)
 
     def to_record(self) -> dict[str, str]:
         """The Redis hash fields of a new fire record."""
@@ -274,4 +276,6 @@ class Fire:
             attempts=tuple(Attempt(**a) for a in attempts),
             callback_url=rec.get("callback_url") or None,
             failure_callback_url=rec.get("failure_callback_url") or None,
+            deferrals=int(rec.get("deferrals") or 0),
+            retry_base=int(rec.get("retry_base") or 0),
         )

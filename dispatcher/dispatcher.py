@@ -26,6 +26,7 @@ from app.models import Fire
 from app.settings import Settings
 from app.store import Store
 from app.store.timeindex import ClaimBatch, Claimed, Completion
+from dispatcher.fairness import interleave_by_tenant
 from dispatcher.planning import fire_message, parse_payload, plan_schedule
 
 log = logging.getLogger("cronhook.dispatcher")
@@ -102,7 +103,7 @@ class Dispatcher:
             for fire, status in zip(fires, statuses, strict=True):
                 if status in _PUBLISHABLE:
                     messages.append(FireMessage(fire.id, fire.tenant_id, 1, fire.scheduled_at))
-            await self.bus.publish(messages)
+            await self.bus.publish(interleave_by_tenant(messages))
         except (StoreUnavailable, BusUnavailable, asyncio.CancelledError):
             # Give every claim back at its original instant instead of waiting out the lease
             # (also when cancelled: a shutdown that ran out of time).

@@ -1,9 +1,24 @@
 """The invoker: bus -> webhook.
 
-For each fire message: take the fire's in-flight marker (one attempt of a fire at a time,
-fleet-wide; stale copies and fires already finished are dropped), sign and send the
-request, record the attempt, and put a retry back into the time index. The message is
-acked only after the record is written, so a crash at any point redelivers it.
+For each fire message:
+
+1. Read the fire and its tenant; a fire that no longer exists is dropped.
+2. Admission, one atomic script (``fire_begin.lua``): the fire's in-flight marker (one
+   attempt of a fire at a time, fleet-wide) and the tenant's limits (``dispatcher.limits``).
+   A stale copy or a finished fire is dropped. A copy whose attempt is in flight elsewhere,
+   and a fire over a limit, go back into the time index with the same attempt number (no
+   attempt used) and the message is acked.
+3. Sign and send (``WebhookClient``: SSRF guard on the resolved address, a total deadline,
+   a read cap, no redirects).
+4. What must happen next is written first -- the retry into the time index, the outcome
+   callback -- then the attempt is recorded (``fire_finish.lua``, which frees the marker and
+   the slot), then a 410 pauses the schedule.
+5. The bus acks the message only when ``handle`` returns, so a crash at any point before
+   redelivers it; the endpoint then sees the same ``webhook-id`` again.
+
+Shutdown: the bus's ``drain`` stops consuming, waits for handlers, then cancels the rest; an
+attempt cancelled before it was recorded is abandoned here (marker and slot freed) and the
+bus requeues its message, so another invoker takes it at once.
 """
 
 from __future__ import annotations
@@ -11,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import secrets
 import time
 from dataclasses import dataclass
@@ -21,19 +37,21 @@ from app.errors import CronhookError, StoreUnavailable
 from app.keys import fire_item
 from app.logs import fire_fields
 from app.metrics import InvokerMetrics
-from app.models import Attempt, Fire, Tenant, from_ms, rfc3339
+from app.models import Attempt, Fire, Tenant
 from app.settings import Settings
 from app.store import Store
-from dispatcher.http_client import DeliveryResult, OutboundRequest, WebhookClient
+from dispatcher.callbacks import Callbacks
+from dispatcher.http_client import DeliveryResult, WebhookClient
+from dispatcher.limits import limit_args, parse_admission
+from dispatcher.outbound import build_request
 from dispatcher.planning import fire_item_payload
-from dispatcher.retry import RetryPolicy, classify, next_retry_delay
-from dispatcher.signing import signature_header
+from dispatcher.retry import Outcome, RetryPolicy, classify, next_retry_delay
 
 log = logging.getLogger("cronhook.invoker")
 
-USER_AGENT = "cronhook/0.1 (+https://github.com/cronhook/cronhook)"
-_MARKER_MARGIN_MS = 15_000
 _TENANT_CACHE_S = 5.0
+_BUSY_SLACK_MS = 100
+_GONE_REASON = "the endpoint answered 410 Gone; resume the schedule once it is back"
 
 
 @dataclass
@@ -42,8 +60,17 @@ class InvokerStats:
     succeeded: int = 0
     retried: int = 0
     failed: int = 0
-    dropped: int = 0
-    deferred: int = 0
+    dropped: int = 0  # stale copies, finished or missing fires
+    busy: int = 0  # copies whose attempt was in flight on another invoker
+    deferred: int = 0  # over a tenant limit
+    abandoned: int = 0  # cancelled mid-attempt (shutdown)
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    status: str  # succeeded | retrying | failed
+    next_ms: int | None = None
 
 
 class Invoker:
@@ -64,7 +91,11 @@ class Invoker:
         self.node_id = node_id or f"invoker-{secrets.token_hex(4)}"
         self.stats = InvokerStats()
         self.metrics = metrics or InvokerMetrics()
+        self.callbacks = Callbacks(store)
         self._tenants: dict[str, tuple[float, Tenant | None]] = {}
+        self._rng = random.Random()
+        # the marker must outlive the attempt and its record (two Redis calls at worst)
+        self._margin_ms = int((2 * settings.redis_timeout + 1) * 1000)
 
     async def start(self) -> None:
         await self.bus.consume(self.handle, prefetch=self.settings.invoker_concurrency)
@@ -100,64 +131,77 @@ class Invoker:
             self.metrics.on_skip("missing")
             return
         token = f"{self.node_id}:{secrets.token_hex(4)}"
-        ttl_ms = int(fire.target.timeout_seconds * 1000) + _MARKER_MARGIN_MS
+        ttl_ms = int(fire.target.timeout_seconds * 1000) + self._margin_ms
         now_ms = int(time.time() * 1000)
-        state = await self.store.fires.begin(tenant.id, fire.id, token, msg.attempt, ttl_ms, now_ms)
-        if state.startswith("busy:"):
+        answer = await self.store.fires.begin(
+            tenant.id,
+            fire.id,
+            token,
+            msg.attempt,
+            ttl_ms,
+            now_ms,
+            limit_args(tenant.limits, rng=self._rng),
+        )
+        admission = parse_admission(answer)
+        if admission.state == "go":
+            await self._attempt(fire, tenant, msg, token, now_ms)
+        elif admission.state == "busy":
             # Another invoker is mid-attempt. Come back when its marker lapses: by then the
             # attempt is recorded (this copy is stale) or the holder died (this copy goes).
-            wait_ms = max(int(state.split(":", 1)[1]), 0) + 100
-            await self._requeue_later(msg, now_ms + wait_ms)
-            self.stats.deferred += 1
+            await self._defer(msg, now_ms + admission.wait_ms + _BUSY_SLACK_MS)
+            self.stats.busy += 1
             self.metrics.on_defer("inflight")
-            return
-        if state != "go":
+        elif admission.state == "limit":
+            assert admission.at_ms is not None
+            await self._defer(msg, admission.at_ms)
+            self.stats.deferred += 1
+            self.metrics.on_defer(admission.reason)
+        else:
             self.stats.dropped += 1
-            self.metrics.on_skip(state)
-            return
-        first_ms = fire.first_attempt_at or now_ms
+            self.metrics.on_skip(admission.state)
+
+    async def _attempt(
+        self, fire: Fire, tenant: Tenant, msg: FireMessage, token: str, started_ms: int
+    ) -> None:
+        request = build_request(fire, tenant, msg.attempt, int(time.time() * 1000))
+        allow = self.settings.allow_private_targets or tenant.limits.allowed_private_targets
         self.metrics.on_start(tenant.id, msg.attempt, msg.replay, fire.scheduled_at)
         try:
-            result = await self.client.send(
-                self._request(fire, tenant, msg.attempt),
-                allow_private=self.settings.allow_private_targets
-                or tenant.limits.allowed_private_targets,
-            )
-            await self._record(fire, tenant, msg, token, now_ms, first_ms, result)
+            result = await self.client.send(request, allow_private=allow)
+            await self._record(fire, tenant, msg, token, started_ms, result)
         except asyncio.CancelledError:
             # Stopped mid-attempt (a shutdown out of time): the bus requeues the message;
-            # drop the marker so that copy goes now, not when the marker expires.
-            with contextlib.suppress(CronhookError):
-                await self.store.fires.release(tenant.id, fire.id, token)
+            # drop the marker and slot so that copy goes now, not when the marker expires.
+            await self._abandon(fire, token)
             raise
 
-    def _request(self, fire: Fire, tenant: Tenant, attempt: int) -> OutboundRequest:
-        body, content_type = fire.target.encoded_body()
-        ts = int(time.time())
-        headers = dict(fire.target.headers)
-        if content_type:
-            headers["Content-Type"] = content_type
-        headers.update(
-            {
-                "webhook-id": fire.id,
-                "webhook-timestamp": str(ts),
-                "webhook-signature": signature_header(
-                    tenant.active_secrets(ts * 1000), fire.id, ts, body
-                ),
-                "Idempotency-Key": fire.id,
-                "cronhook-scheduled-at": rfc3339(from_ms(fire.scheduled_at)) or "",
-                "cronhook-attempt": str(attempt),
-            }
+    def _decide(
+        self, fire: Fire, msg: FireMessage, result: DeliveryResult, now_ms: int
+    ) -> Decision:
+        outcome = classify(result, retry_on_4xx=fire.retry.retry_on_4xx)
+        if outcome == "success":
+            return Decision(outcome, "succeeded")
+        if outcome != "retry":
+            return Decision(outcome, "failed")
+        r = fire.retry
+        policy = RetryPolicy(
+            max_attempts=max(1, r.max_attempts),
+            min_backoff_seconds=r.min_backoff_seconds,
+            max_backoff_seconds=max(r.min_backoff_seconds, r.max_backoff_seconds),
+            max_retry_seconds=max(0.0, r.max_retry_seconds),
         )
-        if fire.schedule_id:
-            headers["cronhook-schedule-id"] = fire.schedule_id
-        return OutboundRequest(
-            method=fire.target.method,
-            url=fire.target.url,
-            headers=headers,
-            body=body,
-            timeout_seconds=fire.target.timeout_seconds,
+        first_ms = fire.first_attempt_at or now_ms
+        delay = next_retry_delay(
+            policy,
+            msg.attempt - fire.retry_base,
+            first_ms / 1000,
+            now_ms / 1000,
+            result.retry_after_seconds,
+            self._rng,
         )
+        if delay is None:
+            return Decision(outcome, "failed")
+        return Decision(outcome, "retrying", now_ms + int(delay * 1000))
 
     async def _record(
         self,
@@ -166,36 +210,18 @@ class Invoker:
         msg: FireMessage,
         token: str,
         started_ms: int,
-        first_ms: int,
         result: DeliveryResult,
     ) -> None:
-        outcome = classify(result, retry_on_4xx=fire.retry.retry_on_4xx)
         now_ms = int(time.time() * 1000)
-        next_ms: int | None = None
-        status = {"success": "succeeded", "gone": "failed", "fail": "failed"}.get(outcome)
-        if outcome == "retry":
-            policy = RetryPolicy(
-                max_attempts=fire.retry.max_attempts,
-                min_backoff_seconds=fire.retry.min_backoff_seconds,
-                max_backoff_seconds=fire.retry.max_backoff_seconds,
-                max_retry_seconds=fire.retry.max_retry_seconds,
+        decision = self._decide(fire, msg, result, now_ms)
+        if decision.next_ms is not None:
+            # the retry is in the time index before the attempt is recorded and acked
+            retry = FireMessage(fire.id, tenant.id, msg.attempt + 1, fire.scheduled_at, msg.replay)
+            await self._defer(retry, decision.next_ms)
+        else:
+            await self.callbacks.outcome(
+                fire, msg.attempt, decision.status, result, now_ms, replay=msg.replay
             )
-            delay = next_retry_delay(
-                policy, msg.attempt, first_ms / 1000, now_ms / 1000, result.retry_after_seconds
-            )
-            if delay is None:
-                status = "failed"
-            else:
-                status = "retrying"
-                next_ms = now_ms + int(delay * 1000)
-                # the retry is in the time index before the attempt is recorded and acked
-                await self.store.time.put(
-                    fire_item(fire.id),
-                    fire_item_payload(
-                        tenant.id, fire.id, msg.attempt + 1, fire.scheduled_at, msg.replay
-                    ),
-                    next_ms,
-                )
         attempt = Attempt(
             number=msg.attempt,
             started_at=started_ms,
@@ -203,49 +229,69 @@ class Invoker:
             status_code=result.status_code,
             error=result.error,
             response_excerpt=result.excerpt,
-            outcome=outcome,
+            outcome=decision.outcome,
             replay=msg.replay,
             invoker=self.node_id,
         )
-        assert status is not None
-        await self.store.fires.finish(tenant.id, fire.id, token, attempt, status, now_ms, next_ms)
-        if outcome == "gone" and fire.schedule_id:
-            await self._pause_gone(tenant.id, fire.schedule_id)
-        self.stats.attempts += 1
-        counter = {"succeeded": "succeeded", "retrying": "retried", "failed": "failed"}[status]
-        setattr(self.stats, counter, getattr(self.stats, counter) + 1)
-        self.metrics.on_attempt(tenant.id, status, outcome, result.duration_ms)
-        log.info(
-            "attempt %s of %s: %s (%s)",
-            msg.attempt,
-            fire.id,
-            status,
-            result.status_code or result.error,
-            extra={
-                **fire_fields(fire.id, tenant.id, msg.attempt, fire.schedule_id),
-                "outcome": status,
-                "status_code": result.status_code,
-                "error": result.error,
-                "duration_ms": round(result.duration_ms, 1),
-            },
+        await self.store.fires.finish(
+            tenant.id, fire.id, token, attempt, decision.status, now_ms, decision.next_ms
         )
+        if decision.outcome == "gone" and fire.schedule_id:
+            await self._pause_gone(tenant.id, fire.schedule_id)
+        self._count(decision.status)
+        self.metrics.on_attempt(tenant.id, decision.status, decision.outcome, result.duration_ms)
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "attempt %s of %s: %s (%s)",
+                msg.attempt,
+                fire.id,
+                decision.status,
+                result.status_code or result.error,
+                extra={
+                    **fire_fields(fire.id, tenant.id, msg.attempt, fire.schedule_id),
+                    "outcome": decision.status,
+                    "status_code": result.status_code,
+                    "error": result.error,
+                    "duration_ms": round(result.duration_ms, 1),
+                },
+            )
 
-    async def _requeue_later(self, msg: FireMessage, due_ms: int) -> None:
+    def _count(self, status: str) -> None:
+        self.stats.attempts += 1
+        if status == "succeeded":
+            self.stats.succeeded += 1
+        elif status == "retrying":
+            self.stats.retried += 1
+        else:
+            self.stats.failed += 1
+
+    async def _defer(self, msg: FireMessage, due_ms: int) -> None:
+        """Put the fire back into the time index, due at ``due_ms``, as attempt
+        ``msg.attempt`` (named by attempt: see ``app.keys.fire_item``)."""
         await self.store.time.put(
-            fire_item(msg.fire_id),
+            fire_item(msg.fire_id, msg.attempt),
             fire_item_payload(
                 msg.tenant_id, msg.fire_id, msg.attempt, msg.scheduled_at_ms, msg.replay
             ),
             due_ms,
         )
 
+    async def _abandon(self, fire: Fire, token: str) -> None:
+        self.stats.abandoned += 1
+        with contextlib.suppress(CronhookError, TimeoutError):
+            await asyncio.wait_for(
+                self.store.fires.release(fire.tenant_id, fire.id, token),
+                timeout=1.0,
+            )
+
     async def _pause_gone(self, tenant_id: str, schedule_id: str) -> None:
         s = await self.store.records.get_schedule(tenant_id, schedule_id)
         if s is None or s.paused:
             return
         now_ms = int(time.time() * 1000)
-        reason = "the endpoint answered 410 Gone; resume the schedule once it is back"
         await self.store.records.put_schedule(
-            s.evolve(paused=True, paused_reason=reason, version=s.version + 1, updated_at=now_ms),
+            s.evolve(
+                paused=True, paused_reason=_GONE_REASON, version=s.version + 1, updated_at=now_ms
+            ),
             None,
         )

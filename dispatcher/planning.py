@@ -91,6 +91,8 @@ def plan_schedule(s: Schedule, due_ms: int, now_ms: int) -> ItemPlan:
                 updated_at=now_ms,
                 target=s.target,
                 retry=s.retry,
+                callback_url=s.callback_url,
+                failure_callback_url=s.failure_callback_url,
             )
         )
     nxt = -1 if plan.next_at is None else to_ms(plan.next_at)

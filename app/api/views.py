@@ -71,5 +71,6 @@ def fire_view(f: Fire) -> dict[str, Any]:
         "updated_at": _instant(f.updated_at),
         "next_attempt_at": _instant(f.next_attempt_at),
         "attempt_count": f.attempt_count,
+        "deferrals": f.deferrals,
         "attempts": [attempt_view(a) for a in f.attempts],
     }

@@ -18,6 +18,34 @@ class Page:
     next_cursor: str | None
 
 
+@dataclass(frozen=True)
+class LimitArgs:
+    """A tenant's delivery limits as ``fire_begin.lua`` takes them (built by
+    ``dispatcher.limits``). The defaults limit nothing."""
+
+    interval_ms: float = 0.0  # GCRA emission interval (1000 / per_second); 0 = no rate limit
+    burst: int = 1
+    max_concurrency: int = 0  # 0 = no concurrency limit
+    recheck_base_ms: int = 100  # a concurrency deferral waits base * 2^deferrals ...
+    recheck_cap_ms: int = 5000  # ... at most this, and never past the earliest slot expiry
+    jitter: float = 1.0  # multiplies a concurrency deferral's wait
+    clock_ms: int | None = None  # the limiter's clock; None = Redis TIME (tests pin it)
+
+    def args(self) -> list[str | int | float]:
+        return [
+            self.interval_ms,
+            self.burst,
+            self.max_concurrency,
+            self.recheck_base_ms,
+            self.recheck_cap_ms,
+            self.jitter,
+            "" if self.clock_ms is None else self.clock_ms,
+        ]
+
+
+NO_LIMITS = LimitArgs()
+
+
 class FireLog:
     def __init__(self, client: Any, keys: Keys, scripts: Scripts, retention_s: int) -> None:
         self._r = client
@@ -57,15 +85,36 @@ class FireLog:
 
     @wrapped
     async def begin(
-        self, tenant_id: str, fire_id: str, owner: str, attempt: int, ttl_ms: int, now_ms: int
+        self,
+        tenant_id: str,
+        fire_id: str,
+        owner: str,
+        attempt: int,
+        ttl_ms: int,
+        now_ms: int,
+        limits: LimitArgs = NO_LIMITS,
     ) -> str:
+        """Take the fire's in-flight marker and a tenant slot within ``limits``; see
+        ``fire_begin.lua`` for the answers ('go', 'busy:<ms>', 'limit:<why>:<ms>', ...)."""
         k = self._k
         return str(
             await self._s.fire_begin(
-                keys=[k.fire(tenant_id, fire_id), k.inflight(tenant_id, fire_id)],
-                args=[owner, attempt, ttl_ms, now_ms],
+                keys=[
+                    k.fire(tenant_id, fire_id),
+                    k.inflight(tenant_id, fire_id),
+                    k.rate(tenant_id),
+                    k.slots(tenant_id),
+                ],
+                args=[owner, attempt, ttl_ms, now_ms, *limits.args()],
             )
         )
+
+    @wrapped
+    async def in_flight(self, tenant_id: str, now_ms: int | None = None) -> int:
+        """The tenant's deliveries holding a slot now (metrics, tests)."""
+        key = self._k.slots(tenant_id)
+        low = "-inf" if now_ms is None else f"({now_ms}"
+        return int(await self._r.zcount(key, low, "+inf"))
 
     @wrapped
     async def finish(
@@ -78,8 +127,9 @@ class FireLog:
         now_ms: int,
         next_attempt_ms: int | None,
     ) -> str:
+        """Record the attempt and the new status, and free the tenant slot (one round trip)."""
         k = self._k
-        return str(
+        async with self._r.pipeline(transaction=False) as pipe:
             await self._s.fire_finish(
                 keys=[
                     k.fire(tenant_id, fire_id),
@@ -96,15 +146,27 @@ class FireLog:
                     "" if next_attempt_ms is None else next_attempt_ms,
                     fire_id,
                 ],
+                client=pipe,
             )
-        )
+            pipe.zrem(k.slots(tenant_id), owner)
+            result, _ = await pipe.execute()
+        return str(result)
 
     @wrapped
     async def release(self, tenant_id: str, fire_id: str, owner: str) -> bool:
-        """Drop ``owner``'s in-flight marker without recording an attempt (a stopped
-        invoker); False when the marker is not its own any more."""
-        key = self._k.inflight(tenant_id, fire_id)
-        return bool(await self._s.fire_release(keys=[key], args=[owner]))
+        """Drop ``owner``'s in-flight marker and tenant slot without recording an attempt
+        (a stopped invoker); False when the marker is not its own any more."""
+        k = self._k
+        return bool(
+            await self._s.fire_release(
+                keys=[
+                    k.fire(tenant_id, fire_id),
+                    k.inflight(tenant_id, fire_id),
+                    k.slots(tenant_id),
+                ],
+                args=[owner],
+            )
+        )
 
     @wrapped
     async def set_status(self, tenant_id: str, fire_id: str, status: str, now_ms: int) -> None:

@@ -137,6 +137,7 @@ async def run_dev(settings: Settings) -> None:
     from dispatcher.dispatcher import Dispatcher
     from dispatcher.http_client import WebhookClient
     from dispatcher.invoker import Invoker
+    from dispatcher.registry import beating, invoker_heartbeat
 
     generated = not settings.admin_token
     settings = settings.with_(
@@ -157,7 +158,10 @@ async def run_dev(settings: Settings) -> None:
         invoker = Invoker(store, bus, client, settings, metrics=metrics)
         await invoker.start()
         dispatcher = Dispatcher(store, bus, settings, metrics=DispatcherMetrics(registry))
-        async with observed(settings, registry, store, bus, stop):
+        async with (
+            observed(settings, registry, store, bus, stop),
+            beating(invoker_heartbeat(store, settings, invoker)),
+        ):
             api = asyncio.create_task(serve_api(app, settings, stop))
             print(banner(settings, tenant, key, generated), file=sys.stderr, flush=True)
             await until_stopped(dispatcher.run(stop), stop, settings.shutdown_seconds)

@@ -94,6 +94,11 @@ class Keys:
         """zset: the tenant's deliveries in flight, marker token -> slot expiry (ms)."""
         return f"{self._t(tenant_id)}:slots"
 
+    def active_fire(self, tenant_id: str, schedule_id: str) -> str:
+        """string with expiry: the fire of a schedule still being delivered (overlap
+        forbid); set when the fire is created, cleared at its final status."""
+        return f"{self._t(tenant_id)}:active:{schedule_id}"
+
     def schedule_fires(self, tenant_id: str, schedule_id: str) -> str:
         """zset: fire ids of a schedule by scheduled instant (ms)."""
         return f"{self._t(tenant_id)}:sfires:{schedule_id}"

@@ -185,6 +185,7 @@ async def run_dispatcher(settings: Settings) -> None:
 async def run_invoker(settings: Settings) -> None:
     from dispatcher.http_client import WebhookClient
     from dispatcher.invoker import Invoker
+    from dispatcher.registry import beating, invoker_heartbeat
 
     require_services(settings)
     stop = stop_event()
@@ -197,10 +198,11 @@ async def run_invoker(settings: Settings) -> None:
         client = WebhookClient(max_connections=max(settings.invoker_concurrency * 2, 16))
         invoker = Invoker(store, bus, client, settings, metrics=metrics)
         try:
-            await invoker.start()
-            log.info("invoker consuming", extra={"node": invoker.node_id})
-            await stop.wait()
-            left = await bus.drain(settings.shutdown_seconds)
-            log.info("invoker drained", extra={"node": invoker.node_id, "requeued": left})
+            async with beating(invoker_heartbeat(store, settings, invoker)):
+                await invoker.start()
+                log.info("invoker consuming", extra={"node": invoker.node_id})
+                await stop.wait()
+                left = await bus.drain(settings.shutdown_seconds)
+                log.info("invoker drained", extra={"node": invoker.node_id, "requeued": left})
         finally:
             await client.aclose()

@@ -51,6 +51,28 @@ ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
         "longest a dispatcher sleeps between claims",
     ),
     ("CRONHOOK_CLAIM_BATCH", "claim_batch", int, 500, "items claimed per shard per claim"),
+    (
+        "CRONHOOK_LOOKAHEAD_SECONDS",
+        "lookahead_seconds",
+        float,
+        1.0,
+        "how far ahead of an instant a dispatcher claims and prepares its fires (published "
+        "at the instant); 0 = claim only when due",
+    ),
+    (
+        "CRONHOOK_HEARTBEAT_SECONDS",
+        "heartbeat_seconds",
+        float,
+        2.0,
+        "how often dispatchers and invokers report to the fleet registry",
+    ),
+    (
+        "CRONHOOK_MAX_CLOCK_SKEW_SECONDS",
+        "max_clock_skew_seconds",
+        float,
+        1.0,
+        "a dispatcher whose clock is further than this from Redis TIME stops claiming",
+    ),
     ("CRONHOOK_REDIS_TIMEOUT", "redis_timeout", float, 5.0, "Redis socket timeout, seconds"),
     ("CRONHOOK_HOST", "host", str, "127.0.0.1", "API bind address"),
     ("CRONHOOK_PORT", "port", int, 8080, "API port"),
@@ -124,6 +146,9 @@ class Settings:
     lease_seconds: float = 30.0
     poll_seconds: float = 0.1
     claim_batch: int = 500
+    lookahead_seconds: float = 1.0
+    heartbeat_seconds: float = 2.0
+    max_clock_skew_seconds: float = 1.0
     redis_timeout: float = 5.0
     host: str = "127.0.0.1"
     port: int = 8080
@@ -156,6 +181,8 @@ def _problems(s: Settings) -> list[str]:
         "lease_seconds",
         "poll_seconds",
         "claim_batch",
+        "heartbeat_seconds",
+        "max_clock_skew_seconds",
         "redis_timeout",
         "invoker_concurrency",
         "delivery_limit",
@@ -170,6 +197,8 @@ def _problems(s: Settings) -> list[str]:
         out.append("CRONHOOK_METRICS_PORT must be between 0 (off) and 65535")
     if s.lease_seconds <= s.redis_timeout:
         out.append("CRONHOOK_LEASE_SECONDS must exceed CRONHOOK_REDIS_TIMEOUT")
+    if not 0 <= s.lookahead_seconds <= 60:
+        out.append("CRONHOOK_LOOKAHEAD_SECONDS must be between 0 and 60")
     if s.log_format not in ("json", "console"):
         out.append("CRONHOOK_LOG_FORMAT must be json or console")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):

@@ -1,12 +1,18 @@
 """The dispatcher: time index -> bus.
 
-Each tick claims the due items of every shard under a lease (one pipelined round trip of
-atomic per-shard scripts), turns them into fire records and messages, publishes with
-confirms, and only then completes the claims (fenced by the owner token). A crash anywhere
-before completion leaves the claim to expire; the item returns with its original instant
-and the deterministic fire id makes the re-publish recognisable downstream.
+The loop claims, from every shard in one round trip, the items due within the lookahead
+(``CRONHOOK_LOOKAHEAD_SECONDS``) under a lease, and hands each claimed batch to a task:
 
-Work per tick is O(due items): nothing scans the set of schedules.
+1. prepare, ahead of the instant: read the schedules, plan the fires (misfire policy),
+   create the fire records (overlap ``allow``);
+2. at each instant of the batch (Redis time, tracked with the monotonic clock): create the
+   overlap-``forbid`` fires (the check belongs to the instant), publish with confirms, and
+   only then complete the claims, fenced by the owner token.
+
+A crash anywhere before completion leaves the claim to expire; the item returns with its
+original instant and the deterministic fire id makes the re-publish recognisable. A batch
+that would publish after its lease is over gives its items back instead. Work per tick is
+O(due items): nothing scans the set of schedules.
 """
 
 from __future__ import annotations
@@ -15,7 +21,10 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from dataclasses import dataclass
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from app.bus.base import Bus
 from app.bus.message import FireMessage
@@ -25,20 +34,37 @@ from app.metrics import DispatcherMetrics
 from app.models import Fire
 from app.settings import Settings
 from app.store import Store
-from app.store.timeindex import ClaimBatch, Claimed, Completion
+from app.store.timeindex import ClaimBatch, Completion
 from dispatcher.fairness import interleave_by_tenant
-from dispatcher.planning import fire_message, parse_payload, plan_schedule
+from dispatcher.planning import BatchPlan, Release, parse_payload, plan_batch
+from dispatcher.registry import Clock, Heartbeat, Rates, beating
 
 log = logging.getLogger("cronhook.dispatcher")
 
 _PUBLISHABLE = frozenset({"new", "dispatched"})
+MAX_BATCHES_IN_FLIGHT = 8
 
 
 @dataclass
-class TickStats:
+class DispatcherStats:
     claimed: int = 0
     published: int = 0
-    skipped: int = 0
+    skipped_misfire: int = 0
+    skipped_overlap: int = 0
+    given_back: int = 0
+    lost_leases: int = 0
+    lags_ms: deque[float] = field(default_factory=lambda: deque(maxlen=20_000))
+
+    def counters(self) -> dict[str, int]:
+        return {k: v for k, v in asdict(self).items() if isinstance(v, int)}
+
+
+@dataclass
+class _Batch:
+    owner: str
+    claim: ClaimBatch
+    claimed_at: float  # time.monotonic() when the claim returned
+    done: set[str] = field(default_factory=set)  # items completed or given back
 
 
 class Dispatcher:
@@ -49,118 +75,229 @@ class Dispatcher:
         settings: Settings,
         *,
         node_id: str | None = None,
+        clock: Clock = time.time,
         metrics: DispatcherMetrics | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
         self.settings = settings
         self.node_id = node_id or f"dispatcher-{secrets.token_hex(4)}"
-        self.stats = TickStats()
+        self.stats = DispatcherStats()
         self.metrics = metrics or DispatcherMetrics()
+        self.heartbeat = Heartbeat(
+            store,
+            settings,
+            role="dispatcher",
+            node_id=self.node_id,
+            report=self._report,
+            clock=clock,
+        )
+        self._rates = Rates()
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._stop = asyncio.Event()  # run()'s stop: batches not yet due give their items back
+        self._lease_ms = int(settings.lease_seconds * 1000)
+        self._lookahead_ms = int(settings.lookahead_seconds * 1000)
 
-    def _owner(self) -> str:
-        # A fresh token per tick: a completion can only ever fence its own claim.
-        return f"{self.node_id}:{secrets.token_hex(6)}"
-
+    # -- the loop ---------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
+        """Claim and dispatch until ``stop``; then finish the batches being published and
+        give back the claims of those not yet due. Cancelled (a shutdown out of time), it
+        gives back every claim it still holds."""
         log.info("dispatcher started", extra={"node": self.node_id})
+        self._stop = stop
+        with contextlib.suppress(StoreUnavailable):
+            await self.heartbeat.beat()  # the clock is judged before the first claim
+        async with beating(self.heartbeat):
+            try:
+                await self._loop(stop)
+                if self._inflight:
+                    await asyncio.wait(set(self._inflight))
+            finally:
+                await self._cancel_inflight()
+        log.info("dispatcher stopped", extra={"node": self.node_id})
+
+    async def _loop(self, stop: asyncio.Event) -> None:
         backoff = 0.1
         while not stop.is_set():
-            try:
-                batch = await self.tick()
-                backoff = 0.1
-                delay = self._sleep_for(batch)
-            except (StoreUnavailable, BusUnavailable) as e:
-                self.metrics.tick_errors.inc()
-                log.warning("dispatcher tick failed, retrying in %.1fs: %s", backoff, e)
-                delay, backoff = backoff, min(backoff * 2, 5.0)
+            delay = self.settings.poll_seconds
+            if not self.heartbeat.clock_ok:
+                delay = self.settings.heartbeat_seconds
+            elif len(self._inflight) >= MAX_BATCHES_IN_FLIGHT:
+                await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            else:
+                try:
+                    batch = await self._claim()
+                    backoff = 0.1
+                    if batch.claim.items:
+                        self._spawn(batch)
+                    delay = self._sleep_for(batch.claim)
+                except StoreUnavailable as e:
+                    self.metrics.tick_errors.inc()
+                    log.warning("claim failed, retrying in %.1fs: %s", backoff, e)
+                    delay, backoff = backoff, min(backoff * 2, 5.0)
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=delay)
-        log.info("dispatcher stopped", extra={"node": self.node_id})
 
-    def _sleep_for(self, batch: ClaimBatch) -> float:
-        if len(batch.items) >= self.settings.claim_batch:
-            return 0.0  # a shard was full: claim again at once
+    def _sleep_for(self, claim: ClaimBatch) -> float:
+        if len(claim.items) >= self.settings.claim_batch:
+            return 0.0  # a shard may be full: claim again at once
         poll = self.settings.poll_seconds
-        if batch.next_due_ms is None:
+        if claim.next_due_ms is None:
             return poll
-        return max(0.0, min(poll, (batch.next_due_ms - batch.now_ms) / 1000))
+        wake = claim.next_due_ms - self._lookahead_ms
+        return max(0.0, min(poll, (wake - claim.now_ms) / 1000))
+
+    def _spawn(self, batch: _Batch) -> None:
+        task = asyncio.create_task(self._handle(batch))
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    async def _cancel_inflight(self) -> None:
+        tasks = list(self._inflight)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def tick(self) -> ClaimBatch:
-        owner = self._owner()
-        lease_ms = int(self.settings.lease_seconds * 1000)
-        batch = await self.store.time.claim(owner, lease_ms, self.settings.claim_batch)
-        self.metrics.on_claim((c.item for c in batch.items), batch.reclaimed)
-        if batch.items:
-            await self._process(owner, batch)
-        return batch
+        """Claim once and handle the batch to the end (tests, benchmarks)."""
+        batch = await self._claim()
+        if batch.claim.items:
+            await self._handle(batch)
+        return batch.claim
 
-    async def _process(self, owner: str, batch: ClaimBatch) -> None:
-        fires, messages, completions = await self._plan(batch)
+    async def _claim(self) -> _Batch:
+        # A fresh token per claim: a completion can only ever fence its own claim.
+        owner = f"{self.node_id}:{secrets.token_hex(6)}"
+        claim = await self.store.time.claim(
+            owner, self._lease_ms, self.settings.claim_batch, lookahead_ms=self._lookahead_ms
+        )
+        self.stats.claimed += len(claim.items)
+        self.metrics.on_claim((c.item for c in claim.items), claim.reclaimed)
+        return _Batch(owner, claim, time.monotonic())
+
+    # -- one batch --------------------------------------------------------------------------
+    async def _handle(self, batch: _Batch) -> None:
         try:
-            statuses = await self.store.fires.create_many(fires)
-            for fire, status in zip(fires, statuses, strict=True):
-                if status in _PUBLISHABLE:
-                    messages.append(FireMessage(fire.id, fire.tenant_id, 1, fire.scheduled_at))
-            await self.bus.publish(interleave_by_tenant(messages))
-        except (StoreUnavailable, BusUnavailable, asyncio.CancelledError):
-            # Give every claim back at its original instant instead of waiting out the lease
-            # (also when cancelled: a shutdown that ran out of time).
-            with contextlib.suppress(CronhookError):
-                await self.store.time.complete(
-                    owner, [Completion(c.item, c.due_ms) for c in batch.items]
-                )
+            plan = await self._prepare(batch)
+            for release in plan.releases:
+                if not await self._until(batch, release.at_ms):
+                    break  # stopping before this instant
+                await self._release(batch, release, plan.forbid_ttl_s)
+            await self._give_back(batch)  # whatever a stop left unreleased
+        except (StoreUnavailable, BusUnavailable) as e:
+            self.metrics.tick_errors.inc()
+            log.warning("batch failed, giving its claims back: %s", e)
+            await self._give_back(batch)
+        except asyncio.CancelledError:
+            await self._give_back(batch)  # a shutdown out of time: nothing waits on a lease
             raise
-        self.metrics.on_publish(messages)
+        except Exception:
+            log.exception("batch failed; its claims return when their lease ends")
+
+    async def _prepare(self, batch: _Batch) -> BatchPlan:
+        parsed = [(c, parse_payload(c.payload)) for c in batch.claim.items]
+        refs = [(d["t"], d["s"]) for _, d in parsed if d.get("k") == "s" and "t" in d]
+        found = iter(await self.store.records.get_schedules(refs))
+        items = [(c, d, next(found) if d.get("k") == "s" and "t" in d else None) for c, d in parsed]
+        plan = plan_batch(batch.claim.now_ms, items)
+        for item in plan.dropped:
+            log.error("dropping unreadable or unplannable time-index item %s", item)
+        ahead = [f for r in plan.releases for f in r.fires]
+        statuses = iter(await self.store.fires.create_many(ahead))
+        for r in plan.releases:
+            self._queue(r, r.fires, [next(statuses) for _ in r.fires])
+        return plan
+
+    def _queue(self, release: Release, fires: list[Fire], statuses: list[str]) -> None:
+        for fire, status in zip(fires, statuses, strict=True):
+            if status in _PUBLISHABLE:
+                release.messages.append(FireMessage(fire.id, fire.tenant_id, 1, fire.scheduled_at))
+            elif status == "skipped":
+                self.stats.skipped_overlap += 1
+
+    async def _release(self, batch: _Batch, r: Release, forbid_ttl_s: dict[str, int]) -> None:
+        if r.forbid_fires:
+            statuses = await self.store.fires.create_many(r.forbid_fires, forbid_ttl_s=forbid_ttl_s)
+            self._queue(r, r.forbid_fires, statuses)
+        if self._redis_now(batch) > r.at_ms + self._lease_margin_ms():
+            log.warning(
+                "lease about to end before publishing %d items; giving them back", len(r.items)
+            )
+            await self._give_back(batch, r)
+            return
+        await self.bus.publish(interleave_by_tenant(r.messages))
+        now = self._redis_now(batch)
+        self.stats.lags_ms.extend(now - c.due_ms for c in r.items)
+        self.metrics.on_publish(r.messages)
         if log.isEnabledFor(logging.DEBUG):
-            for m in messages:
+            for m in r.messages:
                 log.debug("fire published", extra=fire_fields(m.fire_id, m.tenant_id, m.attempt))
-        results = await self.store.time.complete(owner, completions)
-        lost = sum(1 for r in results if r == 0)
+        results = await self.store.time.complete(batch.owner, r.completions)
+        batch.done.update(c.item for c in r.items)
+        self.stats.published += len(r.messages)
+        self.stats.skipped_misfire += r.skipped
+        self.metrics.skipped.inc(r.skipped)
+        lost = sum(1 for x in results if x == 0)
         self.metrics.on_lost(lost)
         if lost:
+            self.stats.lost_leases += lost
             log.warning("%d claims were lost to lease expiry before completion", lost)
-        self.stats.claimed += len(batch.items)
-        self.stats.published += len(messages)
 
-    async def _plan(
-        self, batch: ClaimBatch
-    ) -> tuple[list[Fire], list[FireMessage], list[Completion]]:
-        fires: list[Fire] = []
-        messages: list[FireMessage] = []
-        completions: list[Completion] = []
-        sched_items: list[tuple[Claimed, dict[str, str]]] = []
-        for c in batch.items:
-            data = parse_payload(c.payload)
-            if data.get("k") == "s":
-                sched_items.append((c, data))
-            elif data.get("k") == "f":
-                messages.append(fire_message(data))
-                completions.append(Completion(c.item, -1))
-            else:
-                log.error("dropping unreadable time-index item %s", c.item)
-                completions.append(Completion(c.item, -1))
-        schedules = await self.store.records.get_schedules(
-            [(d["t"], d["s"]) for _, d in sched_items]
-        )
-        for (c, _), s in zip(sched_items, schedules, strict=True):
-            if s is None or s.paused:
-                completions.append(Completion(c.item, -1))
-                continue
-            try:
-                plan = plan_schedule(s, c.due_ms, batch.now_ms)
-            except (ValueError, CronhookError) as e:
-                log.error(
-                    "schedule %s cannot be planned, dropping its item: %s",
-                    s.id,
-                    e,
-                    extra={"schedule_id": s.id, "tenant_id": s.tenant_id},
-                )
-                completions.append(Completion(c.item, -1))
-                continue
-            fires.extend(plan.fires)
-            self.stats.skipped += plan.skipped
-            self.metrics.skipped.inc(plan.skipped)
-            completions.append(Completion(c.item, plan.next_due_ms))
-        return fires, messages, completions
+    def _lease_margin_ms(self) -> float:
+        """A lease ends lease_seconds after the release instant (ti_claim.lua); publishing
+        later than this after the instant risks a lease that another dispatcher now holds."""
+        return self._lease_ms - self.settings.redis_timeout * 1000
+
+    def _redis_now(self, batch: _Batch) -> float:
+        return batch.claim.now_ms + (time.monotonic() - batch.claimed_at) * 1000
+
+    async def _until(self, batch: _Batch, at_ms: int) -> bool:
+        """Wait for the instant ``at_ms`` (Redis time); False if stopping came first."""
+        wait_s = (at_ms - self._redis_now(batch)) / 1000
+        if wait_s <= 0:
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=wait_s)
+            return False
+        return True
+
+    async def _give_back(self, batch: _Batch, only: Release | None = None) -> None:
+        """Return claims at their original instant now instead of waiting out the lease."""
+        items = only.items if only else [c for c in batch.claim.items if c.item not in batch.done]
+        if not items:
+            return
+        batch.done.update(c.item for c in items)
+        self.stats.given_back += len(items)
+        with contextlib.suppress(CronhookError):
+            await self.store.time.complete(
+                batch.owner, [Completion(c.item, c.due_ms) for c in items]
+            )
+
+    # -- the heartbeat's report -------------------------------------------------------------
+    def _report(self) -> dict[str, Any]:
+        counters = self.stats.counters()
+        rates = self._rates(counters)
+        lags = sorted(self.stats.lags_ms)
+        self.stats.lags_ms.clear()
+        return {
+            "counters": counters,
+            "claims_per_second": rates["claimed"],
+            "publishes_per_second": rates["published"],
+            "publish_lag_ms": _percentiles(lags),
+            "batches_in_flight": len(self._inflight),
+            "lookahead_seconds": self.settings.lookahead_seconds,
+            "lease_seconds": self.settings.lease_seconds,
+        }
+
+
+def _percentiles(sorted_values: list[float]) -> dict[str, float] | None:
+    if not sorted_values:
+        return None
+    n = len(sorted_values)
+
+    def pick(q: float) -> float:
+        return round(sorted_values[min(n - 1, int(q * n))], 1)
+
+    return {"p50": pick(0.5), "p99": pick(0.99), "max": round(sorted_values[-1], 1)}

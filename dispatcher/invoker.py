@@ -234,7 +234,14 @@ class Invoker:
             invoker=self.node_id,
         )
         await self.store.fires.finish(
-            tenant.id, fire.id, token, attempt, decision.status, now_ms, decision.next_ms
+            tenant.id,
+            fire.id,
+            token,
+            attempt,
+            decision.status,
+            now_ms,
+            decision.next_ms,
+            schedule_id=fire.schedule_id,
         )
         if decision.outcome == "gone" and fire.schedule_id:
             await self._pause_gone(tenant.id, fire.schedule_id)

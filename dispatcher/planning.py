@@ -1,16 +1,24 @@
-"""Pure: what a claimed time-index item turns into (fires to publish, the next instant)."""
+"""Pure: what a claimed time-index item turns into (fires to publish, the next instant),
+and how a claimed batch splits into releases, one per instant."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from app import cron
 from app.bus.message import FireMessage
+from app.errors import CronhookError
 from app.ids import cron_fire_id
 from app.misfire import plan_misfire
 from app.models import Fire, Schedule, from_ms, to_ms
+from app.store.timeindex import Claimed, Completion
+
+# An overlap-forbid marker outlives the longest delivery a fire can have: its retry window,
+# one more request, and slack for the queue.
+_MARKER_SLACK_S = 300
 
 
 @dataclass(frozen=True)
@@ -99,3 +107,72 @@ def plan_schedule(s: Schedule, due_ms: int, now_ms: int) -> ItemPlan:
     if s.end_at is not None and nxt > s.end_at:
         nxt = -1
     return ItemPlan(tuple(fires), nxt, plan.skipped)
+
+
+@dataclass
+class Release:
+    """Everything a claimed batch does at one instant ``at_ms`` (the items' due instant, or
+    the claim time for overdue items): create the overlap-forbid fires (their check must
+    happen at the instant), publish, then complete the items."""
+
+    at_ms: int
+    items: list[Claimed] = field(default_factory=list)
+    fires: list[Fire] = field(default_factory=list)  # created ahead (overlap allow)
+    forbid_fires: list[Fire] = field(default_factory=list)  # created at the instant
+    messages: list[FireMessage] = field(default_factory=list)  # ready (retries, messages)
+    completions: list[Completion] = field(default_factory=list)
+    skipped: int = 0  # instants the misfire policy did not fire
+
+
+@dataclass
+class BatchPlan:
+    releases: list[Release]  # oldest instant first
+    forbid_ttl_s: dict[str, int]  # schedule id -> active-fire marker lifetime
+    dropped: list[str] = field(default_factory=list)  # unreadable or unplannable items
+
+
+def marker_ttl_s(s: Schedule) -> int:
+    return int(s.retry.max_retry_seconds + s.target.timeout_seconds) + _MARKER_SLACK_S
+
+
+def plan_batch(
+    now_ms: int,
+    items: Sequence[tuple[Claimed, dict[str, Any], Schedule | None]],
+) -> BatchPlan:
+    """Split a claimed batch into releases. ``items`` pairs each claimed item with its
+    parsed payload and, for schedule items, the schedule (None: deleted). A schedule item is
+    planned as of its release instant, so an item claimed ahead is on time; a missing or
+    paused schedule finishes its item; an unplannable one is dropped (and reported)."""
+    by_at: dict[int, Release] = {}
+    forbid: dict[str, int] = {}
+    dropped: list[str] = []
+    for c, data, s in items:
+        at = max(c.due_ms, now_ms)
+        rel = by_at.get(at)
+        if rel is None:
+            rel = by_at[at] = Release(at)
+        rel.items.append(c)
+        kind = data.get("k")
+        if kind == "f":
+            rel.messages.append(fire_message(data))
+            rel.completions.append(Completion(c.item, -1))
+            continue
+        if kind != "s" or s is None or s.paused:
+            if kind != "s":
+                dropped.append(c.item)
+            rel.completions.append(Completion(c.item, -1))
+            continue
+        try:
+            plan = plan_schedule(s, c.due_ms, at)
+        except (ValueError, CronhookError):
+            dropped.append(c.item)
+            rel.completions.append(Completion(c.item, -1))
+            continue
+        if s.overlap == "forbid":
+            forbid[s.id] = marker_ttl_s(s)
+            rel.forbid_fires.extend(plan.fires)
+        else:
+            rel.fires.extend(plan.fires)
+        rel.skipped += plan.skipped
+        rel.completions.append(Completion(c.item, plan.next_due_ms))
+    return BatchPlan([by_at[k] for k in sorted(by_at)], forbid, dropped)

@@ -88,28 +88,38 @@ class RabbitBus:
             return
         if self._pub is None:
             raise BusUnavailable("bus not started")
-        exchange = self._pub.default_exchange
-
-        async def one(m: FireMessage) -> None:
-            msg = aio_pika.Message(
-                m.encode(),
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                message_id=m.fire_id,
-                content_type="application/json",
-                headers={"tenant_id": m.tenant_id, "attempt": m.attempt},
+        try:
+            # aiormq's channel under aio-pika's robust one: half the client CPU per message
+            # (bench/dispatch.py), same confirms, same mandatory returns (PublishError).
+            channel = await self._pub.get_underlay_channel()
+            results = await asyncio.gather(
+                *(self._publish_one(channel, m) for m in messages), return_exceptions=True
             )
-            result = await exchange.publish(
-                msg, routing_key=self._queue_name, mandatory=True, timeout=self._publish_timeout
-            )
+        except _PUBLISH_ERRORS as e:
+            raise BusUnavailable(f"publish failed: {e!r}") from e
+        for m, result in zip(messages, results, strict=True):
+            if isinstance(result, BaseException):
+                if isinstance(result, _PUBLISH_ERRORS):
+                    raise BusUnavailable(f"publish of {m.fire_id} failed: {result!r}") from result
+                raise result
             if not isinstance(result, aiormq.spec.Basic.Ack):
                 raise BusUnavailable(f"broker did not confirm {m.fire_id}: {result!r}")
 
-        try:
-            await asyncio.gather(*(one(m) for m in messages))
-        except BusUnavailable:
-            raise
-        except _PUBLISH_ERRORS as e:
-            raise BusUnavailable(f"publish failed: {e!r}") from e
+    async def _publish_one(self, channel: Any, m: FireMessage) -> Any:
+        # no header table: the body says it all, and encoding one costs a fifth of a publish
+        props = aiormq.spec.Basic.Properties(
+            delivery_mode=2,  # persistent
+            message_id=m.fire_id,
+            content_type="application/json",
+        )
+        return await channel.basic_publish(
+            m.encode(),
+            exchange="",
+            routing_key=self._queue_name,
+            properties=props,
+            mandatory=True,
+            timeout=self._publish_timeout,
+        )
 
     async def consume(self, handler: Handler, *, prefetch: int) -> None:
         if self._conn is None:

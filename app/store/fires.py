@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from app.keys import Keys
 from app.models import Attempt, Fire
 from app.store.errors import wrapped
-from app.store.scripts import Scripts
+from app.store.scripts import Call, Scripts
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class LimitArgs:
 NO_LIMITS = LimitArgs()
 
 
+_CREATE_CHUNK = 200  # fires per fire_create.lua call
+
+
 class FireLog:
     def __init__(self, client: Any, keys: Keys, scripts: Scripts, retention_s: int) -> None:
         self._r = client
@@ -53,35 +57,62 @@ class FireLog:
         self._s = scripts
         self._retention_s = retention_s
 
-    def _create_call(self, fire: Fire, client: Any) -> Any:
+    def _create_calls(
+        self, fires: Sequence[Fire], forbid_ttl_s: Mapping[str, int]
+    ) -> list[tuple[Call, list[int]]]:
+        """fire_create.lua calls, one per tenant and up to ``_CREATE_CHUNK`` fires, each
+        with the positions (in ``fires``) of the fires it creates."""
         k = self._k
-        fire_key = k.fire(fire.tenant_id, fire.id)
-        list_key = (
-            k.schedule_fires(fire.tenant_id, fire.schedule_id) if fire.schedule_id else fire_key
-        )
-        cutoff = fire.created_at - self._retention_s * 1000
-        flat: list[str] = []
-        for f, v in fire.to_record().items():
-            flat += [f, v]
-        return self._s.fire_create(
-            keys=[fire_key, list_key],
-            args=[self._retention_s, fire.scheduled_at, fire.id, cutoff, *flat],
-            client=client,
-        )
+        groups: dict[tuple[str, tuple[str, ...]], list[tuple[int, Fire, dict[str, str]]]] = {}
+        for pos, fire in enumerate(fires):
+            record = fire.to_record()
+            groups.setdefault((fire.tenant_id, tuple(record)), []).append((pos, fire, record))
+        calls: list[tuple[Call, list[int]]] = []
+        for (_tenant, names), members in groups.items():
+            for at in range(0, len(members), _CREATE_CHUNK):
+                chunk = members[at : at + _CREATE_CHUNK]
+                keys: list[str] = []
+                args: list[Any] = [self._retention_s, 0, len(names), *names]
+                cutoff = None
+                for _pos, fire, record in chunk:
+                    fire_key = k.fire(fire.tenant_id, fire.id)
+                    if fire.schedule_id:
+                        keys += [
+                            fire_key,
+                            k.schedule_fires(fire.tenant_id, fire.schedule_id),
+                            k.active_fire(fire.tenant_id, fire.schedule_id),
+                        ]
+                    else:
+                        keys += [fire_key, fire_key, fire_key]
+                    ttl = forbid_ttl_s.get(fire.schedule_id or "", 0)
+                    overlap = "forbid" if ttl > 0 else "allow"
+                    args += [fire.scheduled_at, fire.id, overlap, ttl, *record.values()]
+                    first = fire.created_at - self._retention_s * 1000
+                    cutoff = first if cutoff is None else min(cutoff, first)
+                args[1] = cutoff
+                calls.append(((self._s.fire_create, keys, args), [p for p, _, _ in chunk]))
+        return calls
 
     @wrapped
     async def create(self, fire: Fire) -> str:
         """Create the record unless it exists; returns 'new' or the existing status."""
-        return str(await self._create_call(fire, self._r))
+        return (await self.create_many([fire]))[0]
 
     @wrapped
-    async def create_many(self, fires: list[Fire]) -> list[str]:
-        if not fires:
-            return []
-        async with self._r.pipeline(transaction=False) as pipe:
-            for f in fires:
-                await self._create_call(f, pipe)
-            return [str(x) for x in await pipe.execute()]
+    async def create_many(
+        self, fires: Sequence[Fire], *, forbid_ttl_s: Mapping[str, int] | None = None
+    ) -> list[str]:
+        """Create every record that does not exist yet, in one round trip. Returns, per
+        fire, 'new', 'skipped' (overlap forbidden: ``forbid_ttl_s`` maps the schedule ids
+        whose policy is forbid to their active-fire marker's lifetime) or the existing
+        status."""
+        calls = self._create_calls(fires, forbid_ttl_s or {})
+        results = await self._s.many([c for c, _ in calls])
+        out = [""] * len(fires)
+        for (_, positions), statuses in zip(calls, results, strict=True):
+            for pos, status in zip(positions, statuses, strict=True):
+                out[pos] = str(status)
+        return out
 
     @wrapped
     async def begin(
@@ -126,17 +157,24 @@ class FireLog:
         status: str,
         now_ms: int,
         next_attempt_ms: int | None,
+        *,
+        schedule_id: str | None = None,
     ) -> str:
-        """Record the attempt and the new status, and free the tenant slot (one round trip)."""
+        """Record the attempt and the new status, and free the tenant slot (one round trip).
+        With ``schedule_id``, a final status (succeeded, failed) also clears the schedule's
+        active-fire marker if it names this fire (overlap forbid)."""
         k = self._k
+        keys = [
+            k.fire(tenant_id, fire_id),
+            k.attempts(tenant_id, fire_id),
+            k.inflight(tenant_id, fire_id),
+            k.dead_letters(tenant_id),
+        ]
+        if schedule_id:
+            keys.append(k.active_fire(tenant_id, schedule_id))
         async with self._r.pipeline(transaction=False) as pipe:
             await self._s.fire_finish(
-                keys=[
-                    k.fire(tenant_id, fire_id),
-                    k.attempts(tenant_id, fire_id),
-                    k.inflight(tenant_id, fire_id),
-                    k.dead_letters(tenant_id),
-                ],
+                keys=keys,
                 args=[
                     owner,
                     json.dumps(attempt.to_json()),

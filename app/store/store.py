@@ -10,13 +10,15 @@ from app.errors import StoreUnavailable
 from app.keys import Keys
 from app.store.errors import DRIVER_ERRORS, wrapped
 from app.store.fires import FireLog
+from app.store.nodes import NodeRegistry
 from app.store.records import Records
 from app.store.scripts import Scripts
 from app.store.timeindex import TimeIndex
 
 
 class Store:
-    """Facade over one Redis client: ``time`` (the time index), ``fires``, ``records``."""
+    """Facade over one Redis client: ``time`` (the time index), ``fires``, ``records``,
+    ``nodes`` (the fleet registry)."""
 
     def __init__(
         self,
@@ -31,10 +33,12 @@ class Store:
     ) -> None:
         self.client = client
         self.keys = Keys(prefix, shards)
-        self.scripts = Scripts(client)
+        self.scripts = Scripts(client, cluster=cluster)
         self.time = TimeIndex(client, self.keys, self.scripts)
         self.fires = FireLog(client, self.keys, self.scripts, retention_s)
         self.records = Records(client, self.keys, self.time, cluster=cluster)
+        self.nodes = NodeRegistry(client, self.keys)
+        self.cluster = cluster
         self.embedded = embedded
         self._owns = owns_client
 

@@ -55,17 +55,24 @@ class TimeIndex:
 
     @wrapped
     async def claim(
-        self, owner: str, lease_ms: int, limit: int, shards: Sequence[int] | None = None
+        self,
+        owner: str,
+        lease_ms: int,
+        limit: int,
+        shards: Sequence[int] | None = None,
+        *,
+        lookahead_ms: int = 0,
     ) -> ClaimBatch:
-        """Claim up to ``limit`` due items per shard in one round trip (a pipeline of
-        per-shard atomic scripts)."""
+        """Claim up to ``limit`` items per shard that are due by now + ``lookahead_ms``, in
+        one round trip (per-shard atomic scripts). A lease ends ``lease_ms`` after the later
+        of now and the item's instant."""
         shard_ids = list(range(self._k.shards)) if shards is None else list(shards)
-        async with self._r.pipeline(transaction=False) as pipe:
-            for n in shard_ids:
-                await self._s.ti_claim(
-                    keys=self._k.shard(n).all(), args=[lease_ms, limit, owner], client=pipe
-                )
-            results = await pipe.execute()
+        results = await self._s.many(
+            [
+                (self._s.ti_claim, self._k.shard(n).all(), [lease_ms, limit, owner, lookahead_ms])
+                for n in shard_ids
+            ]
+        )
         items: list[Claimed] = []
         now_ms = 0
         next_due: int | None = None
@@ -83,16 +90,17 @@ class TimeIndex:
     @wrapped
     async def complete(self, owner: str, done: Sequence[Completion]) -> list[int]:
         """Advance or finish claimed items; one result per item (see ti_done.lua)."""
-        if not done:
-            return []
-        async with self._r.pipeline(transaction=False) as pipe:
-            for c in done:
-                await self._s.ti_done(
-                    keys=self._k.shard_for(c.item).all(),
-                    args=[c.item, owner, c.next_due_ms, c.payload],
-                    client=pipe,
+        results = await self._s.many(
+            [
+                (
+                    self._s.ti_done,
+                    self._k.shard_for(c.item).all(),
+                    [c.item, owner, c.next_due_ms, c.payload],
                 )
-            return [int(x) for x in await pipe.execute()]
+                for c in done
+            ]
+        )
+        return [int(x) for x in results]
 
     @wrapped
     async def due_at(self, item: str) -> int | None:

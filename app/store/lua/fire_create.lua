@@ -1,16 +1,52 @@
--- Create a fire record unless it exists (a deterministic cron fire id seen again).
--- KEYS[1] fire hash, KEYS[2] the schedule's fires zset (absent schedule: same as KEYS[1])
--- ARGV[1] retention s, ARGV[2] scheduled ms, ARGV[3] fire id, ARGV[4] cutoff ms for the
--- schedule's fire list, ARGV[5..] field, value, field, value ...
--- Returns 'new', or the status of the existing record.
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return redis.call('HGET', KEYS[1], 'status') or 'unknown'
+-- Create fire records unless they exist (a deterministic cron fire id seen again), for any
+-- number of fires of one tenant (one slot) in one call.
+-- Fire i (1-based): KEYS[3i-2] fire hash, KEYS[3i-1] the schedule's fires zset, KEYS[3i]
+-- the schedule's active-fire marker (string: the fire being delivered); a fire without a
+-- schedule passes its fire hash for both.
+-- ARGV[1] retention s, ARGV[2] cutoff ms for the fire lists, ARGV[3] F = number of record
+-- fields, ARGV[4 .. 3+F] the field names; then per fire 4 + F values: scheduled ms, fire id,
+-- overlap ('forbid' or 'allow'), marker ttl s, the F field values.
+-- Overlap 'forbid': while the marker names another fire (still being delivered: cleared by
+-- fire_finish.lua at a final status, or expired), the fire is recorded with status
+-- 'skipped' and not published; otherwise the marker is set to this fire.
+-- Returns, per fire: 'new', 'skipped', or the status of the existing record.
+local retention, cutoff, nf = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local out = {}
+local base = 4 + nf
+for i = 1, #KEYS / 3 do
+  local fire, list, marker = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+  local at = base + (i - 1) * (4 + nf)
+  local scheduled, id, overlap, ttl = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
+  if redis.call('EXISTS', fire) == 1 then
+    out[i] = redis.call('HGET', fire, 'status') or 'unknown'
+  else
+    local result = 'new'
+    local active = false
+    if overlap == 'forbid' then
+      active = redis.call('GET', marker)
+      if active and active ~= id then
+        result = 'skipped'
+      else
+        redis.call('SET', marker, id, 'EX', ttl)
+      end
+    end
+    local fields = {}
+    for f = 1, nf do
+      fields[2 * f - 1] = ARGV[3 + f]
+      fields[2 * f] = ARGV[at + 3 + f]
+    end
+    redis.call('HSET', fire, unpack(fields))
+    if result == 'skipped' then
+      redis.call('HSET', fire, 'status', 'skipped', 'skip_reason', 'overlap',
+        'overlapped_fire', active)
+    end
+    redis.call('EXPIRE', fire, retention)
+    if list ~= fire then
+      redis.call('ZADD', list, scheduled, id)
+      redis.call('ZREMRANGEBYSCORE', list, '-inf', '(' .. cutoff)
+      redis.call('EXPIRE', list, retention)
+    end
+    out[i] = result
+  end
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 5))
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-if KEYS[2] ~= KEYS[1] then
-  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[4])
-  redis.call('EXPIRE', KEYS[2], ARGV[1])
-end
-return 'new'
+return out

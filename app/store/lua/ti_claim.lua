@@ -4,9 +4,12 @@
 -- KEYS[3] claimed  hash  item -> "<owner>|<original due ms>"
 -- KEYS[4] items    hash  item -> payload
 -- KEYS[5] pending  hash  item -> due ms written while the item was claimed (-1 = none)
--- ARGV[1] lease length ms, ARGV[2] max items, ARGV[3] owner token
+-- ARGV[1] lease length ms, ARGV[2] max items, ARGV[3] owner token,
+-- ARGV[4] lookahead ms (optional, default 0): items due up to now + lookahead are claimed,
+-- so a dispatcher can prepare them and publish at their instant
 -- Returns {now_ms, next_due_ms or -1, reclaimed, item1, due1, payload1, item2, ...};
 -- reclaimed = how many expired leases this call gave back to the due set.
+-- A lease runs from the later of now and the item's instant: lease length after it.
 -- Expired leases are returned first to the due set with their original instant (or the
 -- instant a writer set meanwhile), so a crashed dispatcher's items are claimed again.
 -- The clock is Redis TIME, the same for every dispatcher.
@@ -14,6 +17,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local lease_ms = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
+local horizon = now + tonumber(ARGV[4] or '0')
 
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)
 for _, item in ipairs(expired) do
@@ -33,11 +37,11 @@ for _, item in ipairs(expired) do
 end
 
 local out = {now, -1, #expired}
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', horizon, 'WITHSCORES', 'LIMIT', 0, limit)
 for i = 1, #due, 2 do
   local item, score = due[i], due[i + 1]
   redis.call('ZREM', KEYS[1], item)
-  redis.call('ZADD', KEYS[2], now + lease_ms, item)
+  redis.call('ZADD', KEYS[2], math.max(now, tonumber(score)) + lease_ms, item)
   redis.call('HSET', KEYS[3], item, ARGV[3] .. '|' .. score)
   out[#out + 1] = item
   out[#out + 1] = score

@@ -246,8 +246,9 @@ class Fire:
             "status": self.status,
             "created_at": str(self.created_at),
             "updated_at": str(self.updated_at),
-            "target": json.dumps(asdict(self.target)),
-            "retry": json.dumps(asdict(self.retry)),
+            # vars(): flat dataclasses, the JSON of asdict() at a fraction of its cost
+            "target": json.dumps(vars(self.target)),
+            "retry": json.dumps(vars(self.retry)),
             "attempt_count": str(self.attempt_count),
         }
 

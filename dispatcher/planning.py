@@ -72,8 +72,10 @@ def first_due_ms(s: Schedule, now_ms: int) -> int | None:
     return ms
 
 
-def plan_schedule(s: Schedule, due_ms: int, now_ms: int) -> ItemPlan:
-    """Fires for a schedule item claimed at ``now_ms`` that was due at ``due_ms``."""
+def plan_schedule(s: Schedule, due_ms: int, now_ms: int, created_ms: int | None = None) -> ItemPlan:
+    """Fires for a schedule item due at ``due_ms``, planned as of ``now_ms`` (the instant
+    it is released); ``created_ms`` (default ``now_ms``) stamps the new fire records."""
+    stamp = now_ms if created_ms is None else created_ms
     timing = timing_of(s)
     plan = plan_misfire(
         timing,
@@ -95,8 +97,8 @@ def plan_schedule(s: Schedule, due_ms: int, now_ms: int) -> ItemPlan:
                 kind="cron",
                 scheduled_at=ms,
                 status="dispatched",
-                created_at=now_ms,
-                updated_at=now_ms,
+                created_at=stamp,
+                updated_at=stamp,
                 target=s.target,
                 retry=s.retry,
                 callback_url=s.callback_url,
@@ -163,7 +165,7 @@ def plan_batch(
             rel.completions.append(Completion(c.item, -1))
             continue
         try:
-            plan = plan_schedule(s, c.due_ms, at)
+            plan = plan_schedule(s, c.due_ms, at, created_ms=now_ms)
         except (ValueError, CronhookError):
             dropped.append(c.item)
             rel.completions.append(Completion(c.item, -1))

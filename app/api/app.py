@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from app.api import observability, schedules, system, tenants
+from app.api import fleet, observability, schedules, system, tenants
 from app.api.problems import HANDLERS
 from app.api.state import ApiState
 from app.bus.base import Bus
@@ -28,7 +28,13 @@ def create_app(
 ) -> Starlette:
     """The API over a ready store (the caller owns its lifetime). ``registry``: the
     process's metrics registry, served on /metrics (a fresh one when not given)."""
-    routes: list[BaseRoute] = [*system.ROUTES, *tenants.ROUTES, *schedules.ROUTES, *extra_routes]
+    routes: list[BaseRoute] = [
+        *system.ROUTES,
+        *tenants.ROUTES,
+        *schedules.ROUTES,
+        *fleet.ROUTES,
+        *extra_routes,
+    ]
     routes += observability.ROUTES
     registry = registry if registry is not None else new_registry()
     middleware = [Middleware(observability.MetricsMiddleware, metrics=ApiMetrics(registry))]

@@ -89,18 +89,23 @@ class TimeIndex:
 
     @wrapped
     async def complete(self, owner: str, done: Sequence[Completion]) -> list[int]:
-        """Advance or finish claimed items; one result per item (see ti_done.lua)."""
-        results = await self._s.many(
-            [
-                (
-                    self._s.ti_done,
-                    self._k.shard_for(c.item).all(),
-                    [c.item, owner, c.next_due_ms, c.payload],
-                )
-                for c in done
-            ]
-        )
-        return [int(x) for x in results]
+        """Advance or finish claimed items; one result per item (see ti_done.lua): one
+        script call per shard, all shards in one round trip."""
+        by_shard: dict[int, list[int]] = {}
+        for pos, c in enumerate(done):
+            by_shard.setdefault(self._k.shard_of(c.item), []).append(pos)
+        calls = []
+        for n, positions in by_shard.items():
+            args: list[Any] = [owner]
+            for pos in positions:
+                c = done[pos]
+                args += [c.item, c.next_due_ms, c.payload]
+            calls.append((self._s.ti_done, self._k.shard(n).all(), args))
+        out = [0] * len(done)
+        for positions, results in zip(by_shard.values(), await self._s.many(calls), strict=True):
+            for pos, r in zip(positions, results, strict=True):
+                out[pos] = int(r)
+        return out
 
     @wrapped
     async def due_at(self, item: str) -> int | None:

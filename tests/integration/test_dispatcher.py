@@ -1,0 +1,367 @@
+"""The dispatcher in process, on the embedded and the real store and bus: lookahead,
+overlap forbid, schedules changed while a fire of theirs is claimed, a stalled dispatcher
+overtaken by another, and the clock-skew guard with the fleet route that reports it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+
+from app.api import create_app
+from app.api.contract import validator
+from app.bus.base import Bus
+from app.bus.memory import MemoryBus
+from app.bus.message import FireMessage
+from app.bus.rabbitmq import RabbitBus
+from app.keys import schedule_item
+from app.models import Attempt, Misfire, RetrySettings, Schedule, Target
+from app.settings import Settings
+from app.store import Store, open_store
+from dispatcher.dispatcher import Dispatcher
+from dispatcher.planning import first_due_ms
+from tests.conftest import delete_prefix, eventually
+
+SETTINGS = Settings(
+    lease_seconds=3.0,
+    redis_timeout=1.0,
+    lookahead_seconds=0.5,
+    poll_seconds=0.05,
+    heartbeat_seconds=0.2,
+    max_clock_skew_seconds=1.0,
+    admin_token="admin-token",
+)
+
+
+@pytest.fixture(params=["embedded", pytest.param("real", marks=pytest.mark.external_service)])
+async def backends(
+    request: pytest.FixtureRequest, prefix: str, queue_name: str
+) -> AsyncIterator[tuple[Store, Bus]]:
+    """Store and bus together: both embedded, or the real Redis and RabbitMQ."""
+    if request.param == "embedded":
+        store, bus = open_store("", prefix=prefix, shards=4, retention_s=3600), MemoryBus()
+        await bus.start()
+        yield store, bus
+        await bus.aclose()
+        await store.aclose()
+        return
+    redis_url: str = request.getfixturevalue("redis_url")
+    amqp_url: str = request.getfixturevalue("amqp_url")
+    store = open_store(redis_url, prefix=prefix, shards=4, retention_s=3600, timeout=5)
+    rb = RabbitBus(amqp_url, queue_name)
+    await rb.start()
+    try:
+        yield store, rb
+    finally:
+        await rb.purge_and_delete()
+        await rb.aclose()
+        await store.aclose()
+        await delete_prefix(redis_url, prefix)
+
+
+@pytest.fixture
+def store(backends: tuple[Store, Bus]) -> Store:
+    return backends[0]
+
+
+@pytest.fixture
+def bus(backends: tuple[Store, Bus]) -> Bus:
+    return backends[1]
+
+
+@dataclass
+class Published:
+    message: FireMessage
+    at_ms: float  # wall clock when the broker confirmed
+
+
+@dataclass
+class WatchedBus:
+    """The fixture's bus, recording every confirmed publish; ``gate`` can hold publishes."""
+
+    inner: Bus
+    sent: list[Published] = field(default_factory=list)
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+    waiting: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.gate.set()
+
+    async def publish(self, messages: Sequence[FireMessage]) -> None:
+        if messages and not self.gate.is_set():
+            self.waiting.set()
+            await self.gate.wait()
+        await self.inner.publish(messages)
+        now = time.time() * 1000
+        self.sent += [Published(m, now) for m in messages]
+
+    def ids(self) -> list[str]:
+        return [p.message.fire_id for p in self.sent]
+
+
+@contextlib.asynccontextmanager
+async def running(d: Dispatcher) -> AsyncIterator[Dispatcher]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(d.run(stop))
+    try:
+        yield d
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+
+
+def schedule(cron: str = "* * * * * *", **changes: object) -> Schedule:
+    s = Schedule(
+        id="sch_0test0000000000000000000",
+        tenant_id="ten_0test0000000000000000000",
+        name="t",
+        cron=cron,
+        timezone="UTC",
+        target=Target(url="http://127.0.0.1:9/hook"),
+        retry=RetrySettings(),
+        created_at=int(time.time() * 1000),
+        updated_at=int(time.time() * 1000),
+        misfire=Misfire(policy="fire_all"),
+    )
+    return s.evolve(**changes)
+
+
+async def add(store: Store, s: Schedule) -> int:
+    due = first_due_ms(s, await store.now_ms())
+    assert due is not None
+    await store.records.put_schedule(s, due)
+    return due
+
+
+async def test_fires_are_prepared_ahead_and_never_published_before_their_instant(
+    store: Store, bus: Bus
+) -> None:
+    # given a schedule firing every second and a dispatcher with a half-second lookahead
+    wb = WatchedBus(bus)
+    s = schedule()
+    await add(store, s)
+    async with running(Dispatcher(store, wb, SETTINGS)):
+        await eventually(lambda: len(wb.sent) >= 3, within=6)
+    # then each fire left at or after its instant, and its record was written before it
+    for p in wb.sent:
+        assert p.at_ms >= p.message.scheduled_at_ms - 5, p
+    fires = await store.fires.get_many(s.tenant_id, wb.ids())
+    assert any(f.created_at < f.scheduled_at for f in fires)
+    # and every instant is a whole second, one fire id each
+    instants = sorted({p.message.scheduled_at_ms for p in wb.sent})
+    assert all(ms % 1000 == 0 for ms in instants)
+    assert len(set(wb.ids())) == len(instants)
+
+
+async def test_overlap_forbid_records_skipped_fires_until_the_previous_one_finishes(
+    store: Store, bus: Bus
+) -> None:
+    # given a forbid schedule whose first fire is published and never finished
+    wb = WatchedBus(bus)
+    s = schedule(overlap="forbid")
+    await add(store, s)
+    async with running(Dispatcher(store, wb, SETTINGS)) as d:
+        await eventually(lambda: len(wb.sent) == 1, within=5)
+        first = wb.sent[0].message
+        # when two more instants pass
+        await eventually(lambda: d.stats.skipped_overlap >= 2, within=5)
+        assert [p.message.fire_id for p in wb.sent] == [first.fire_id]
+        # then they are on record as skipped, and not published
+        page = await store.fires.list_for_schedule(s.tenant_id, s.id, 10, None)
+        fires = {f.id: f for f in await store.fires.get_many(s.tenant_id, page.items)}
+        skipped = [f for f in fires.values() if f.status == "skipped"]
+        assert len(skipped) >= 2 and all(f.scheduled_at > first.scheduled_at_ms for f in skipped)
+        # when the first fire reaches a final status
+        await store.fires.begin(s.tenant_id, first.fire_id, "inv", 1, 10_000, 1)
+        attempt = Attempt(1, 1, 1.0, 200, None, "ok", "success")
+        await store.fires.finish(
+            s.tenant_id, first.fire_id, "inv", attempt, "succeeded", 2, None, schedule_id=s.id
+        )
+        # then the next instant is published again
+        await eventually(lambda: len(wb.sent) >= 2, within=5)
+    assert wb.sent[1].message.scheduled_at_ms > max(f.scheduled_at for f in skipped)
+
+
+async def _claimed_and_held(store: Store, wb: WatchedBus, s: Schedule) -> int:
+    """Hold publishes, wait until the dispatcher holds the schedule's next fire."""
+    wb.gate.clear()
+    due = await add(store, s)
+    await asyncio.wait_for(wb.waiting.wait(), timeout=5)
+    assert await store.time.due_at(schedule_item(s.id)) is None  # claimed: out of the due set
+    return due
+
+
+async def test_deleting_a_schedule_while_its_fire_is_claimed(store: Store, bus: Bus) -> None:
+    wb = WatchedBus(bus)
+    s = schedule()
+    async with running(Dispatcher(store, wb, SETTINGS)) as d:
+        # given a fire of the schedule claimed and about to be published
+        due = await _claimed_and_held(store, wb, s)
+        # when the schedule is deleted, then the dispatcher goes on
+        await store.records.delete_schedule(s.tenant_id, s.id)
+        wb.gate.set()
+        await eventually(lambda: len(wb.sent) == 1, within=5)
+        await asyncio.sleep(1.5)
+        # then the claimed fire went out once, and the schedule never fires again
+        assert [p.message.scheduled_at_ms for p in wb.sent] == [due]
+        assert d.stats.lost_leases == 0
+    assert await store.time.due_at(schedule_item(s.id)) is None
+    assert await store.client.zcard(store.keys.shard_for(schedule_item(s.id)).lease) == 0
+
+
+async def test_pausing_a_schedule_while_its_fire_is_claimed(store: Store, bus: Bus) -> None:
+    wb = WatchedBus(bus)
+    s = schedule()
+    async with running(Dispatcher(store, wb, SETTINGS)):
+        due = await _claimed_and_held(store, wb, s)
+        # when the schedule is paused while its fire is claimed
+        await store.records.put_schedule(s.evolve(paused=True, version=2), None)
+        wb.gate.set()
+        await asyncio.sleep(1.5)
+        # then the claimed fire went out, and nothing after it: the pause won
+        assert [p.message.scheduled_at_ms for p in wb.sent] == [due]
+        assert await store.time.due_at(schedule_item(s.id)) is None
+        # and a resume fires again from the next instant after it
+        resumed = s.evolve(paused=False, version=3)
+        resumed_at = await add(store, resumed)
+        await eventually(lambda: len(wb.sent) >= 2, within=5)
+    assert wb.sent[1].message.scheduled_at_ms == resumed_at
+
+
+async def test_editing_a_schedule_while_its_fire_is_claimed(store: Store, bus: Bus) -> None:
+    wb = WatchedBus(bus)
+    s = schedule()
+    async with running(Dispatcher(store, wb, SETTINGS)):
+        due = await _claimed_and_held(store, wb, s)
+        # when the cron changes to once a year while the fire is claimed
+        edited = s.evolve(cron="0 0 0 1 1 *", version=2)
+        new_due = await add(store, edited)
+        wb.gate.set()
+        await eventually(lambda: len(wb.sent) == 1, within=5)
+        await eventually(
+            lambda: store.time.due_at(schedule_item(s.id)), within=5
+        )  # the claim completed
+        # then the claimed fire went out, and the edit's instant won over the dispatcher's
+        assert [p.message.scheduled_at_ms for p in wb.sent] == [due]
+        assert await store.time.due_at(schedule_item(s.id)) == new_due
+
+
+async def test_a_stalled_dispatcher_is_overtaken_and_cannot_advance_the_schedule(
+    store: Store, bus: Bus
+) -> None:
+    # given dispatcher A stalled holding a claim: its one batch hangs before publishing
+    fast = SETTINGS.with_(lease_seconds=1.5, lookahead_seconds=0.0)
+    stalled, healthy = WatchedBus(bus), WatchedBus(bus)
+    s = schedule()
+    a = Dispatcher(store, stalled, fast, node_id="dispatcher-a")
+    stalled.gate.clear()
+    due = await add(store, s)
+    await asyncio.sleep(max(0.0, (due - await store.now_ms()) / 1000))
+    stale = asyncio.create_task(a.tick())
+    await asyncio.wait_for(stalled.waiting.wait(), timeout=5)
+    # when dispatcher B runs, past A's lease
+    async with running(Dispatcher(store, healthy, fast, node_id="dispatcher-b")):
+        await eventually(lambda: len(healthy.sent) >= 1, within=6)
+        # and A wakes up and finishes its stale batch
+        stalled.gate.set()
+        await asyncio.wait_for(stale, timeout=5)
+        await eventually(lambda: len(healthy.sent) >= 4, within=6)
+    # then both published the instant A held under the same fire id: a recognisable duplicate
+    assert stalled.ids() == [healthy.sent[0].message.fire_id]
+    assert healthy.sent[0].message.scheduled_at_ms == due
+    # and A's completion was refused, so the schedule advanced once per instant: B's
+    # fires are every second from that instant on, none skipped and none twice
+    assert a.stats.lost_leases == 1
+    instants = [p.message.scheduled_at_ms for p in healthy.sent]
+    assert instants == [due + 1000 * i for i in range(len(instants))]
+
+
+async def test_a_batch_that_would_publish_after_its_lease_gives_its_claims_back(
+    store: Store, bus: Bus
+) -> None:
+    # given a dispatcher whose preparation is slower than its lease margin
+    tight = SETTINGS.with_(lease_seconds=1.2, redis_timeout=1.0, lookahead_seconds=0.0)
+    wb = WatchedBus(bus)
+    d = Dispatcher(store, wb, tight)
+    real = store.records.get_schedules
+
+    async def slow(refs: list[tuple[str, str]]) -> list[Schedule | None]:
+        await asyncio.sleep(0.5)
+        return await real(refs)
+
+    store.records.get_schedules = slow  # type: ignore[method-assign]
+    due = await add(store, schedule())
+    # when it runs
+    async with running(d):
+        await eventually(lambda: d.stats.given_back >= 1, within=5)
+    # then it published nothing and the item is back at its original instant
+    assert wb.sent == []
+    assert await store.time.due_at(schedule_item(schedule().id)) == due
+
+
+class SkewedClock:
+    def __init__(self, offset_s: float) -> None:
+        self.offset_s = offset_s
+
+    def __call__(self) -> float:
+        return time.time() + self.offset_s
+
+
+async def _fleet(store: Store) -> dict[str, object]:
+    app = create_app(store, SETTINGS)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as api:
+        r = await api.get("/v1/admin/fleet", headers={"Authorization": "Bearer admin-token"})
+    assert r.status_code == 200, r.text
+    body: dict[str, object] = r.json()
+    assert not list(validator("Fleet").iter_errors(body))
+    return body
+
+
+@pytest.mark.parametrize("offset_s", [5.0, -5.0])
+async def test_a_dispatcher_with_a_skewed_clock_stops_claiming_and_says_so(
+    store: Store, bus: Bus, offset_s: float, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given a dispatcher whose clock is five seconds off Redis TIME
+    wb = WatchedBus(bus)
+    clock = SkewedClock(offset_s)
+    d = Dispatcher(store, wb, SETTINGS, clock=clock)
+    s = schedule()
+    await add(store, s)
+    async with running(d):
+        # when it runs through a few instants
+        await asyncio.sleep(2.2)
+        # then it claimed nothing, logged why, and the fleet view shows it
+        assert wb.sent == [] and d.stats.claimed == 0
+        assert any("stops claiming" in r.getMessage() for r in caplog.records)
+        fleet = await _fleet(store)
+        [node] = fleet["dispatchers"]  # type: ignore[misc]
+        assert node["state"] == "clock_skewed" and node["live"] is True
+        assert abs(node["clock_skew_ms"] - offset_s * 1000) < 500
+        assert fleet["summary"]["claiming_dispatchers"] == 0  # type: ignore[index]
+        # when its clock is fixed
+        clock.offset_s = 0.0
+        # then it claims again, catching up on what it left
+        await eventually(lambda: len(wb.sent) >= 2, within=5)
+        fleet = await _fleet(store)
+        assert fleet["dispatchers"][0]["state"] == "active"  # type: ignore[index]
+
+
+async def test_the_fleet_view_lists_dispatchers_with_their_rates(store: Store, bus: Bus) -> None:
+    wb = WatchedBus(bus)
+    await add(store, schedule())
+    async with running(Dispatcher(store, wb, SETTINGS, node_id="dispatcher-x")):
+        await eventually(lambda: len(wb.sent) >= 2, within=5)
+        await asyncio.sleep(0.5)
+        fleet = await _fleet(store)
+    [node] = fleet["dispatchers"]  # type: ignore[misc]
+    assert node["id"] == "dispatcher-x" and node["live"] is True and node["state"] == "active"
+    assert node["counters"]["claimed"] >= 2 and node["counters"]["published"] >= 2
+    assert "claims_per_second" in node and node["heartbeat_age_seconds"] < 1.5
+    # a clean stop leaves the registry
+    assert (await _fleet(store))["dispatchers"] == []

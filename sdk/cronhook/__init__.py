@@ -1,28 +1,114 @@
 """cronhook: the Python SDK for the cronhook webhook scheduler.
 
-Receiver side (now): `Webhook(secret).verify(body, headers)` and the ASGI helper
-`cronhook.asgi.WebhookApp`. The API client (`Client`, `AsyncClient`) joins this package.
+Calling the API: `Client` / `AsyncClient` with a tenant API key, `AdminClient` /
+`AsyncAdminClient` with the operator's admin token. Receiving deliveries:
+`Webhook(secret).verify(body, headers)` and the ASGI helper `cronhook.asgi.WebhookApp`.
 """
 
+from cronhook._client import AdminClient, AsyncAdminClient, AsyncClient, Client
+from cronhook._pagination import AsyncPager, Pager
+from cronhook._retry import Retry
+from cronhook._streaming import AsyncEventStream, EventStream
+from cronhook._version import __version__
 from cronhook.errors import (
+    APIError,
+    AuthenticationError,
+    ConflictError,
+    ConnectionError,
     CronhookError,
+    FieldError,
     InvalidSignatureError,
     MalformedHeaderError,
     MissingHeaderError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseDecodeError,
+    ServerError,
+    TimeoutError,
     TimestampOutOfToleranceError,
+    ValidationError,
     WebhookVerificationError,
+)
+from cronhook.models import (
+    ApiKey,
+    ApiKeyCreated,
+    Attempt,
+    CurrentTenant,
+    Event,
+    Fire,
+    Forecast,
+    ForecastMinute,
+    Health,
+    Misfire,
+    Page,
+    Preview,
+    PreviewInstant,
+    RateLimit,
+    RetrySettings,
+    RotatedSecret,
+    Schedule,
+    SigningSecretInfo,
+    Target,
+    Tenant,
+    TenantCreated,
+    TenantLimits,
+    TenantUsage,
 )
 from cronhook.webhooks import VerifiedWebhook, Webhook
 
 __all__ = [
+    "APIError",
+    "AdminClient",
+    "ApiKey",
+    "ApiKeyCreated",
+    "AsyncAdminClient",
+    "AsyncClient",
+    "AsyncEventStream",
+    "AsyncPager",
+    "Attempt",
+    "AuthenticationError",
+    "Client",
+    "ConflictError",
+    "ConnectionError",
     "CronhookError",
+    "CurrentTenant",
+    "Event",
+    "EventStream",
+    "FieldError",
+    "Fire",
+    "Forecast",
+    "ForecastMinute",
+    "Health",
     "InvalidSignatureError",
     "MalformedHeaderError",
+    "Misfire",
     "MissingHeaderError",
+    "NotFoundError",
+    "Page",
+    "Pager",
+    "PermissionDeniedError",
+    "Preview",
+    "PreviewInstant",
+    "RateLimit",
+    "RateLimitError",
+    "ResponseDecodeError",
+    "Retry",
+    "RetrySettings",
+    "RotatedSecret",
+    "Schedule",
+    "ServerError",
+    "SigningSecretInfo",
+    "Target",
+    "Tenant",
+    "TenantCreated",
+    "TenantLimits",
+    "TenantUsage",
+    "TimeoutError",
     "TimestampOutOfToleranceError",
+    "ValidationError",
     "VerifiedWebhook",
     "Webhook",
     "WebhookVerificationError",
+    "__version__",
 ]
-
-__version__ = "0.1.0"

@@ -1,0 +1,214 @@
+"""`Client` / `AsyncClient` (a tenant's API key) and `AdminClient` / `AsyncAdminClient`
+(the operator's admin token). Each holds one transport and the resources bound to it.
+
+Make one client and reuse it (it keeps a small pool of connections: 10 by default); close
+it when done, or use it as a context manager. A client you pass in as `http_client` is
+used as it is and left open.
+"""
+
+from __future__ import annotations
+
+import os
+from types import TracebackType
+from typing import Generic, Self
+
+import httpx
+
+from cronhook._resource import Async, M, Sync
+from cronhook._retry import Retry
+from cronhook._transport import AsyncTransport, Settings, SyncTransport
+from cronhook.resources import (
+    AdminForecast,
+    ApiKeys,
+    DeadLetters,
+    Events,
+    Fires,
+    ForecastResource,
+    Messages,
+    Schedules,
+    SigningSecret,
+    System,
+    TenantResource,
+    Tenants,
+)
+
+__all__ = ["AdminClient", "AsyncAdminClient", "AsyncClient", "Client"]
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+def _settings(
+    base_url: str | None,
+    token: str | None,
+    token_env: str,
+    timeout: float | httpx.Timeout,
+    retry: Retry,
+) -> Settings:
+    url = base_url or os.environ.get("CRONHOOK_URL") or DEFAULT_URL
+    resolved = token or os.environ.get(token_env, "")
+    if not resolved:
+        raise ValueError(f"pass a token or set {token_env}")
+    return Settings.of(url, resolved, timeout, retry)
+
+
+class _TenantAPI(Generic[M]):
+    """The resources a tenant API key reaches."""
+
+    schedules: Schedules[M]
+    fires: Fires[M]
+    dead_letters: DeadLetters[M]
+    messages: Messages[M]
+    signing_secret: SigningSecret[M]
+    tenant: TenantResource[M]
+    events: Events[M]
+    forecast: ForecastResource[M]
+    system: System[M]
+
+    def _attach(self, transport: SyncTransport | AsyncTransport) -> None:
+        self.schedules = Schedules(transport)
+        self.fires = Fires(transport)
+        self.dead_letters = DeadLetters(transport)
+        self.messages = Messages(transport)
+        self.signing_secret = SigningSecret(transport)
+        self.tenant = TenantResource(transport)
+        self.events = Events(transport)
+        self.forecast = ForecastResource(transport)
+        self.system = System(transport)
+
+
+class _AdminAPI(Generic[M]):
+    """The resources the operator's admin token reaches."""
+
+    tenants: Tenants[M]
+    api_keys: ApiKeys[M]
+    forecast: AdminForecast[M]
+    system: System[M]
+
+    def _attach(self, transport: SyncTransport | AsyncTransport) -> None:
+        self.tenants = Tenants(transport)
+        self.api_keys = ApiKeys(transport)
+        self.forecast = AdminForecast(transport)
+        self.system = System(transport)
+
+
+class _SyncLifecycle:
+    _transport: SyncTransport
+
+    def close(self) -> None:
+        """Close the connection pool (not an `http_client` you passed in)."""
+        self._transport.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class _AsyncLifecycle:
+    _transport: AsyncTransport
+
+    async def aclose(self) -> None:
+        """Close the connection pool (not an `http_client` you passed in)."""
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+class Client(_SyncLifecycle, _TenantAPI[Sync]):
+    """The blocking client for a tenant's API key.
+
+    `base_url` defaults to `$CRONHOOK_URL`, else http://127.0.0.1:8080; `api_key` to
+    `$CRONHOOK_API_KEY`. `timeout` is seconds per request (or an `httpx.Timeout`).
+    Retries: up to `max_retries`, backoff `backoff * 2**n` seconds capped at `max_backoff`,
+    with full jitter (see `cronhook.Retry`, which `retry=` takes whole).
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float | httpx.Timeout = 30.0,
+        max_retries: int = 2,
+        backoff: float = 0.5,
+        max_backoff: float = 8.0,
+        retry: Retry | None = None,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        retry = retry or Retry(max_retries, backoff, max_backoff)
+        settings = _settings(base_url, api_key, "CRONHOOK_API_KEY", timeout, retry)
+        self._transport = SyncTransport(settings, http_client)
+        self._attach(self._transport)
+
+
+class AsyncClient(_AsyncLifecycle, _TenantAPI[Async]):
+    """The asyncio (and trio) client for a tenant's API key; arguments as for `Client`."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float | httpx.Timeout = 30.0,
+        max_retries: int = 2,
+        backoff: float = 0.5,
+        max_backoff: float = 8.0,
+        retry: Retry | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        retry = retry or Retry(max_retries, backoff, max_backoff)
+        settings = _settings(base_url, api_key, "CRONHOOK_API_KEY", timeout, retry)
+        self._transport = AsyncTransport(settings, http_client)
+        self._attach(self._transport)
+
+
+class AdminClient(_SyncLifecycle, _AdminAPI[Sync]):
+    """The blocking client for the operator's admin token (`$CRONHOOK_ADMIN_TOKEN`):
+    tenants, their API keys, the system-wide forecast."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        admin_token: str | None = None,
+        *,
+        timeout: float | httpx.Timeout = 30.0,
+        max_retries: int = 2,
+        backoff: float = 0.5,
+        max_backoff: float = 8.0,
+        retry: Retry | None = None,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        retry = retry or Retry(max_retries, backoff, max_backoff)
+        settings = _settings(base_url, admin_token, "CRONHOOK_ADMIN_TOKEN", timeout, retry)
+        self._transport = SyncTransport(settings, http_client)
+        self._attach(self._transport)
+
+
+class AsyncAdminClient(_AsyncLifecycle, _AdminAPI[Async]):
+    """The async client for the operator's admin token; arguments as for `AdminClient`."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        admin_token: str | None = None,
+        *,
+        timeout: float | httpx.Timeout = 30.0,
+        max_retries: int = 2,
+        backoff: float = 0.5,
+        max_backoff: float = 8.0,
+        retry: Retry | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        retry = retry or Retry(max_retries, backoff, max_backoff)
+        settings = _settings(base_url, admin_token, "CRONHOOK_ADMIN_TOKEN", timeout, retry)
+        self._transport = AsyncTransport(settings, http_client)
+        self._attach(self._transport)

@@ -1,0 +1,24 @@
+"""The API's resources, each written once for `Client` (`Resource[Sync]`) and `AsyncClient`
+(`Resource[Async]`)."""
+
+from cronhook.resources.account import Events, ForecastResource, SigningSecret, TenantResource
+from cronhook.resources.admin import AdminForecast, ApiKeys, Tenants
+from cronhook.resources.fires import DeadLetters, Fires
+from cronhook.resources.messages import Messages
+from cronhook.resources.schedules import Schedules
+from cronhook.resources.system import System
+
+__all__ = [
+    "AdminForecast",
+    "ApiKeys",
+    "DeadLetters",
+    "Events",
+    "Fires",
+    "ForecastResource",
+    "Messages",
+    "Schedules",
+    "SigningSecret",
+    "System",
+    "TenantResource",
+    "Tenants",
+]

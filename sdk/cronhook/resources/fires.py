@@ -1,0 +1,40 @@
+"""`client.fires` and `client.dead_letters`: fires with every attempt, replays, failures."""
+
+from __future__ import annotations
+
+from cronhook import _protocol as p
+from cronhook._protocol import Call, PageQuery
+from cronhook._resource import M, Resource, endpoint, paginated
+from cronhook.models import Fire
+
+__all__ = ["DeadLetters", "Fires"]
+
+
+def _get(fire_id: str) -> Call[Fire]:
+    """One fire with every attempt (start, duration, status code or error, excerpt)."""
+    return p.get(p.path("/v1/fires/{}", fire_id), p.model(Fire))
+
+
+def _replay(fire_id: str, *, idempotency_key: str | None = None) -> Call[Fire]:
+    """Deliver a finished fire (succeeded, or failed: a dead letter) again at once, with the
+    same fire id; `ConflictError` while it is still in progress."""
+    path = p.path("/v1/fires/{}/replay", fire_id)
+    return p.post(path, p.model(Fire), idempotency_key=idempotency_key)
+
+
+def _dead_letters(*, limit: int | None = None) -> PageQuery[Fire]:
+    """Fires that failed for good, newest failure first; `fires.replay` sends one again."""
+    return PageQuery("/v1/dead-letters", Fire, p.query(limit=limit))
+
+
+class Fires(Resource[M]):
+    """Read a fire and replay it."""
+
+    get = endpoint(_get)
+    replay = endpoint(_replay)
+
+
+class DeadLetters(Resource[M]):
+    """Fires that failed for good."""
+
+    list = paginated(_dead_letters)

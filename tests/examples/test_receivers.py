@@ -7,140 +7,34 @@ temporary directory). Locally a missing tool skips that receiver; with CI=true i
 
 from __future__ import annotations
 
-import base64
-import json
-import os
-import queue
-import shutil
-import subprocess
-import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from cronhook import Webhook
-
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = REPO / "examples"
-IN_CI = os.environ.get("CI") == "true"
-
-SECRET = "whsec_" + base64.b64encode(b"receiver-example-secret-0123456").decode()
-OLD_SECRET = "whsec_" + base64.b64encode(b"the-previous-secret-before-rota").decode()
-STARTUP_SECONDS = 30
-LINE_SECONDS = 10
-BUILD_SECONDS = 300
-
-
-def require_tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        if IN_CI:
-            pytest.fail(f"{name} is required in CI to run the example receivers")
-        pytest.skip(f"{name} is not installed (with CI=true this is a failure)")
-    return path
-
-
-class ReceiverProcess:
-    """A receiver on an ephemeral loopback port; its stdout lines are collected in a queue."""
-
-    def __init__(self, name: str, argv: list[str], cwd: Path, env: dict[str, str]) -> None:
-        self.name = name
-        self._lines: queue.Queue[str] = queue.Queue()
-        self._proc = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env={**os.environ, **env, "CRONHOOK_SIGNING_SECRET": SECRET, "PORT": "0"},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        threading.Thread(target=self._pump, daemon=True).start()
-        first = self.next_line(STARTUP_SECONDS)
-        host, _, port = first.removeprefix("listening ").rpartition(":")
-        assert first.startswith("listening ") and host == "127.0.0.1", first
-        self.url = f"http://127.0.0.1:{int(port)}"
-
-    def _pump(self) -> None:
-        assert self._proc.stdout is not None
-        for line in self._proc.stdout:
-            self._lines.put(line.rstrip("\n"))
-
-    def next_line(self, timeout: float = LINE_SECONDS) -> str:
-        try:
-            return self._lines.get(timeout=timeout)
-        except queue.Empty:
-            self.stop()
-            stderr = self._proc.stderr.read() if self._proc.stderr else ""
-            raise AssertionError(f"{self.name} printed nothing in {timeout}s; {stderr}") from None
-
-    def next_record(self) -> dict[str, Any]:
-        record: dict[str, Any] = json.loads(self.next_line())
-        return record
-
-    def drain(self) -> None:
-        while not self._lines.empty():
-            self._lines.get_nowait()
-
-    def stop(self) -> None:
-        if self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(timeout=10)
-        for stream in (self._proc.stdout, self._proc.stderr):
-            if stream is not None:
-                stream.close()
-
-
-def run_step(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
-    result = subprocess.run(
-        argv,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=BUILD_SECONDS,
-    )
-    assert result.returncode == 0, f"{' '.join(argv)} failed:\n{result.stdout}\n{result.stderr}"
+from tests.examples.receivers import OLD_SECRET, SECRET, Command, ReceiverProcess
 
 
 @pytest.fixture(scope="session")
-def python_receiver() -> Iterator[ReceiverProcess]:
-    env = {"PYTHONPATH": str(REPO / "sdk")}
-    receiver = ReceiverProcess(
-        "python", [sys.executable, str(EXAMPLES / "python_receiver.py")], REPO, env
-    )
+def python_receiver(python_command: Command) -> Iterator[ReceiverProcess]:
+    receiver = ReceiverProcess("python", python_command)
     yield receiver
     receiver.stop()
 
 
 @pytest.fixture(scope="session")
-def node_receiver() -> Iterator[ReceiverProcess]:
-    node, npm = require_tool("node"), require_tool("npm")
-    run_step([npm, "ci", "--no-audit", "--no-fund"], EXAMPLES / "node")
-    receiver = ReceiverProcess("node", [node, "receiver.js"], EXAMPLES / "node", {})
+def node_receiver(node_command: Command) -> Iterator[ReceiverProcess]:
+    receiver = ReceiverProcess("node", node_command)
     yield receiver
     receiver.stop()
 
 
 @pytest.fixture(scope="session")
-def go_receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReceiverProcess]:
-    go = require_tool("go")
-    build_dir = tmp_path_factory.mktemp("go-receiver")
-    env = {"GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"}
-    if "GOCACHE" not in os.environ and "HOME" not in os.environ:
-        env["GOCACHE"] = str(build_dir / "cache")
-    binary = build_dir / "receiver"
-    run_step([go, "build", "-o", str(binary), "."], EXAMPLES / "go" / "receiver", env)
-    receiver = ReceiverProcess("go", [str(binary)], build_dir, {})
+def go_receiver(go_command: Command) -> Iterator[ReceiverProcess]:
+    receiver = ReceiverProcess("go", go_command)
     yield receiver
     receiver.stop()
 

@@ -151,3 +151,20 @@ def _eventually_succeeded(client: cronhook.Client, fire_id: str) -> cronhook.Fir
             return fire
         time.sleep(0.1)
     raise AssertionError(f"{fire_id} did not succeed: {fire}")
+
+
+def _readme_sdk_blocks() -> list[str]:
+    text = (REPO / "README.md").read_text()
+    section = text.split("## The Python SDK", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, flags=re.S)
+
+
+@pytest.mark.parametrize("block", [0, 1], ids=["sync", "async"])
+def test_the_readme_sdk_snippets_run_against_cronhook_dev(dev: Dev, block: int) -> None:
+    code = _readme_sdk_blocks()[block]
+    code = code.replace('"chk_..."', repr(dev.demo_key)).replace("http://127.0.0.1:8080", dev.url)
+
+    result = run([sys.executable, "-c", code], {})
+
+    assert result.returncode == 0, result.stderr
+    assert len(_readme_sdk_blocks()) == 2

@@ -23,7 +23,7 @@ from app.ids import new_signing_secret
 from app.models import RetrySettings, SigningSecret
 from tests.delivery.world import now_ms
 from tests.e2e.plant import Plant, plant
-from tests.examples.test_receivers import require_tool, run_step
+from tests.examples.receivers import require_tool, run_step
 from tests.receiver import Receiver
 
 pytestmark = [pytest.mark.external_service, pytest.mark.e2e]

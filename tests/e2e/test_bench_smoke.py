@@ -1,0 +1,35 @@
+"""bench/e2e.py at tiny sizes, so the benchmark cannot rot: it runs the real processes on
+the real services, and every case delivers every fire. No figure is asserted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.procs import ROOT
+
+pytestmark = [pytest.mark.external_service, pytest.mark.e2e]
+
+
+def test_the_end_to_end_benchmark_runs_and_loses_nothing(
+    redis_url: str, amqp_url: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "bench.json"
+    cmd = [sys.executable, "bench/e2e.py", "--smoke", "--no-progress", "--json", str(out)]
+    cmd += ["--redis-url", redis_url, "--amqp-url", amqp_url]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-2000:]
+    assert "due at one instant" in done.stdout and "raw ceiling" in done.stdout
+    result = json.loads(out.read_text())
+    [run] = result["runs"]
+    [burst] = run["burst"].values()
+    assert burst["lost"] == 0 and burst["duplicates"] == 0
+    assert burst["pipeline"]["publish_lag_ms"]["count"] == 50
+    [sustained] = run["sustained"].values()
+    assert sustained["lost"] == 0 and sustained["fires_per_s"] > 0
+    assert run["api"]["per_s"] > 0 and run["ceiling"]["httpx"] > 0
+    assert result["machine"]["cpus"] and result["load_before"]

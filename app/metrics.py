@@ -251,7 +251,8 @@ class SystemMetrics:
         )
         self.fleet = Gauge(
             "cronhook_fleet_nodes",
-            "Dispatcher and invoker processes with a live heartbeat",
+            "Processes with a live heartbeat in the fleet registry, by role",
+            ["role"],
             registry=r,
         )
         self.refresh_errors = Counter(

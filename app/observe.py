@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from prometheus_client import CollectorRegistry
@@ -31,7 +31,7 @@ log = logging.getLogger("cronhook.observe")
 
 CHECK_TIMEOUT_S = 2.0
 GAUGE_EVERY_S = 5.0
-NODE_FRESH_MS = 30_000  # a node whose heartbeat is older than this is not counted
+NODE_FRESH_MS = 10_000  # a node whose last heartbeat is older is not counted as live
 
 
 async def _check(probe: Callable[[], Awaitable[str]]) -> str:
@@ -92,10 +92,12 @@ def readiness_response(checks: dict[str, str]) -> Response:
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
-async def refresh_gauges(gauges: SystemMetrics, store: Store, bus: Bus | None) -> None:
-    """Read the shared depths once: O(shards) Redis commands in one round trip, one
-    passive queue declare."""
-    now_ms = int(time.time() * 1000)
+async def refresh_gauges(
+    gauges: SystemMetrics, store: Store, bus: Bus | None, fresh_ms: int = NODE_FRESH_MS
+) -> None:
+    """Read the shared depths once: O(shards) Redis commands in one round trip, the fleet
+    registry (live = a heartbeat within ``fresh_ms``), one passive queue declare."""
+    now_ms = await store.now_ms()
     k = store.keys
     async with store.client.pipeline(transaction=False) as pipe:
         for n in range(k.shards):
@@ -103,13 +105,18 @@ async def refresh_gauges(gauges: SystemMetrics, store: Store, bus: Bus | None) -
             pipe.zcard(sk.due)
             pipe.zcount(sk.due, "-inf", now_ms)
             pipe.zcard(sk.lease)
-        pipe.zcount(k.nodes, now_ms - NODE_FRESH_MS, "+inf")
         res = [int(x) for x in await pipe.execute()]
-    waiting, due = sum(res[0:-1:3]), sum(res[1:-1:3])
+    waiting, due = sum(res[0::3]), sum(res[1::3])
     gauges.time_index.labels("scheduled").set(waiting - due)
     gauges.time_index.labels("due").set(due)
-    gauges.time_index.labels("claimed").set(sum(res[2:-1:3]))
-    gauges.fleet.set(res[-1])
+    gauges.time_index.labels("claimed").set(sum(res[2::3]))
+    live = Counter(
+        str(n.data.get("role", "unknown"))
+        for n in await store.nodes.list()
+        if n.heartbeat_ms >= now_ms - fresh_ms
+    )
+    for role in {"dispatcher", "invoker", *live}:
+        gauges.fleet.labels(role).set(live.get(role, 0))
     if bus is not None:
         gauges.queue.set(await bus.depth())
 
@@ -120,10 +127,12 @@ async def gauge_loop(
     bus: Bus | None,
     stop: asyncio.Event,
     every: float = GAUGE_EVERY_S,
+    fresh_ms: int = NODE_FRESH_MS,
 ) -> None:
     while not stop.is_set():
         try:
-            await asyncio.wait_for(refresh_gauges(gauges, store, bus), CHECK_TIMEOUT_S * 2)
+            refresh = refresh_gauges(gauges, store, bus, fresh_ms)
+            await asyncio.wait_for(refresh, CHECK_TIMEOUT_S * 2)
         except (TimeoutError, CronhookError, *DRIVER_ERRORS) as e:
             gauges.refresh_errors.inc()
             log.debug("gauge refresh failed: %r", e)

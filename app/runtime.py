@@ -116,7 +116,8 @@ async def observed(
     from hypercorn.asyncio import serve
 
     await load_scripts(store)
-    jobs = [gauge_loop(SystemMetrics(registry), store, bus, stop)]
+    fresh_ms = int(settings.heartbeat_seconds * 3000)  # three missed beats: not live
+    jobs = [gauge_loop(SystemMetrics(registry), store, bus, stop, fresh_ms=fresh_ms)]
     done = asyncio.Event()
     if settings.metrics_port:
         config = _hypercorn_config(settings.host, settings.metrics_port, 1.0)

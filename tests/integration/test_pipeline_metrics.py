@@ -195,6 +195,18 @@ async def test_gauges_show_the_time_index_and_queue_depths(store: Store) -> None
     assert gauges.queue._value.get() == 1
 
 
+async def test_the_fleet_gauge_counts_live_nodes_by_role(store: Store) -> None:
+    now = await store.now_ms()
+    await store.nodes.beat("d1", {"role": "dispatcher"}, now, 60)
+    await store.nodes.beat("i1", {"role": "invoker"}, now, 60)
+    await store.nodes.beat("i2", {"role": "invoker"}, now, 60)
+    await store.nodes.beat("i3", {"role": "invoker"}, now - 20_000, 60)  # stopped beating
+    gauges = SystemMetrics()
+    await refresh_gauges(gauges, store, None, fresh_ms=10_000)
+    live = {r: gauges.fleet.labels(r)._value.get() for r in ("dispatcher", "invoker")}
+    assert live == {"dispatcher": 1, "invoker": 2}
+
+
 async def test_attempt_log_lines_carry_the_fire_fields(
     pipeline: Pipeline, caplog: pytest.LogCaptureFixture
 ) -> None:

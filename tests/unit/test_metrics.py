@@ -15,7 +15,10 @@ from app.metrics import (
 
 # Every label and where its values come from: all closed sets but `tenant`, whose values
 # are the operator's CRONHOOK_METRICS_TENANTS list plus "_other".
-BOUNDED_LABELS = {"method", "route", "status", "kind", "outcome", "result", "limit", "reason"}
+BOUNDED_LABELS = {
+    *("method", "route", "status", "kind", "outcome", "result", "limit", "reason", "role"),
+    "state",
+}
 TENANT_LABELLED = {"cronhook_invoker_deliveries", "cronhook_invoker_delivery_lag_seconds"}
 
 

@@ -18,6 +18,7 @@ from cronhook._resource import Async, M, Sync
 from cronhook._retry import Retry
 from cronhook._transport import AsyncTransport, Settings, SyncTransport
 from cronhook.resources import (
+    AdminFleet,
     AdminForecast,
     ApiKeys,
     DeadLetters,
@@ -82,12 +83,14 @@ class _AdminAPI(Generic[M]):
     tenants: Tenants[M]
     api_keys: ApiKeys[M]
     forecast: AdminForecast[M]
+    fleet: AdminFleet[M]
     system: System[M]
 
     def _attach(self, transport: SyncTransport | AsyncTransport) -> None:
         self.tenants = Tenants(transport)
         self.api_keys = ApiKeys(transport)
         self.forecast = AdminForecast(transport)
+        self.fleet = AdminFleet(transport)
         self.system = System(transport)
 
 
@@ -173,7 +176,7 @@ class AsyncClient(_AsyncLifecycle, _TenantAPI[Async]):
 
 class AdminClient(_SyncLifecycle, _AdminAPI[Sync]):
     """The blocking client for the operator's admin token (`$CRONHOOK_ADMIN_TOKEN`):
-    tenants, their API keys, the system-wide forecast."""
+    tenants, their API keys, the system-wide forecast, the fleet of workers."""
 
     def __init__(
         self,

@@ -135,6 +135,20 @@ async def test_admin_forecast_counts_every_tenant(
     assert len(forecast.minutes) == 60 and forecast.total >= 60
 
 
+async def test_admin_sees_the_fleet_of_workers(admin: Both, live: LiveServer) -> None:
+    live.require("getFleet", "GET", "/v1/admin/fleet")
+
+    async def both_roles_live() -> cronhook.Fleet | None:
+        fleet: cronhook.Fleet = await admin("fleet.get")
+        live_roles = {n.role for n in (*fleet.dispatchers, *fleet.invokers) if n.live}
+        return fleet if live_roles == {"dispatcher", "invoker"} else None
+
+    fleet = await eventually(both_roles_live)
+
+    assert fleet.summary.live_dispatchers >= 1 and fleet.summary.live_invokers >= 1
+    assert all(n.last_heartbeat_at.tzinfo is not None for n in fleet.dispatchers)
+
+
 # -- schedules ------------------------------------------------------------------------------------
 
 

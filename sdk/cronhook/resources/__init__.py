@@ -2,13 +2,14 @@
 (`Resource[Async]`)."""
 
 from cronhook.resources.account import Events, ForecastResource, SigningSecret, TenantResource
-from cronhook.resources.admin import AdminForecast, ApiKeys, Tenants
+from cronhook.resources.admin import AdminFleet, AdminForecast, ApiKeys, Tenants
 from cronhook.resources.fires import DeadLetters, Fires
 from cronhook.resources.messages import Messages
 from cronhook.resources.schedules import Schedules
 from cronhook.resources.system import System
 
 __all__ = [
+    "AdminFleet",
     "AdminForecast",
     "ApiKeys",
     "DeadLetters",

@@ -9,9 +9,17 @@ from typing import Any
 from cronhook import _protocol as p
 from cronhook._protocol import UNSET, Call, PageQuery, Unset
 from cronhook._resource import M, Resource, endpoint, paginated
-from cronhook.models import ApiKey, ApiKeyCreated, Forecast, Tenant, TenantCreated, TenantLimits
+from cronhook.models import (
+    ApiKey,
+    ApiKeyCreated,
+    Fleet,
+    Forecast,
+    Tenant,
+    TenantCreated,
+    TenantLimits,
+)
 
-__all__ = ["AdminForecast", "ApiKeys", "Tenants"]
+__all__ = ["AdminFleet", "AdminForecast", "ApiKeys", "Tenants"]
 
 
 def _create(
@@ -81,6 +89,12 @@ def _forecast(*, hours: int | None = None, start: datetime | None = None) -> Cal
     return p.get("/v1/admin/forecast", p.model(Forecast), p.query(hours=hours, start=start))
 
 
+def _fleet() -> Call[Fleet]:
+    """Every dispatcher and invoker that heartbeat recently: live or lost, clock skew,
+    claims or attempts per second, and a summary with the time index's depth."""
+    return p.get("/v1/admin/fleet", p.model(Fleet))
+
+
 class Tenants(Resource[M]):
     """Onboard and manage tenants."""
 
@@ -101,3 +115,7 @@ class ApiKeys(Resource[M]):
 
 class AdminForecast(Resource[M]):
     get = endpoint(_forecast)
+
+
+class AdminFleet(Resource[M]):
+    get = endpoint(_fleet)

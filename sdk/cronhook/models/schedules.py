@@ -1,0 +1,94 @@
+"""Schedules as the API shows them (and the parts accepted as input)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from cronhook.models._base import frozen
+
+HttpMethod = Literal["POST", "PUT", "PATCH", "GET", "DELETE"]
+
+__all__ = [
+    "HttpMethod",
+    "Misfire",
+    "Preview",
+    "PreviewInstant",
+    "RetrySettings",
+    "Schedule",
+    "Target",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where and how a fire is delivered. `body`: any JSON value (sent as
+    `application/json`), a string (sent as is), or None for no body."""
+
+    url: str
+    method: HttpMethod = "POST"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: Any = None
+    content_type: str | None = None
+    timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetrySettings:
+    """How failed deliveries are retried (exponential backoff with full jitter)."""
+
+    max_attempts: int = 8
+    min_backoff_seconds: float = 5.0
+    max_backoff_seconds: float = 36_000.0
+    max_retry_seconds: float = 86_400.0
+    retry_on_4xx: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Misfire:
+    """Instants missed while the fleet was down: `fire_once` (coalesce within
+    `grace_seconds`), `skip`, or `fire_all`."""
+
+    policy: Literal["fire_once", "skip", "fire_all"] = "fire_once"
+    grace_seconds: float = 300.0
+
+
+@frozen
+class Schedule:
+    id: str
+    name: str
+    cron: str
+    timezone: str
+    target: Target
+    retry: RetrySettings
+    paused: bool
+    paused_reason: str | None = None
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    misfire: Misfire = field(default_factory=Misfire)
+    overlap: str = "allow"
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    callback_url: str | None = None
+    failure_callback_url: str | None = None
+    version: int = 1
+    created_at: datetime
+    updated_at: datetime
+    next_fire_at: datetime | None = None
+
+
+@frozen
+class PreviewInstant:
+    """`at` in UTC, `local` on the schedule's wall clock; `dst` is `gap`, `fold` or None."""
+
+    at: datetime
+    local: datetime
+    dst: str | None = None
+
+
+@frozen
+class Preview:
+    schedule_id: str
+    timezone: str
+    items: tuple[PreviewInstant, ...]

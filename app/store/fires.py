@@ -172,20 +172,21 @@ class FireLog:
         ]
         if schedule_id:
             keys.append(k.active_fire(tenant_id, schedule_id))
+        args = [
+            owner,
+            json.dumps(attempt.to_json()),
+            attempt.number,
+            status,
+            now_ms,
+            "" if next_attempt_ms is None else next_attempt_ms,
+            fire_id,
+        ]
+        if self._s.cluster:  # Cluster pipelines refuse EVALSHA (see scripts.py)
+            result = await self._s.fire_finish(keys=keys, args=args)
+            await self._r.zrem(k.slots(tenant_id), owner)
+            return str(result)
         async with self._r.pipeline(transaction=False) as pipe:
-            await self._s.fire_finish(
-                keys=keys,
-                args=[
-                    owner,
-                    json.dumps(attempt.to_json()),
-                    attempt.number,
-                    status,
-                    now_ms,
-                    "" if next_attempt_ms is None else next_attempt_ms,
-                    fire_id,
-                ],
-                client=pipe,
-            )
+            await self._s.fire_finish(keys=keys, args=args, client=pipe)
             pipe.zrem(k.slots(tenant_id), owner)
             result, _ = await pipe.execute()
         return str(result)

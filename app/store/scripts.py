@@ -40,7 +40,7 @@ class Scripts:
 
     def __init__(self, client: Any, *, cluster: bool = False) -> None:
         self._client = client
-        self._cluster = cluster
+        self.cluster = cluster
         for name in NAMES:
             setattr(self, name, client.register_script(source(name)))
 
@@ -57,7 +57,7 @@ class Scripts:
         """Run every call; results in order. Driver errors propagate (the caller wraps)."""
         if not calls:
             return []
-        if self._cluster:
+        if self.cluster:
             return await self._concurrent(calls)
         async with self._client.pipeline(transaction=False) as pipe:
             for script, keys, args in calls:

@@ -38,6 +38,7 @@ from app.store.timeindex import ClaimBatch, Completion
 from dispatcher.fairness import interleave_by_tenant
 from dispatcher.planning import BatchPlan, Release, parse_payload, plan_batch
 from dispatcher.registry import Clock, Heartbeat, Rates, beating
+from dispatcher.schedules import ScheduleReader
 
 log = logging.getLogger("cronhook.dispatcher")
 
@@ -93,6 +94,7 @@ class Dispatcher:
             clock=clock,
         )
         self._rates = Rates()
+        self._schedules = ScheduleReader(store)
         self._inflight: set[asyncio.Task[None]] = set()
         self._stop = asyncio.Event()  # run()'s stop: batches not yet due give their items back
         self._lease_ms = int(settings.lease_seconds * 1000)
@@ -199,7 +201,7 @@ class Dispatcher:
     async def _prepare(self, batch: _Batch) -> BatchPlan:
         parsed = [(c, parse_payload(c.payload)) for c in batch.claim.items]
         refs = [(d["t"], d["s"]) for _, d in parsed if d.get("k") == "s" and "t" in d]
-        found = iter(await self.store.records.get_schedules(refs))
+        found = iter(await self._schedules.get_many(refs))
         items = [(c, d, next(found) if d.get("k") == "s" and "t" in d else None) for c, d in parsed]
         plan = plan_batch(batch.claim.now_ms, items)
         for item in plan.dropped:

@@ -9,6 +9,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import pytest
@@ -20,7 +21,7 @@ from app.bus.memory import MemoryBus
 from app.bus.message import FireMessage
 from app.bus.rabbitmq import RabbitBus
 from app.keys import schedule_item
-from app.models import Attempt, Misfire, RetrySettings, Schedule, Target
+from app.models import Attempt, Fire, Misfire, RetrySettings, Schedule, Target
 from app.settings import Settings
 from app.store import Store, open_store
 from dispatcher.dispatcher import Dispatcher
@@ -288,13 +289,13 @@ async def test_a_batch_that_would_publish_after_its_lease_gives_its_claims_back(
     tight = SETTINGS.with_(lease_seconds=1.2, redis_timeout=1.0, lookahead_seconds=0.0)
     wb = WatchedBus(bus)
     d = Dispatcher(store, wb, tight)
-    real = store.records.get_schedules
+    real = store.fires.create_many
 
-    async def slow(refs: list[tuple[str, str]]) -> list[Schedule | None]:
+    async def slow(fires: Sequence[Fire], **kw: Any) -> list[str]:
         await asyncio.sleep(0.5)
-        return await real(refs)
+        return await real(fires, **kw)
 
-    store.records.get_schedules = slow  # type: ignore[method-assign]
+    store.fires.create_many = slow  # type: ignore[method-assign]
     due = await add(store, schedule())
     # when it runs
     async with running(d):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from app.keys import schedule_item
-from app.models import Attempt, Fire, RetrySettings, Target
+from app.models import Attempt, Fire, RetrySettings, Schedule, Target
 from app.store import Store
 from app.store.timeindex import Completion
 
@@ -202,3 +202,27 @@ async def test_nodes_silent_past_their_record_lifetime_are_pruned(store: Store) 
     await store.nodes.beat("new", {"role": "invoker"}, now, 60)
     assert [n.node_id for n in await store.nodes.list()] == ["new"]
     assert await store.client.zscore(store.keys.nodes, "old") is None
+
+
+async def test_the_dispatchers_schedule_reader_reparses_only_what_changed(store: Store) -> None:
+    from dispatcher.schedules import ScheduleReader
+
+    # given a schedule read once
+    now = await store.now_ms()
+    s = Schedule(
+        "sch_r", "ten_t", "r", "* * * * *", "UTC", Target("http://127.0.0.1/x"),
+        RetrySettings(), now, now,
+    )  # fmt: skip
+    await store.records.put_schedule(s, None)
+    reader = ScheduleReader(store, size=2)
+    [first] = await reader.get_many([("ten_t", "sch_r")])
+    # when it is read again unchanged, then edited, then deleted
+    [again] = await reader.get_many([("ten_t", "sch_r")])
+    await store.records.put_schedule(s.evolve(cron="*/5 * * * *", version=2), None)
+    [edited] = await reader.get_many([("ten_t", "sch_r")])
+    await store.records.delete_schedule("ten_t", "sch_r")
+    [gone] = await reader.get_many([("ten_t", "sch_r")])
+    # then the unchanged read is the very same object, the edit is seen, the delete too
+    assert again is first
+    assert edited is not None and edited.cron == "*/5 * * * *"
+    assert gone is None

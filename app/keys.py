@@ -70,6 +70,10 @@ class Keys:
         """zset: schedule ids of a tenant by creation time (ms)."""
         return f"{self._t(tenant_id)}:schedules"
 
+    def paused_schedules(self, tenant_id: str) -> str:
+        """set: ids of the tenant's paused schedules."""
+        return f"{self._t(tenant_id)}:paused"
+
     def schedule(self, tenant_id: str, schedule_id: str) -> str:
         """string: the schedule record (JSON)."""
         return f"{self._t(tenant_id)}:schedule:{schedule_id}"
@@ -106,6 +110,25 @@ class Keys:
     def dead_letters(self, tenant_id: str) -> str:
         """zset: fire ids that failed for good, by failure time (ms)."""
         return f"{self._t(tenant_id)}:dead"
+
+    def idempotency(self, tenant_id: str | None, key_hash: str) -> str:
+        """string with expiry: JSON state of an Idempotency-Key (tenant slot; the operator's
+        keys, ``tenant_id`` None, are global)."""
+        if tenant_id is None:
+            return f"{self.prefix}:idem:{key_hash}"
+        return f"{self._t(tenant_id)}:idem:{key_hash}"
+
+    def api_rate(self, tenant_id: str, key_id: str) -> str:
+        """string with expiry: GCRA theoretical arrival time (ms) of one API key."""
+        return f"{self._t(tenant_id)}:apirate:{key_id}"
+
+    def events(self, tenant_id: str) -> str:
+        """pub/sub channel: the tenant's fire events (JSON)."""
+        return f"{self._t(tenant_id)}:events"
+
+    def tenant_pattern(self, tenant_id: str) -> str:
+        """SCAN pattern of every key in the tenant's slot."""
+        return f"{self._t(tenant_id)}:*"
 
     # -- time index -----------------------------------------------------------------------
     def shard_of(self, item: str) -> int:

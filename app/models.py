@@ -229,15 +229,16 @@ class Fire:
         """The Redis hash fields of a new fire record."""
         import json
 
-        callbacks = {
-            k: v
+        optional = {
+            k: str(v)
             for k, v in (
                 ("callback_url", self.callback_url),
                 ("failure_callback_url", self.failure_callback_url),
+                ("next_attempt_at", self.next_attempt_at),
             )
             if v
         }
-        return callbacks | {
+        return optional | {
             "id": self.id,
             "tenant_id": self.tenant_id,
             "schedule_id": self.schedule_id or "",

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from app import cron
-from app.errors import FieldError, QuotaExceeded, ValidationFailed
+from app.errors import FieldError, ValidationFailed
 from app.ids import new_id
-from app.models import Misfire, RetrySettings, Schedule, Target, Tenant, parse_rfc3339, to_ms
+from app.models import (
+    Misfire,
+    RetrySettings,
+    Schedule,
+    Target,
+    Tenant,
+    from_ms,
+    parse_rfc3339,
+    rfc3339,
+    to_ms,
+)
 from dispatcher.ssrf import check_target_url
 
 RESERVED_HEADERS = frozenset(
@@ -24,37 +35,43 @@ RESERVED_HEADERS = frozenset(
         "expect",
         "keep-alive",
         "proxy-authorization",
+        "proxy-connection",
     }
 )
 RESERVED_PREFIXES = ("webhook-", "cronhook-")
+CALLBACKS = ("callback_url", "failure_callback_url")
 
 
-def _instant(body: dict[str, Any], name: str, errors: list[FieldError]) -> int | None:
+def instant_field(body: dict[str, Any], name: str, errors: list[FieldError]) -> int | None:
     raw = body.get(name)
     if raw is None:
         return None
     try:
         return to_ms(parse_rfc3339(raw))
-    except ValueError:
+    except (ValueError, OverflowError):
         errors.append(FieldError(name, "must be an RFC 3339 instant with an offset or Z"))
         return None
+
+
+def _allow_private(tenant: Tenant, allow_private: bool) -> bool:
+    return allow_private or tenant.limits.allowed_private_targets
 
 
 def target_errors(
     target: dict[str, Any], tenant: Tenant, allow_private: bool, root: str = "target"
 ) -> list[FieldError]:
     errors: list[FieldError] = []
-    reason = check_target_url(
-        target["url"], allow_private=allow_private or tenant.limits.allowed_private_targets
-    )
+    reason = check_target_url(target["url"], allow_private=_allow_private(tenant, allow_private))
     if reason:
         errors.append(FieldError(f"{root}.url", reason))
-    for name in target.get("headers") or {}:
+    for name, value in (target.get("headers") or {}).items():
         low = name.lower()
         if low in RESERVED_HEADERS or low.startswith(RESERVED_PREFIXES):
             errors.append(
                 FieldError(f"{root}.headers.{name}", "is set by cronhook and cannot be overridden")
             )
+        elif any(c in value for c in "\r\n\x00"):
+            errors.append(FieldError(f"{root}.headers.{name}", "CR, LF and NUL are not allowed"))
     body, _ = Target(**target).encoded_body()
     if len(body) > tenant.limits.max_body_bytes:
         errors.append(
@@ -66,11 +83,29 @@ def target_errors(
     return errors
 
 
+def callback_errors(body: dict[str, Any], tenant: Tenant, allow_private: bool) -> list[FieldError]:
+    errors = []
+    for name in CALLBACKS:
+        url = body.get(name)
+        reason = url and check_target_url(url, allow_private=_allow_private(tenant, allow_private))
+        if reason:
+            errors.append(FieldError(name, reason))
+    return errors
+
+
+def retry_errors(retry: RetrySettings, root: str = "retry") -> list[FieldError]:
+    if retry.max_backoff_seconds < retry.min_backoff_seconds:
+        return [
+            FieldError(
+                f"{root}.max_backoff_seconds", f"must be at least {root}.min_backoff_seconds"
+            )
+        ]
+    return []
+
+
 def timing_errors(
     expr: str, tz: str, seed: str, anchor_ms: int, tenant: Tenant
 ) -> list[FieldError]:
-    from app.models import from_ms
-
     try:
         timing = cron.parse(expr, tz, seed=seed, anchor=from_ms(anchor_ms))
     except cron.CronError as e:
@@ -88,33 +123,32 @@ def timing_errors(
 
 
 def build_schedule(
-    body: dict[str, Any], tenant: Tenant, now_ms: int, *, allow_private: bool
+    body: dict[str, Any],
+    tenant: Tenant,
+    now_ms: int,
+    *,
+    allow_private: bool,
+    base: Schedule | None = None,
 ) -> Schedule:
-    """A new schedule from a schema-valid body; raises ValidationFailed naming fields."""
-    sid = new_id("sch")
+    """A schedule from a schema-valid body (a new one, or ``base`` changed: same id and
+    creation time, next version); raises ValidationFailed naming every bad field."""
+    sid = base.id if base else new_id("sch")
+    created = base.created_at if base else now_ms
     errors: list[FieldError] = []
-    start_at = _instant(body, "start_at", errors)
-    end_at = _instant(body, "end_at", errors)
+    start_at = instant_field(body, "start_at", errors)
+    end_at = instant_field(body, "end_at", errors)
     if start_at is not None and end_at is not None and end_at <= start_at:
         errors.append(FieldError("end_at", "must be after start_at"))
-    tz = body.get("timezone", "UTC")
-    anchor = start_at if start_at is not None else now_ms
+    tz = body.get("timezone") or "UTC"
+    anchor = start_at if start_at is not None else created
     errors += timing_errors(body["cron"], tz, sid, anchor, tenant)
     errors += target_errors(body["target"], tenant, allow_private)
-    for name in ("callback_url", "failure_callback_url"):
-        url = body.get(name)
-        reason = url and check_target_url(
-            url, allow_private=allow_private or tenant.limits.allowed_private_targets
-        )
-        if reason:
-            errors.append(FieldError(name, reason))
+    errors += callback_errors(body, tenant, allow_private)
     retry = RetrySettings(**(body.get("retry") or {}))
-    if retry.max_backoff_seconds < retry.min_backoff_seconds:
-        errors.append(
-            FieldError("retry.max_backoff_seconds", "must be at least retry.min_backoff_seconds")
-        )
+    errors += retry_errors(retry)
     if errors:
         raise ValidationFailed(errors)
+    paused = bool(body.get("paused", False))
     return Schedule(
         id=sid,
         tenant_id=tenant.id,
@@ -123,22 +157,41 @@ def build_schedule(
         timezone=tz,
         target=Target(**body["target"]),
         retry=retry,
-        created_at=now_ms,
+        created_at=created,
         updated_at=now_ms,
-        paused=bool(body.get("paused", False)),
+        version=base.version + 1 if base else 1,
+        paused=paused,
+        paused_reason=base.paused_reason if base and paused else None,
         start_at=start_at,
         end_at=end_at,
         misfire=Misfire(**(body.get("misfire") or {})),
-        overlap=body.get("overlap", "allow"),
+        overlap=body.get("overlap") or "allow",
         metadata=dict(body.get("metadata") or {}),
         callback_url=body.get("callback_url"),
         failure_callback_url=body.get("failure_callback_url"),
     )
 
 
-def check_quota(tenant: Tenant, current: int) -> None:
-    if current >= tenant.limits.max_schedules:
-        raise QuotaExceeded(
-            f"this tenant may have at most {tenant.limits.max_schedules} schedules",
-            field="max_schedules",
-        )
+def schedule_input(s: Schedule) -> dict[str, Any]:
+    """The writable fields of a schedule as the API takes them (what a PATCH merges into)."""
+    target = {k: v for k, v in asdict(s.target).items() if v is not None}
+    if not target.get("headers"):
+        target.pop("headers", None)
+    out: dict[str, Any] = {
+        "name": s.name,
+        "cron": s.cron,
+        "timezone": s.timezone,
+        "target": target,
+        "retry": asdict(s.retry),
+        "paused": s.paused,
+        "misfire": asdict(s.misfire),
+        "overlap": s.overlap,
+        "metadata": dict(s.metadata),
+    }
+    for name, ms in (("start_at", s.start_at), ("end_at", s.end_at)):
+        if ms is not None:
+            out[name] = rfc3339(from_ms(ms))
+    for name in CALLBACKS:
+        if getattr(s, name):
+            out[name] = getattr(s, name)
+    return out

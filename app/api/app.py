@@ -9,7 +9,17 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from app.api import fleet, observability, schedules, system, tenants
+from app.api import (
+    account,
+    fires,
+    fleet,
+    forecast,
+    observability,
+    schedules,
+    stream,
+    system,
+    tenants,
+)
 from app.api.problems import HANDLERS
 from app.api.state import ApiState
 from app.bus.base import Bus
@@ -30,12 +40,16 @@ def create_app(
     process's metrics registry, served on /metrics (a fresh one when not given)."""
     routes: list[BaseRoute] = [
         *system.ROUTES,
+        *observability.ROUTES,
         *tenants.ROUTES,
+        *account.ROUTES,
         *schedules.ROUTES,
+        *fires.ROUTES,
+        *stream.ROUTES,
+        *forecast.ROUTES,
         *fleet.ROUTES,
         *extra_routes,
     ]
-    routes += observability.ROUTES
     registry = registry if registry is not None else new_registry()
     middleware = [Middleware(observability.MetricsMiddleware, metrics=ApiMetrics(registry))]
     app = Starlette(routes=routes, exception_handlers=HANDLERS, middleware=middleware)

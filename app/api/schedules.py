@@ -1,101 +1,168 @@
-"""Tenant routes: schedules and their fires."""
+"""Tenant routes: schedules."""
 
 from __future__ import annotations
 
-from starlette.requests import Request
+from collections.abc import Callable
+from typing import Any
+
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from app.api.contract import query_int, query_str
-from app.api.requests import json_body
-from app.api.state import ApiState
-from app.api.views import fire_view, schedule_view
-from app.errors import NotFound
+from app.api.contract import check
+from app.api.guard import Ctx, endpoint, route
+from app.api.merge import merge_patch
+from app.api.views import occurrence_view, schedule_view
+from app.errors import Conflict, FieldError, NotFound, ValidationFailed
 from app.keys import schedule_item
-from app.models import Schedule
-from app.schedules import build_schedule, check_quota
-from dispatcher.planning import first_due_ms
+from app.models import Schedule, from_ms, parse_rfc3339, to_ms
+from app.schedules import build_schedule, schedule_input
+from app.store.records import Versioned
+from dispatcher.planning import first_due_ms, timing_of
+
+SCAN_BUDGET = 1000  # schedules examined per filtered page at most
+_TRIES = 3
 
 
-async def _owned(st: ApiState, request: Request) -> Schedule:
-    tenant = await st.tenant(request)
-    s = await st.store.records.get_schedule(tenant.id, request.path_params["schedule_id"])
-    if s is None:
+async def _owned(ctx: Ctx) -> Versioned:
+    v = await ctx.store.records.get_versioned(ctx.tenant.id, ctx.path_id("schedule_id"))
+    if v is None:
         raise NotFound("no such schedule")
-    return s
+    return v
 
 
-async def _view(st: ApiState, s: Schedule) -> dict[str, object]:
-    due = None if s.paused else await st.store.time.due_at(schedule_item(s.id))
+async def _view(ctx: Ctx, s: Schedule) -> dict[str, Any]:
+    due = None if s.paused else await ctx.store.time.due_at(schedule_item(s.id))
     return schedule_view(s, due)
 
 
-async def create_schedule(request: Request) -> Response:
-    st = ApiState.of(request)
-    tenant = await st.tenant(request)
-    body = await json_body(request, "ScheduleCreate")
-    check_quota(tenant, await st.store.records.count_schedules(tenant.id))
-    now = st.now_ms()
-    s = build_schedule(body, tenant, now, allow_private=st.settings.allow_private_targets)
-    due = None if s.paused else first_due_ms(s, now)
-    try:
-        await st.store.records.put_schedule(s, due)
-    except Exception:
-        # never leave a half-written schedule behind
-        await st.store.records.delete_schedule(tenant.id, s.id)
-        raise
+def _due(s: Schedule, now_ms: int) -> int | None:
+    return None if s.paused else first_due_ms(s, now_ms)
+
+
+@endpoint("createSchedule", "tenant")
+async def create_schedule(ctx: Ctx) -> Response:
+    body = await ctx.body()
+    now = ctx.now_ms()
+    s = build_schedule(body, ctx.tenant, now, allow_private=ctx.st.settings.allow_private_targets)
+    due = _due(s, now)
+    await ctx.store.records.create_schedule(s, due, ctx.tenant.limits.max_schedules)
     return JSONResponse(
         schedule_view(s, due), status_code=201, headers={"Location": f"/v1/schedules/{s.id}"}
     )
 
 
-async def list_schedules(request: Request) -> Response:
-    st = ApiState.of(request)
-    tenant = await st.tenant(request)
-    limit = query_int(request.query_params, "limit", default=50, low=1, high=200)
-    cursor = query_str(request.query_params, "cursor")
-    page = await st.store.records.list_schedule_ids(tenant.id, limit, cursor)
-    schedules = await st.store.records.get_schedules([(tenant.id, i) for i in page.items])
-    items = [await _view(st, s) for s in schedules if s is not None]
-    return JSONResponse({"items": items, "next_cursor": page.next_cursor})
+def _wanted(s: Schedule, query: dict[str, Any]) -> bool:
+    if query["paused"] is not None and s.paused != query["paused"]:
+        return False
+    prefix = query["name_prefix"]
+    return prefix is None or s.name.startswith(prefix)
 
 
-async def get_schedule(request: Request) -> Response:
-    st = ApiState.of(request)
-    return JSONResponse(await _view(st, await _owned(st, request)))
+@endpoint("listSchedules", "tenant")
+async def list_schedules(ctx: Ctx) -> Response:
+    tid, limit, q = ctx.tenant.id, ctx.query["limit"], ctx.query
+    filtered = q["paused"] is not None or q["name_prefix"] is not None
+    cursor, found, examined = q["cursor"], [], 0
+    while True:
+        page = await ctx.store.records.list_schedule_ids(tid, limit, cursor)
+        schedules = await ctx.store.records.get_schedules([(tid, i) for i in page.items])
+        examined += len(page.items)
+        found += [s for s in schedules if s is not None and _wanted(s, q)]
+        cursor = page.next_cursor
+        if not filtered or cursor is None or len(found) >= limit or examined >= SCAN_BUDGET:
+            break
+    # a filtered page ends where the scan stopped: its cursor is the last id examined
+    items = [await _view(ctx, s) for s in found[:limit]]
+    if len(found) > limit:
+        cursor = await ctx.store.records.cursor_at(tid, found[limit - 1].id)
+    return JSONResponse({"items": items, "next_cursor": cursor})
 
 
-async def delete_schedule(request: Request) -> Response:
-    st = ApiState.of(request)
-    s = await _owned(st, request)
-    await st.store.records.delete_schedule(s.tenant_id, s.id)
+@endpoint("getSchedule", "tenant")
+async def get_schedule(ctx: Ctx) -> Response:
+    return JSONResponse(await _view(ctx, (await _owned(ctx)).schedule))
+
+
+async def _change(ctx: Ctx, change: Callable[[Schedule, int], Schedule]) -> Response:
+    """Read, change, compare-and-set, re-time: a concurrent writer makes us start over."""
+    for _ in range(_TRIES):
+        old = await _owned(ctx)
+        now = ctx.now_ms()
+        new = change(old.schedule, now)
+        due = _due(new, now)
+        if await ctx.store.records.replace_schedule(old, new, due):
+            return JSONResponse(schedule_view(new, due))
+    raise Conflict("the schedule is being changed concurrently; try again")
+
+
+@endpoint("updateSchedule", "tenant")
+async def update_schedule(ctx: Ctx) -> Response:
+    patch = await ctx.body()
+    tenant, allow = ctx.tenant, ctx.st.settings.allow_private_targets
+
+    def change(s: Schedule, now: int) -> Schedule:
+        merged = merge_patch(schedule_input(s), patch)
+        check("ScheduleCreate", merged)
+        return build_schedule(merged, tenant, now, allow_private=allow, base=s)
+
+    return await _change(ctx, change)
+
+
+@endpoint("deleteSchedule", "tenant")
+async def delete_schedule(ctx: Ctx) -> Response:
+    v = await _owned(ctx)
+    await ctx.store.records.delete_schedule(ctx.tenant.id, v.schedule.id)
     return Response(status_code=204)
 
 
-async def list_fires(request: Request) -> Response:
-    st = ApiState.of(request)
-    s = await _owned(st, request)
-    limit = query_int(request.query_params, "limit", default=50, low=1, high=200)
-    cursor = query_str(request.query_params, "cursor")
-    page = await st.store.fires.list_for_schedule(s.tenant_id, s.id, limit, cursor)
-    fires = await st.store.fires.get_many(s.tenant_id, page.items)
-    return JSONResponse({"items": [fire_view(f) for f in fires], "next_cursor": page.next_cursor})
+@endpoint("pauseSchedule", "tenant")
+async def pause_schedule(ctx: Ctx) -> Response:
+    def change(s: Schedule, now: int) -> Schedule:
+        return s.evolve(paused=True, version=s.version + 1, updated_at=now)
+
+    return await _change(ctx, change)
 
 
-async def get_fire(request: Request) -> Response:
-    st = ApiState.of(request)
-    tenant = await st.tenant(request)
-    fire = await st.store.fires.get(tenant.id, request.path_params["fire_id"])
-    if fire is None:
-        raise NotFound("no such fire")
-    return JSONResponse(fire_view(fire))
+@endpoint("resumeSchedule", "tenant")
+async def resume_schedule(ctx: Ctx) -> Response:
+    def change(s: Schedule, now: int) -> Schedule:
+        return s.evolve(paused=False, paused_reason=None, version=s.version + 1, updated_at=now)
+
+    return await _change(ctx, change)
+
+
+def _after(ctx: Ctx, s: Schedule) -> int:
+    raw = ctx.query["after"]
+    if raw is None:
+        return ctx.now_ms() if s.start_at is None else max(ctx.now_ms(), s.start_at - 1)
+    try:
+        return to_ms(parse_rfc3339(raw))
+    except (ValueError, OverflowError):
+        raise ValidationFailed([FieldError("after", "must be an RFC 3339 instant")]) from None
+
+
+@endpoint("previewSchedule", "tenant")
+async def preview_schedule(ctx: Ctx) -> Response:
+    s = (await _owned(ctx)).schedule
+    after = _after(ctx, s)
+    if s.start_at is not None:
+        after = max(after, s.start_at - 1)
+    items = []
+    for o in timing_of(s).occurrences(from_ms(after), ctx.query["count"]):
+        if s.end_at is not None and to_ms(o.utc) > s.end_at:
+            break
+        items.append(occurrence_view(o))
+    return JSONResponse({"schedule_id": s.id, "timezone": s.timezone, "items": items})
 
 
 ROUTES = [
-    Route("/v1/schedules", create_schedule, methods=["POST"]),
-    Route("/v1/schedules", list_schedules, methods=["GET"]),
-    Route("/v1/schedules/{schedule_id}", get_schedule, methods=["GET"]),
-    Route("/v1/schedules/{schedule_id}", delete_schedule, methods=["DELETE"]),
-    Route("/v1/schedules/{schedule_id}/fires", list_fires, methods=["GET"]),
-    Route("/v1/fires/{fire_id}", get_fire, methods=["GET"]),
+    route("/v1/schedules", POST=create_schedule, GET=list_schedules),
+    route(
+        "/v1/schedules/{schedule_id}",
+        GET=get_schedule,
+        PATCH=update_schedule,
+        DELETE=delete_schedule,
+    ),
+    route("/v1/schedules/{schedule_id}/pause", POST=pause_schedule),
+    route("/v1/schedules/{schedule_id}/resume", POST=resume_schedule),
+    route("/v1/schedules/{schedule_id}/preview", GET=preview_schedule),
 ]

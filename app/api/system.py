@@ -1,36 +1,36 @@
-"""Health and the contract."""
+"""Health and the contract (``/metrics`` is in observability.py)."""
 
 from __future__ import annotations
 
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from app.api.contract import spec_text
+from app.api.guard import Ctx, endpoint, route
 from app.api.problems import problem
-from app.api.state import ApiState
 from app.observe import readiness
 
 
-async def healthz(request: Request) -> Response:
+@endpoint("healthz", "public")
+async def healthz(ctx: Ctx) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-async def readyz(request: Request) -> Response:
-    st = ApiState.of(request)
-    checks = await readiness(st.store, st.bus)
+@endpoint("readyz", "public")
+async def readyz(ctx: Ctx) -> Response:
+    checks = await readiness(ctx.store, ctx.st.bus)
     if all(v == "ok" for v in checks.values()):
         return JSONResponse({"status": "ok", "checks": checks})
     failing = ", ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok")
-    return problem(503, f"not ready ({failing})", instance="/readyz")
+    return problem(503, f"not ready ({failing})", instance="/readyz", headers={"Retry-After": "1"})
 
 
-async def openapi(request: Request) -> Response:
+@endpoint("openapi", "public")
+async def openapi(ctx: Ctx) -> Response:
     return Response(spec_text(), media_type="application/yaml")
 
 
 ROUTES = [
-    Route("/healthz", healthz, methods=["GET"]),
-    Route("/readyz", readyz, methods=["GET"]),
-    Route("/openapi.yaml", openapi, methods=["GET"]),
+    route("/healthz", GET=healthz),
+    route("/readyz", GET=readyz),
+    route("/openapi.yaml", GET=openapi),
 ]

@@ -5,22 +5,39 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from app.models import Attempt, Fire, Schedule, Tenant, from_ms, rfc3339
+from app.cron import Occurrence
+from app.models import Attempt, Fire, Schedule, SigningSecret, Tenant, from_ms, rfc3339
+from app.store.records import ApiKeyRecord
 
 
-def _instant(ms: int | None) -> str | None:
+def instant(ms: int | None) -> str | None:
     return None if ms is None else rfc3339(from_ms(ms))
 
 
-def tenant_view(t: Tenant) -> dict[str, Any]:
-    return {
+def tenant_view(t: Tenant, usage: dict[str, int] | None = None) -> dict[str, Any]:
+    view = {
         "id": t.id,
         "name": t.name,
-        "created_at": _instant(t.created_at),
-        "updated_at": _instant(t.updated_at or t.created_at),
+        "created_at": instant(t.created_at),
+        "updated_at": instant(t.updated_at or t.created_at),
         "limits": asdict(t.limits),
         "metadata": t.metadata,
     }
+    if usage is not None:
+        view["usage"] = usage
+    return view
+
+
+def secret_view(s: SigningSecret) -> dict[str, Any]:
+    return {
+        "prefix": s.secret[:10],
+        "created_at": instant(s.created_at),
+        "expires_at": instant(s.expires_at),
+    }
+
+
+def api_key_view(k: ApiKeyRecord) -> dict[str, Any]:
+    return {"id": k.key_id, "prefix": k.prefix, "name": k.name, "created_at": instant(k.created_at)}
 
 
 def schedule_view(s: Schedule, next_fire_ms: int | None) -> dict[str, Any]:
@@ -33,24 +50,32 @@ def schedule_view(s: Schedule, next_fire_ms: int | None) -> dict[str, Any]:
         "retry": asdict(s.retry),
         "paused": s.paused,
         "paused_reason": s.paused_reason,
-        "start_at": _instant(s.start_at),
-        "end_at": _instant(s.end_at),
+        "start_at": instant(s.start_at),
+        "end_at": instant(s.end_at),
         "misfire": asdict(s.misfire),
         "overlap": s.overlap,
         "metadata": s.metadata,
         "callback_url": s.callback_url,
         "failure_callback_url": s.failure_callback_url,
         "version": s.version,
-        "created_at": _instant(s.created_at),
-        "updated_at": _instant(s.updated_at),
-        "next_fire_at": _instant(next_fire_ms),
+        "created_at": instant(s.created_at),
+        "updated_at": instant(s.updated_at),
+        "next_fire_at": instant(None if s.paused else next_fire_ms),
+    }
+
+
+def occurrence_view(o: Occurrence) -> dict[str, Any]:
+    return {
+        "at": rfc3339(o.utc),
+        "local": o.local.isoformat(timespec="milliseconds"),
+        "dst": o.dst,
     }
 
 
 def attempt_view(a: Attempt) -> dict[str, Any]:
     return {
         "number": a.number,
-        "started_at": _instant(a.started_at),
+        "started_at": instant(a.started_at),
         "duration_ms": a.duration_ms,
         "status_code": a.status_code,
         "error": a.error,
@@ -65,11 +90,11 @@ def fire_view(f: Fire) -> dict[str, Any]:
         "id": f.id,
         "schedule_id": f.schedule_id,
         "kind": f.kind,
-        "scheduled_at": _instant(f.scheduled_at),
+        "scheduled_at": instant(f.scheduled_at),
         "status": f.status,
-        "created_at": _instant(f.created_at),
-        "updated_at": _instant(f.updated_at),
-        "next_attempt_at": _instant(f.next_attempt_at),
+        "created_at": instant(f.created_at),
+        "updated_at": instant(f.updated_at),
+        "next_attempt_at": instant(f.next_attempt_at),
         "attempt_count": f.attempt_count,
         "deferrals": f.deferrals,
         "attempts": [attempt_view(a) for a in f.attempts],

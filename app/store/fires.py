@@ -10,13 +10,9 @@ from typing import Any
 from app.keys import Keys
 from app.models import Attempt, Fire
 from app.store.errors import wrapped
+from app.store.paging import Page
+from app.store.paging import zpage_desc as _zpage_desc
 from app.store.scripts import Call, Scripts
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[str]
-    next_cursor: str | None
 
 
 @dataclass(frozen=True)
@@ -249,31 +245,3 @@ class FireLog:
     @wrapped
     async def list_dead(self, tenant_id: str, limit: int, cursor: str | None) -> Page:
         return await _zpage_desc(self._r, self._k.dead_letters(tenant_id), limit, cursor)
-
-
-async def _zpage_desc(r: Any, key: str, limit: int, cursor: str | None) -> Page:
-    """Keyset pagination over a zset, newest first. Cursor = '<score>:<member>'."""
-    if cursor:
-        score_s, _, last = cursor.partition(":")
-        raw = await r.zrevrangebyscore(
-            key, score_s, "-inf", start=0, num=limit + 50, withscores=True
-        )
-        # skip everything up to and including the cursor's member (same-score ties)
-        seen = False
-        rows = []
-        for m, s in raw:
-            if not seen:
-                if m == last:
-                    seen = True
-                continue
-            rows.append((m, s))
-        if not seen:
-            rows = [(m, s) for m, s in raw if s < float(score_s)]
-    else:
-        rows = await r.zrevrangebyscore(
-            key, "+inf", "-inf", start=0, num=limit + 1, withscores=True
-        )
-    page = rows[:limit]
-    more = len(rows) > limit
-    nxt = f"{int(page[-1][1])}:{page[-1][0]}" if more and page else None
-    return Page([m for m, _ in page], nxt)

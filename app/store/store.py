@@ -11,6 +11,8 @@ from app.keys import Keys
 from app.store.errors import DRIVER_ERRORS, wrapped
 from app.store.fires import FireLog
 from app.store.nodes import NodeRegistry
+from app.store.guards import Guards
+from app.store.outbox import Outbox
 from app.store.records import Records
 from app.store.scripts import Scripts
 from app.store.timeindex import TimeIndex
@@ -39,6 +41,8 @@ class Store:
         self.records = Records(client, self.keys, self.time, cluster=cluster)
         self.nodes = NodeRegistry(client, self.keys)
         self.cluster = cluster
+        self.guards = Guards(client, self.keys)
+        self.outbox = Outbox(client, self.keys, self.time, self.fires)
         self.embedded = embedded
         self._owns = owns_client
 

@@ -1,0 +1,155 @@
+"""Tenant routes: fires and their attempts, replays, dead letters, manual triggers and
+one-off messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import JSONResponse, Response
+
+from app.api.guard import Ctx, endpoint, route
+from app.api.views import fire_view
+from app.errors import FieldError, NotFound, ValidationFailed
+from app.ids import new_id
+from app.models import Fire, RetrySettings, Schedule, Target, parse_rfc3339, to_ms
+from app.schedules import callback_errors, retry_errors, target_errors
+from app.store.paging import Page
+from dispatcher.planning import fire_item_payload
+
+MAX_DELAY_MS = 365 * 86_400_000
+
+
+async def _schedule(ctx: Ctx) -> Schedule:
+    s = await ctx.store.records.get_schedule(ctx.tenant.id, ctx.path_id("schedule_id"))
+    if s is None:
+        raise NotFound("no such schedule")
+    return s
+
+
+async def _page(ctx: Ctx, page: Page) -> Response:
+    fires = await ctx.store.fires.get_many(ctx.tenant.id, page.items)
+    return JSONResponse({"items": [fire_view(f) for f in fires], "next_cursor": page.next_cursor})
+
+
+@endpoint("listScheduleFires", "tenant")
+async def list_fires(ctx: Ctx) -> Response:
+    s = await _schedule(ctx)
+    q = ctx.query
+    page = await ctx.store.fires.list_for_schedule(s.tenant_id, s.id, q["limit"], q["cursor"])
+    return await _page(ctx, page)
+
+
+@endpoint("listDeadLetters", "tenant")
+async def list_dead_letters(ctx: Ctx) -> Response:
+    q = ctx.query
+    return await _page(ctx, await ctx.store.fires.list_dead(ctx.tenant.id, q["limit"], q["cursor"]))
+
+
+async def _fire(ctx: Ctx, fire_id: str) -> Fire:
+    fire = await ctx.store.fires.get(ctx.tenant.id, fire_id)
+    if fire is None:
+        raise NotFound("no such fire")
+    return fire
+
+
+@endpoint("getFire", "tenant")
+async def get_fire(ctx: Ctx) -> Response:
+    return JSONResponse(fire_view(await _fire(ctx, ctx.path_id("fire_id"))))
+
+
+@endpoint("replayFire", "tenant")
+async def replay_fire(ctx: Ctx) -> Response:
+    tid, fid = ctx.tenant.id, ctx.path_id("fire_id")
+
+    def payload(attempt: int, scheduled_ms: int) -> str:
+        return fire_item_payload(tid, fid, attempt, scheduled_ms, True)
+
+    await ctx.store.outbox.replay(tid, fid, ctx.now_ms(), payload)
+    return JSONResponse(fire_view(await _fire(ctx, fid)), status_code=202)
+
+
+async def _send(ctx: Ctx, fire: Fire) -> Response:
+    payload = fire_item_payload(fire.tenant_id, fire.id, 1, fire.scheduled_at)
+    await ctx.store.outbox.send(fire, payload, fire.scheduled_at)
+    return JSONResponse(
+        fire_view(fire), status_code=202, headers={"Location": f"/v1/fires/{fire.id}"}
+    )
+
+
+@endpoint("triggerSchedule", "tenant")
+async def trigger_schedule(ctx: Ctx) -> Response:
+    s = await _schedule(ctx)
+    now = ctx.now_ms()
+    fire = Fire(
+        id=new_id("fire"),
+        tenant_id=s.tenant_id,
+        schedule_id=s.id,
+        kind="manual",
+        scheduled_at=now,
+        status="scheduled",
+        created_at=now,
+        updated_at=now,
+        target=s.target,
+        retry=s.retry,
+        next_attempt_at=now,
+        callback_url=s.callback_url,
+        failure_callback_url=s.failure_callback_url,
+    )
+    return await _send(ctx, fire)
+
+
+def _deliver_at(body: dict[str, Any], now: int) -> int:
+    if "deliver_at" in body and "delay_seconds" in body:
+        msg = "give deliver_at or delay_seconds, not both"
+        raise ValidationFailed([FieldError("delay_seconds", msg)])
+    if "delay_seconds" in body:
+        return now + int(float(body["delay_seconds"]) * 1000)
+    if "deliver_at" not in body:
+        return now
+    try:
+        at = to_ms(parse_rfc3339(body["deliver_at"]))
+    except (ValueError, OverflowError):
+        msg = "must be an RFC 3339 instant with an offset or Z"
+        raise ValidationFailed([FieldError("deliver_at", msg)]) from None
+    if at > now + MAX_DELAY_MS:
+        raise ValidationFailed([FieldError("deliver_at", "must be within a year from now")])
+    return max(at, now)
+
+
+@endpoint("createMessage", "tenant")
+async def create_message(ctx: Ctx) -> Response:
+    body = await ctx.body()
+    tenant, allow = ctx.tenant, ctx.st.settings.allow_private_targets
+    now = ctx.now_ms()
+    due = _deliver_at(body, now)
+    retry = RetrySettings(**(body.get("retry") or {}))
+    errors = target_errors(body["target"], tenant, allow)
+    errors += callback_errors(body, tenant, allow) + retry_errors(retry)
+    if errors:
+        raise ValidationFailed(errors)
+    fire = Fire(
+        id=new_id("fire"),
+        tenant_id=tenant.id,
+        schedule_id=None,
+        kind="message",
+        scheduled_at=due,
+        status="scheduled",
+        created_at=now,
+        updated_at=now,
+        target=Target(**body["target"]),
+        retry=retry,
+        next_attempt_at=due,
+        callback_url=body.get("callback_url"),
+        failure_callback_url=body.get("failure_callback_url"),
+    )
+    return await _send(ctx, fire)
+
+
+ROUTES = [
+    route("/v1/schedules/{schedule_id}/trigger", POST=trigger_schedule),
+    route("/v1/schedules/{schedule_id}/fires", GET=list_fires),
+    route("/v1/fires/{fire_id}", GET=get_fire),
+    route("/v1/fires/{fire_id}/replay", POST=replay_fire),
+    route("/v1/dead-letters", GET=list_dead_letters),
+    route("/v1/messages", POST=create_message),
+]

@@ -1,0 +1,102 @@
+"""Fire events for a tenant's live stream (``GET /v1/events``).
+
+The dispatcher and the invoker call :func:`dispatched` and :func:`attempt_finished` (one
+line each); events go out on the tenant's Redis pub/sub channel. Publishing is best
+effort: an event that cannot be published is logged and dropped, never failing a
+delivery (the fire records stay the source of truth).
+
+Event types: ``fire.dispatched`` (published to the queue, every attempt),
+``attempt.finished`` (every attempt's outcome), ``fire.succeeded`` and ``fire.failed``
+(final). ``schedule_id`` is null for one-off messages, and on ``fire.dispatched`` of a
+retry or a manual or replayed fire (the dispatcher does not read the record for those).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from app.models import Attempt, Fire, from_ms, rfc3339
+
+if TYPE_CHECKING:
+    from app.bus.message import FireMessage
+    from app.store import Store
+
+log = logging.getLogger("cronhook.events")
+
+TYPES = ("fire.dispatched", "attempt.finished", "fire.succeeded", "fire.failed")
+_FINAL = {"succeeded": "fire.succeeded", "failed": "fire.failed"}
+
+
+def _at(ms: int | None) -> str | None:
+    return None if ms is None else rfc3339(from_ms(ms))
+
+
+def dispatched_event(msg: FireMessage, schedule_id: str | None, now_ms: int) -> dict[str, Any]:
+    return {
+        "type": "fire.dispatched",
+        "fire_id": msg.fire_id,
+        "schedule_id": schedule_id,
+        "at": _at(now_ms),
+        "scheduled_at": _at(msg.scheduled_at_ms),
+        "status": "dispatched",
+        "attempt": msg.attempt,
+        "replay": msg.replay,
+    }
+
+
+def attempt_events(
+    fire: Fire, attempt: Attempt, status: str, next_ms: int | None, now_ms: int
+) -> list[dict[str, Any]]:
+    base = {
+        "fire_id": fire.id,
+        "schedule_id": fire.schedule_id,
+        "at": _at(now_ms),
+        "scheduled_at": _at(fire.scheduled_at),
+        "status": status,
+        "attempt": attempt.number,
+        "status_code": attempt.status_code,
+        "error": attempt.error,
+        "outcome": attempt.outcome,
+        "replay": attempt.replay,
+        "next_attempt_at": _at(next_ms),
+    }
+    out = [{"type": "attempt.finished", **base}]
+    if status in _FINAL:
+        out.append({"type": _FINAL[status], **base})
+    return out
+
+
+async def publish(store: Store, batch: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """Publish (tenant id, event) pairs; never raises for a store failure."""
+    if not batch:
+        return
+    try:
+        async with store.client.pipeline(transaction=False) as pipe:
+            for tenant_id, event in batch:
+                pipe.publish(store.keys.events(tenant_id), json.dumps(event))
+            await pipe.execute()
+    except Exception as e:  # any driver error: an event must never fail a delivery
+        log.warning("%d events not published: %r", len(batch), e)
+
+
+async def dispatched(store: Store, messages: Sequence[FireMessage], fires: Sequence[Fire]) -> None:
+    """The dispatcher published ``messages`` (``fires``: the records it created)."""
+    schedules = {f.id: f.schedule_id for f in fires}
+    now = int(time.time() * 1000)
+    await publish(
+        store,
+        [(m.tenant_id, dispatched_event(m, schedules.get(m.fire_id), now)) for m in messages],
+    )
+
+
+async def attempt_finished(
+    store: Store, fire: Fire, attempt: Attempt, status: str, next_ms: int | None
+) -> None:
+    """The invoker recorded ``attempt`` of ``fire``; the fire is now ``status``."""
+    now = int(time.time() * 1000)
+    events = attempt_events(fire, attempt, status, next_ms, now)
+    await publish(store, [(fire.tenant_id, e) for e in events])

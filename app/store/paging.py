@@ -1,0 +1,66 @@
+"""Keyset pagination over a sorted set, newest (highest score) first.
+
+A cursor names the last member of the previous page and its score, base64url-encoded so
+clients treat it as opaque. The next page starts right after that member's current rank;
+if the member is gone meanwhile, after its score. Members added meanwhile with a lower
+score are still reached; none is returned twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from app.errors import FieldError, ValidationFailed
+
+_CURSOR = re.compile(r"^(-?\d{1,16}):([A-Za-z0-9_.:-]{1,120})$")
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[str]
+    next_cursor: str | None
+
+
+def encode_cursor(score: float, member: str) -> str:
+    return base64.urlsafe_b64encode(f"{int(score)}:{member}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    """(score, member); ValidationFailed naming ``cursor`` when it is not one of ours."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, ValueError):
+        text = ""
+    m = _CURSOR.match(text)
+    if not m:
+        raise ValidationFailed([FieldError("cursor", "is not a cursor this API returned")])
+    return int(m.group(1)), m.group(2)
+
+
+async def zpage_desc(r: Any, key: str, limit: int, cursor: str | None) -> Page:
+    """One page of ``key``'s members, highest score first."""
+    if cursor is None:
+        rows = await r.zrevrange(key, 0, limit, withscores=True)
+    else:
+        score, member = decode_cursor(cursor)
+        rank = await r.zrevrank(key, member)
+        if rank is not None:
+            rows = await r.zrevrange(key, rank + 1, rank + limit + 1, withscores=True)
+        else:
+            rows = await r.zrevrangebyscore(
+                key, f"({score}", "-inf", start=0, num=limit + 1, withscores=True
+            )
+    page = rows[:limit]
+    more = len(rows) > limit
+    nxt = encode_cursor(page[-1][1], page[-1][0]) if more and page else None
+    return Page([m for m, _ in page], nxt)
+
+
+async def cursor_at(r: Any, key: str, member: str) -> str | None:
+    """The cursor that continues right after ``member``."""
+    score = await r.zscore(key, member)
+    return None if score is None else encode_cursor(score, member)

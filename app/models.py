@@ -40,11 +40,20 @@ def parse_rfc3339(text: str) -> datetime:
     return dt.astimezone(UTC)
 
 
+def _ints(data: dict[str, Any], *names: str) -> dict[str, Any]:
+    """JSON numbers the contract calls integers (5.0 is one) as Python ints."""
+    return {k: int(v) if k in names and isinstance(v, float) else v for k, v in data.items()}
+
+
 # -- tenants ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RateLimit:
     per_second: float = 50.0
     burst: int = 100
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RateLimit:
+        return cls(**_ints(data, "burst"))
 
 
 def _api_rate_limit() -> RateLimit:
@@ -70,9 +79,9 @@ class TenantLimits:
         rest = {k: v for k, v in data.items() if k not in ("rate_limit", "api_rate_limit")}
         api = asdict(_api_rate_limit()) | dict(data.get("api_rate_limit") or {})
         return cls(
-            rate_limit=RateLimit(**(data.get("rate_limit") or {})),
-            api_rate_limit=RateLimit(**api),
-            **rest,
+            rate_limit=RateLimit.from_json(data.get("rate_limit") or {}),
+            api_rate_limit=RateLimit.from_json(api),
+            **_ints(rest, "max_schedules", "max_body_bytes", "max_concurrency"),
         )
 
 
@@ -143,6 +152,10 @@ class RetrySettings:
     max_retry_seconds: float = 86_400.0
     retry_on_4xx: bool = True
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RetrySettings:
+        return cls(**_ints(data, "max_attempts"))
+
 
 @dataclass(frozen=True)
 class Misfire:
@@ -179,7 +192,7 @@ class Schedule:
     def from_json(cls, data: dict[str, Any]) -> Schedule:
         d = dict(data)
         d["target"] = Target(**d["target"])
-        d["retry"] = RetrySettings(**d["retry"])
+        d["retry"] = RetrySettings.from_json(d["retry"])
         d["misfire"] = Misfire(**(d.get("misfire") or {}))
         return cls(**d)
 

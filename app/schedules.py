@@ -144,7 +144,7 @@ def build_schedule(
     errors += timing_errors(body["cron"], tz, sid, anchor, tenant)
     errors += target_errors(body["target"], tenant, allow_private)
     errors += callback_errors(body, tenant, allow_private)
-    retry = RetrySettings(**(body.get("retry") or {}))
+    retry = RetrySettings.from_json(body.get("retry") or {})
     errors += retry_errors(retry)
     if errors:
         raise ValidationFailed(errors)

@@ -26,6 +26,7 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from app import events
 from app.bus.base import Bus
 from app.bus.message import FireMessage
 from app.errors import BusUnavailable, CronhookError, StoreUnavailable
@@ -237,6 +238,7 @@ class Dispatcher:
             for m in r.messages:
                 log.debug("fire published", extra=fire_fields(m.fire_id, m.tenant_id, m.attempt))
         results = await self.store.time.complete(batch.owner, r.completions)
+        await events.dispatched(self.store, r.messages, [*r.fires, *r.forbid_fires])
         batch.done.update(c.item for c in r.items)
         self.stats.published += len(r.messages)
         self.stats.skipped_misfire += r.skipped

@@ -31,6 +31,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from app import events
 from app.bus.base import Bus, Requeue
 from app.bus.message import FireMessage
 from app.errors import CronhookError, StoreUnavailable
@@ -243,6 +244,7 @@ class Invoker:
             decision.next_ms,
             schedule_id=fire.schedule_id,
         )
+        await events.attempt_finished(self.store, fire, attempt, decision.status, decision.next_ms)
         if decision.outcome == "gone" and fire.schedule_id:
             await self._pause_gone(tenant.id, fire.schedule_id)
         self._count(decision.status)

@@ -122,7 +122,7 @@ async def create_message(ctx: Ctx) -> Response:
     tenant, allow = ctx.tenant, ctx.st.settings.allow_private_targets
     now = ctx.now_ms()
     due = _deliver_at(body, now)
-    retry = RetrySettings(**(body.get("retry") or {}))
+    retry = RetrySettings.from_json(body.get("retry") or {})
     errors = target_errors(body["target"], tenant, allow)
     errors += callback_errors(body, tenant, allow) + retry_errors(retry)
     if errors:

@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
+from app.api.contract import check
 from app.api.guard import Ctx, endpoint, route
 from app.api.merge import merge_patch
 from app.api.views import api_key_view, tenant_view
@@ -72,11 +73,13 @@ async def get_tenant(ctx: Ctx) -> Response:
 
 def _patched(t: Tenant, body: dict[str, Any], now: int) -> Tenant:
     limits = merge_patch(asdict(t.limits), body.get("limits") or {})
+    metadata = merge_patch(t.metadata, body.get("metadata") or {})
+    check("Metadata", metadata, root="metadata")  # the merged map obeys the limits too
     return replace(
         t,
         name=body.get("name", t.name),
         limits=TenantLimits.from_json(limits),
-        metadata=merge_patch(t.metadata, body.get("metadata") or {}),
+        metadata=metadata,
         updated_at=now,
     )
 

@@ -10,8 +10,8 @@ from app.errors import StoreUnavailable
 from app.keys import Keys
 from app.store.errors import DRIVER_ERRORS, wrapped
 from app.store.fires import FireLog
-from app.store.nodes import NodeRegistry
 from app.store.guards import Guards
+from app.store.nodes import NodeRegistry
 from app.store.outbox import Outbox
 from app.store.records import Records
 from app.store.scripts import Scripts

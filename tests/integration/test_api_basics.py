@@ -141,7 +141,7 @@ async def test_missing_fields_are_named_one_by_one(api: httpx.AsyncClient) -> No
 @pytest.mark.parametrize(
     ("body", "ctype", "status"),
     [
-        (b"{not json", "application/json", 422),
+        (b"{not json", "application/json", 400),
         (b"[]", "application/json", 422),
         (b"name=x", "application/x-www-form-urlencoded", 415),
         (b'{"name": "' + b"x" * 2_000_000 + b'"}', "application/json", 413),

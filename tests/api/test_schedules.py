@@ -1,0 +1,271 @@
+"""Schedules through the API: pages, filters, partial updates, pause and resume, triggers,
+previews with DST labels, and the tenant's quotas and limits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from app.keys import fire_item, schedule_item
+from app.models import parse_rfc3339, to_ms
+from app.store import Store
+from tests.api.conftest import ADMIN, Tenant, make_schedule, onboard, schedule_body
+
+
+async def _all_pages(api: httpx.AsyncClient, t: Tenant, query: str, limit: int) -> list[str]:
+    seen: list[str] = []
+    cursor = None
+    for _ in range(100):
+        q = f"?limit={limit}{query}" + (f"&cursor={cursor}" if cursor else "")
+        r = await api.get(f"/v1/schedules{q}", headers=t.auth)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        assert len(page["items"]) <= limit
+        seen += [s["id"] for s in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return seen
+    raise AssertionError("pagination did not end")
+
+
+async def test_pagination_walks_every_schedule_once_newest_first(
+    api: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    made = [(await make_schedule(api, tenant, name=f"n{i}"))["id"] for i in range(7)]
+    seen = await _all_pages(api, tenant, "", 3)
+    assert seen == list(reversed(made))
+
+
+async def test_filters_hold_across_pages(api: httpx.AsyncClient, tenant: Tenant) -> None:
+    # given 9 schedules: names a0..a4 and b0..b3, every third one paused
+    ids: dict[str, dict[str, Any]] = {}
+    for i, name in enumerate([*(f"a{i}" for i in range(5)), *(f"b{i}" for i in range(4))]):
+        s = await make_schedule(api, tenant, name=name, paused=i % 3 == 0)
+        ids[s["id"]] = s
+
+    # then each filter returns exactly its matches, newest first, over small pages
+    def want(pred: Any) -> list[str]:
+        return [i for i, s in reversed(ids.items()) if pred(s)]
+
+    assert await _all_pages(api, tenant, "&paused=true", 2) == want(lambda s: s["paused"])
+    assert await _all_pages(api, tenant, "&paused=false", 2) == want(lambda s: not s["paused"])
+    got = await _all_pages(api, tenant, "&name_prefix=b&paused=false", 1)
+    assert got == want(lambda s: s["name"].startswith("b") and not s["paused"])
+
+
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=201", "limit=x", "paused=yes", "cursor=bm9wZQ", "surprise=1"]
+)
+async def test_bad_query_parameters_are_422_naming_them(
+    api: httpx.AsyncClient, tenant: Tenant, query: str
+) -> None:
+    r = await api.get(f"/v1/schedules?{query}", headers=tenant.auth)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == query.split("=")[0]
+
+
+async def test_patch_merges_bumps_the_version_and_retimes(
+    api: httpx.AsyncClient, tenant: Tenant, store: Store
+) -> None:
+    s = await make_schedule(
+        api, tenant, target={"url": "http://127.0.0.1:9/x", "headers": {"X-A": "1", "X-B": "2"}}
+    )
+    # when the cron and one header change, another header is removed
+    r = await api.patch(
+        f"/v1/schedules/{s['id']}",
+        json={"cron": "0 0 3 * * *", "target": {"headers": {"X-A": None, "X-C": "3"}}},
+        headers=tenant.auth,
+    )
+    assert r.status_code == 200, r.text
+    new = r.json()
+    # then the rest stays, the version grows, and the next fire follows the new cron
+    assert new["target"]["headers"] == {"X-B": "2", "X-C": "3"}
+    assert new["target"]["url"] == s["target"]["url"] and new["name"] == s["name"]
+    assert new["version"] == s["version"] + 1 and new["created_at"] == s["created_at"]
+    assert new["next_fire_at"].endswith("T03:00:00.000Z")
+    due = await store.time.due_at(schedule_item(s["id"]))
+    assert due == to_ms(parse_rfc3339(new["next_fire_at"]))
+    assert (await api.get(f"/v1/schedules/{s['id']}", headers=tenant.auth)).json() == new
+
+
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"cron": "70 * * * *"}, "cron"),
+        ({"id": "sch_other"}, "id"),
+        ({"next_fire_at": "2030-01-01T00:00:00Z"}, "next_fire_at"),
+        ({"target": {"url": "file:///etc/passwd"}}, "target.url"),
+        ({"target": {"headers": {"Content-Length": "1"}}}, "target.headers.Content-Length"),
+        ({"target": {"headers": {"cronhook-attempt": "9"}}}, "target.headers.cronhook-attempt"),
+        ({"target": {"headers": {"X-Ok": "a\nb"}}}, "target.headers.X-Ok"),
+        ({"callback_url": "http://user:pw@example.com/"}, "callback_url"),
+        (
+            {"retry": {"min_backoff_seconds": 100, "max_backoff_seconds": 10}},
+            "retry.max_backoff_seconds",
+        ),
+        ({"timezone": "Nowhere/City"}, "timezone"),
+    ],
+)
+async def test_a_bad_patch_is_a_422_and_changes_nothing(
+    api: httpx.AsyncClient, tenant: Tenant, store: Store, patch: dict[str, Any], field: str
+) -> None:
+    s = await make_schedule(api, tenant)
+    due = await store.time.due_at(schedule_item(s["id"]))
+    r = await api.patch(f"/v1/schedules/{s['id']}", json=patch, headers=tenant.auth)
+    assert r.status_code == 422, r.text
+    assert field in [e["field"] for e in r.json()["errors"]], r.json()
+    assert (await api.get(f"/v1/schedules/{s['id']}", headers=tenant.auth)).json() == s
+    assert await store.time.due_at(schedule_item(s["id"])) == due
+
+
+async def test_pause_takes_the_schedule_out_of_time_and_resume_brings_it_back(
+    api: httpx.AsyncClient, tenant: Tenant, store: Store
+) -> None:
+    s = await make_schedule(api, tenant)
+    r = await api.post(f"/v1/schedules/{s['id']}/pause", headers=tenant.auth)
+    assert r.json()["paused"] is True and r.json()["next_fire_at"] is None
+    assert await store.time.due_at(schedule_item(s["id"])) is None
+    r = await api.post(f"/v1/schedules/{s['id']}/pause", headers=tenant.auth)
+    assert r.status_code == 200  # idempotent
+    r = await api.post(f"/v1/schedules/{s['id']}/resume", headers=tenant.auth)
+    resumed = r.json()
+    assert resumed["paused"] is False and resumed["version"] == s["version"] + 3
+    assert await store.time.due_at(schedule_item(s["id"])) == to_ms(
+        parse_rfc3339(resumed["next_fire_at"])
+    )
+
+
+async def test_trigger_returns_a_manual_fire_due_now(
+    api: httpx.AsyncClient, tenant: Tenant, store: Store
+) -> None:
+    s = await make_schedule(api, tenant, paused=True)
+    before = await store.now_ms()
+    r = await api.post(f"/v1/schedules/{s['id']}/trigger", headers=tenant.auth)
+    assert r.status_code == 202, r.text
+    fire = r.json()
+    assert fire["kind"] == "manual" and fire["schedule_id"] == s["id"]
+    assert fire["status"] == "scheduled" and fire["attempts"] == []
+    assert r.headers["location"] == f"/v1/fires/{fire['id']}"
+    due = await store.time.due_at(fire_item(fire["id"]))
+    assert due is not None and before - 1000 <= due <= await store.now_ms()
+    # the same path as retries: an f: item naming the fire and attempt 1
+    shard = store.keys.shard_for(fire_item(fire["id"]))
+    payload = json.loads(await store.client.hget(shard.items, fire_item(fire["id"])))
+    assert payload == {
+        "k": "f",
+        "t": tenant.id,
+        "f": fire["id"],
+        "a": 1,
+        "at": payload["at"],
+        "r": False,
+    }
+    listed = (await api.get(f"/v1/schedules/{s['id']}/fires", headers=tenant.auth)).json()
+    assert [f["id"] for f in listed["items"]] == [fire["id"]]
+
+
+async def test_preview_shows_utc_local_and_the_dst_rule_that_applied(
+    api: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    s = await make_schedule(api, tenant, cron="30 2 * * *", timezone="America/New_York")
+    q = "count=3&after=2030-03-09T12:00:00Z"
+    r = await api.get(f"/v1/schedules/{s['id']}/preview?{q}", headers=tenant.auth)
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    # 02:30 does not exist on 2030-03-10 in New York: it fires at 03:00 EDT, flagged "gap"
+    assert items == [
+        {"at": "2030-03-10T07:00:00.000Z", "local": "2030-03-10T03:00:00.000-04:00", "dst": "gap"},
+        {"at": "2030-03-11T06:30:00.000Z", "local": "2030-03-11T02:30:00.000-04:00", "dst": None},
+        {"at": "2030-03-12T06:30:00.000Z", "local": "2030-03-12T02:30:00.000-04:00", "dst": None},
+    ]
+    r = await api.get(f"/v1/schedules/{s['id']}/preview?after=soon", headers=tenant.auth)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "after"
+
+
+async def test_preview_stops_at_end_at(api: httpx.AsyncClient, tenant: Tenant) -> None:
+    s = await make_schedule(
+        api,
+        tenant,
+        cron="0 0 * * *",
+        start_at="2030-01-01T00:00:00Z",
+        end_at="2030-01-03T00:00:00Z",
+    )
+    r = await api.get(f"/v1/schedules/{s['id']}/preview?count=10", headers=tenant.auth)
+    assert [i["at"] for i in r.json()["items"]] == [
+        "2030-01-01T00:00:00.000Z",
+        "2030-01-02T00:00:00.000Z",
+        "2030-01-03T00:00:00.000Z",
+    ]
+
+
+async def test_max_schedules_holds_under_concurrent_creates(
+    api: httpx.AsyncClient, store: Store
+) -> None:
+    t = await onboard(api, limits={"max_schedules": 3})
+    await asyncio.gather(*(store.client.ping() for _ in range(20)))  # really side by side
+    results = await asyncio.gather(
+        *(
+            api.post("/v1/schedules", json=schedule_body(name=f"c{i}"), headers=t.auth)
+            for i in range(12)
+        )
+    )
+    codes = sorted(r.status_code for r in results)
+    assert codes == [201] * 3 + [422] * 9
+    refused = next(r for r in results if r.status_code == 422).json()
+    assert refused["errors"] == [{"field": "max_schedules", "message": refused["detail"]}]
+    assert await store.records.count_schedules(t.id) == 3
+    # raising the quota lets the next one in
+    await api.patch(f"/v1/tenants/{t.id}", json={"limits": {"max_schedules": 4}}, headers=ADMIN)
+    r = await api.post("/v1/schedules", json=schedule_body(), headers=t.auth)
+    assert r.status_code == 201
+
+
+async def test_min_interval_refuses_crons_that_fire_too_often(api: httpx.AsyncClient) -> None:
+    t = await onboard(api, limits={"min_interval_seconds": 60})
+    for cron in ("* * * * * *", "*/30 * * * * *", "every 59s"):
+        r = await api.post("/v1/schedules", json=schedule_body(cron=cron), headers=t.auth)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "cron", cron
+    for cron in ("* * * * *", "0 */5 * * * *", "every 60s"):
+        r = await api.post("/v1/schedules", json=schedule_body(cron=cron), headers=t.auth)
+        assert r.status_code == 201, (cron, r.text)
+
+
+async def test_max_body_bytes_is_the_tenants(api: httpx.AsyncClient) -> None:
+    t = await onboard(api, limits={"max_body_bytes": 100})
+    big = {"url": "http://127.0.0.1:9/x", "body": "x" * 101}
+    r = await api.post("/v1/schedules", json=schedule_body(target=big), headers=t.auth)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "target.body"
+    r = await api.post("/v1/messages", json={"target": big}, headers=t.auth)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "target.body"
+    ok = big | {"body": "x" * 100}
+    assert (
+        await api.post("/v1/schedules", json=schedule_body(target=ok), headers=t.auth)
+    ).status_code == 201
+
+
+async def test_private_targets_need_the_tenants_permission(store: Store) -> None:
+    from app.api import create_app
+    from app.settings import Settings
+    from tests.api.conftest import ADMIN_TOKEN, client_for
+
+    # given an API that does not allow private targets by default
+    app = create_app(store, Settings(admin_token=ADMIN_TOKEN))
+    async with client_for(app) as api:
+        closed, opened = (
+            await onboard(api, "c"),
+            await onboard(api, "o", limits={"allowed_private_targets": True}),
+        )
+        for url in (
+            "http://127.0.0.1/x",
+            "http://10.0.0.1/x",
+            "http://[::1]/x",
+            "http://169.254.169.254/latest",
+        ):
+            body = schedule_body(target={"url": url})
+            r = await api.post("/v1/schedules", json=body, headers=closed.auth)
+            assert r.status_code == 422 and r.json()["errors"][0]["field"] == "target.url", url
+            r = await api.post("/v1/schedules", json=body, headers=opened.auth)
+            assert r.status_code == 201, (url, r.text)

@@ -51,17 +51,3 @@ async def authenticate(request: Request, store: Store, admin_token: str) -> Prin
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
     return Principal(admin=False, tenant=tenant, key_id=found[1])
-
-
-async def require_admin(request: Request, store: Store, admin_token: str) -> Principal:
-    p = await authenticate(request, store, admin_token)
-    if not p.admin:
-        raise ApiProblem(403, "this route needs the operator's admin token")
-    return p
-
-
-async def require_tenant(request: Request, store: Store, admin_token: str) -> Tenant:
-    p = await authenticate(request, store, admin_token)
-    if p.tenant is None:
-        raise ApiProblem(403, "this route needs a tenant API key, not the admin token")
-    return p.tenant

@@ -1,4 +1,4 @@
-"""What the routes share: the store, the settings, the clock."""
+"""What the routes share: the store, the settings, the bus, the clock."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from app.api.auth import require_admin, require_tenant
 from app.bus.base import Bus
-from app.models import Tenant
 from app.settings import Settings
 from app.store import Store
 
@@ -27,9 +25,3 @@ class ApiState:
 
     def now_ms(self) -> int:
         return int(time.time() * 1000)
-
-    async def tenant(self, request: Request) -> Tenant:
-        return await require_tenant(request, self.store, self.settings.admin_token)
-
-    async def admin(self, request: Request) -> None:
-        await require_admin(request, self.store, self.settings.admin_token)

@@ -2,7 +2,7 @@
 
 A cursor names the last member of the previous page and its score, base64url-encoded so
 clients treat it as opaque. The next page starts right after that member's current rank;
-if the member is gone meanwhile, after its score. Members added meanwhile with a lower
+if the member is gone meanwhile, where it was. Members added meanwhile with a lower
 score are still reached; none is returned twice.
 """
 
@@ -51,7 +51,11 @@ async def zpage_desc(r: Any, key: str, limit: int, cursor: str | None) -> Page:
         if rank is not None:
             rows = await r.zrevrange(key, rank + 1, rank + limit + 1, withscores=True)
         else:
-            rows = await r.zrevrangebyscore(
+            # the member is gone: continue after where it was (ties on its score are in
+            # descending member order, as Redis keeps them)
+            ties = await r.zrevrangebyscore(key, score, score, withscores=True)
+            rows = [(m, s) for m, s in ties if m < member][: limit + 1]
+            rows += await r.zrevrangebyscore(
                 key, f"({score}", "-inf", start=0, num=limit + 1, withscores=True
             )
     page = rows[:limit]

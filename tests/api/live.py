@@ -8,6 +8,7 @@ import contextlib
 import secrets
 import signal
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -130,7 +131,10 @@ def live_api(**settings: str) -> Iterator[Live]:
                 p.popen.wait(15)
             except Exception:
                 p.kill()
-        asyncio.run(_cleanup(prefix, queue))
+        # a thread of its own, so this also works inside a running event loop
+        cleaner = threading.Thread(target=asyncio.run, args=(_cleanup(prefix, queue),))
+        cleaner.start()
+        cleaner.join(30)
 
 
 async def _cleanup(prefix: str, queue: str) -> None:

@@ -31,6 +31,13 @@ def client_for(app: Any) -> httpx.AsyncClient:
     )
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    from tests.api.live import REPORTS
+
+    for line in REPORTS:
+        terminalreporter.write_line(line)
+
+
 @pytest.fixture
 def settings() -> Settings:
     return Settings(admin_token=ADMIN_TOKEN, allow_private_targets=True)

@@ -20,6 +20,7 @@ import httpx
 from tests.conftest import AMQP_URL, REDIS_URL, delete_prefix, need_service
 from tests.e2e.procs import Fleet, base_env
 
+REPORTS: list[str] = []  # lines for the end of the pytest run (see tests/api/conftest.py)
 UNLIMITED = {"api_rate_limit": {"per_second": 100000, "burst": 1000000}}
 
 

@@ -6,6 +6,7 @@ past their 404s. A bounded run in CI; the marked slow run generates many more ca
 from __future__ import annotations
 
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 
-from tests.api.live import Live, live_api
+from tests.api.live import REPORTS, Live, live_api
 from tests.e2e.procs import ROOT
 
 pytestmark = [pytest.mark.external_service]
@@ -26,10 +27,32 @@ SLOW_EXAMPLES = 400
 ACCEPTED = ["2xx", "401", "403", "404", "409", "422", "429"]
 
 
+SEEN: Counter[tuple[str, str, int]] = Counter()  # (mode, operation, status) -> cases
+
+
 @pytest.fixture(scope="module")
 def live() -> Iterator[Live]:
     with live_api() as lv:
         yield lv
+    _report()
+
+
+def _report() -> None:
+    """Summarise what was sent and answered (printed at the end of the pytest run)."""
+    if not SEEN:
+        return
+    by_status: Counter[int] = Counter()
+    by_mode: Counter[str] = Counter()
+    for (mode, _, status), n in SEEN.items():
+        by_status[status] += n
+        by_mode[mode] += n
+    ops = len({op for _, op, _ in SEEN})
+    line = (
+        f"schemathesis: {sum(SEEN.values())} cases over {ops} operations; "
+        f"modes {dict(sorted(by_mode.items()))}; statuses {dict(sorted(by_status.items()))}"
+    )
+    REPORTS.append(line)
+    SEEN.clear()
 
 
 CONFIG = SchemathesisConfig.from_dict(
@@ -62,7 +85,9 @@ def _real_ids(case: Any, live: Live) -> None:
 
 def _call(case: Any, live: Live) -> None:
     _real_ids(case, live)
-    case.call_and_validate(base_url=live.base, headers=live.auth_for(case.path))
+    response = case.call_and_validate(base_url=live.base, headers=live.auth_for(case.path))
+    mode = case.meta.generation.mode.value if case.meta else "explicit"
+    SEEN[(mode, f"{case.method} {case.path}", response.status_code)] += 1
 
 
 SETTINGS = {

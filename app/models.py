@@ -57,7 +57,7 @@ class RateLimit:
 
 
 def _api_rate_limit() -> RateLimit:
-    return RateLimit(per_second=20.0, burst=40)
+    return RateLimit(per_second=100.0, burst=200)
 
 
 @dataclass(frozen=True)

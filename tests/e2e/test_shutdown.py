@@ -30,6 +30,7 @@ RAISED = {
     "max_schedules": 100_000,
     "max_concurrency": 100_000,
     "rate_limit": {"per_second": 100_000, "burst": 100_000},
+    "api_rate_limit": {"per_second": 100_000, "burst": 100_000},
 }
 
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from app.api.state import ApiState
+from app.api.guard import Ctx, endpoint, route
 from app.models import from_ms, rfc3339
 from app.store.nodes import NodeReport
 
@@ -64,13 +62,12 @@ def fleet_view(nodes: list[NodeReport], now_ms: int, depth: int) -> dict[str, An
     return out
 
 
-async def get_fleet(request: Request) -> Response:
-    st = ApiState.of(request)
-    await st.admin(request)
-    now = await st.store.now_ms()
-    nodes = await st.store.nodes.list()
-    depth = await st.store.time.depth()
+@endpoint("getFleet", "admin")
+async def get_fleet(ctx: Ctx) -> Response:
+    now = await ctx.store.now_ms()
+    nodes = await ctx.store.nodes.list()
+    depth = await ctx.store.time.depth()
     return JSONResponse(fleet_view(nodes, now, depth))
 
 
-ROUTES = [Route("/v1/admin/fleet", get_fleet, methods=["GET"])]
+ROUTES = [route("/v1/admin/fleet", GET=get_fleet)]

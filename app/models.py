@@ -264,6 +264,7 @@ class Fire:
             "target": json.dumps(vars(self.target)),
             "retry": json.dumps(vars(self.retry)),
             "attempt_count": str(self.attempt_count),
+            "timeout_ms": str(int(self.target.timeout_seconds * 1000)),
         }
 
     @classmethod

@@ -99,7 +99,10 @@ async def _measure(send: Send, concurrency: int, duration: float, warmup: float)
     return done / (time.perf_counter() - started)
 
 
-async def _case(name: str, url: str, concurrency: int, duration: float, warmup: float) -> float:
+async def measure_case(
+    name: str, url: str, concurrency: int, duration: float, warmup: float
+) -> float:
+    """Requests/s of one client (httpx, aiohttp or WebhookClient) against ``url``."""
     if name == "httpx":
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         async with httpx.AsyncClient(limits=limits) as hx:
@@ -139,7 +142,7 @@ async def _run(args: argparse.Namespace, url: str) -> None:
         medians: dict[str, float] = {}
         for name in names:
             runs = [
-                await _case(name, url, concurrency, args.duration, args.warmup)
+                await measure_case(name, url, concurrency, args.duration, args.warmup)
                 for _ in range(args.runs)
             ]
             medians[name] = statistics.median(runs)

@@ -125,26 +125,25 @@ class Invoker:
         return tenant
 
     async def _deliver(self, msg: FireMessage) -> None:
-        fire = await self.store.fires.get(msg.tenant_id, msg.fire_id)
         tenant = await self._tenant(msg.tenant_id)
-        if fire is None or tenant is None:
+        if tenant is None:
             self.stats.dropped += 1
             self.metrics.on_skip("missing")
             return
         token = f"{self.node_id}:{secrets.token_hex(4)}"
-        ttl_ms = int(fire.target.timeout_seconds * 1000) + self._margin_ms
         now_ms = int(time.time() * 1000)
-        answer = await self.store.fires.begin(
+        answer, fire = await self.store.fires.begin_read(
             tenant.id,
-            fire.id,
+            msg.fire_id,
             token,
             msg.attempt,
-            ttl_ms,
             now_ms,
             limit_args(tenant.limits, rng=self._rng),
+            self._margin_ms,
         )
         admission = parse_admission(answer)
         if admission.state == "go":
+            assert fire is not None
             await self._attempt(fire, tenant, msg, token, now_ms)
         elif admission.state == "busy":
             # Another invoker is mid-attempt. Come back when its marker lapses: by then the

@@ -110,6 +110,37 @@ class FireLog:
                 out[pos] = str(status)
         return out
 
+    def _begin_call(
+        self,
+        tenant_id: str,
+        fire_id: str,
+        owner: str,
+        attempt: int,
+        ttl_ms: int | None,
+        now_ms: int,
+        limits: LimitArgs,
+        margin_ms: int,
+        read: bool,
+    ) -> Any:
+        k = self._k
+        return self._s.fire_begin(
+            keys=[
+                k.fire(tenant_id, fire_id),
+                k.inflight(tenant_id, fire_id),
+                k.rate(tenant_id),
+                k.slots(tenant_id),
+            ],
+            args=[
+                owner,
+                attempt,
+                "" if ttl_ms is None else ttl_ms,
+                now_ms,
+                *limits.args(),
+                margin_ms,
+                "1" if read else "0",
+            ],
+        )
+
     @wrapped
     async def begin(
         self,
@@ -122,19 +153,34 @@ class FireLog:
         limits: LimitArgs = NO_LIMITS,
     ) -> str:
         """Take the fire's in-flight marker and a tenant slot within ``limits``; see
-        ``fire_begin.lua`` for the answers ('go', 'busy:<ms>', 'limit:<why>:<ms>', ...)."""
-        k = self._k
-        return str(
-            await self._s.fire_begin(
-                keys=[
-                    k.fire(tenant_id, fire_id),
-                    k.inflight(tenant_id, fire_id),
-                    k.rate(tenant_id),
-                    k.slots(tenant_id),
-                ],
-                args=[owner, attempt, ttl_ms, now_ms, *limits.args()],
-            )
+        ``fire_begin.lua`` for the answers ('go', 'busy:<ms>', 'limit:<why>:<ms>:<at>', ...)."""
+        call = self._begin_call(
+            tenant_id, fire_id, owner, attempt, ttl_ms, now_ms, limits, 0, False
         )
+        return str(await call)
+
+    @wrapped
+    async def begin_read(
+        self,
+        tenant_id: str,
+        fire_id: str,
+        owner: str,
+        attempt: int,
+        now_ms: int,
+        limits: LimitArgs,
+        margin_ms: int,
+    ) -> tuple[str, Fire | None]:
+        """:meth:`begin` with the marker held for the fire's own deadline plus ``margin_ms``,
+        returning the fire record (without attempts) on 'go': one round trip."""
+        call = self._begin_call(
+            tenant_id, fire_id, owner, attempt, None, now_ms, limits, margin_ms, True
+        )
+        res = await call
+        if res[0] != "go":
+            return str(res[0]), None
+        flat = res[1:]
+        rec = {str(flat[i]): str(flat[i + 1]) for i in range(0, len(flat), 2)}
+        return "go", Fire.from_record(rec, [])
 
     @wrapped
     async def in_flight(self, tenant_id: str, now_ms: int | None = None) -> int:
@@ -156,36 +202,33 @@ class FireLog:
         *,
         schedule_id: str | None = None,
     ) -> str:
-        """Record the attempt and the new status, and free the tenant slot (one round trip).
-        With ``schedule_id``, a final status (succeeded, failed) also clears the schedule's
-        active-fire marker if it names this fire (overlap forbid)."""
+        """Record the attempt and the new status; free the marker and the tenant slot (one
+        round trip). With ``schedule_id``, a final status (succeeded, failed) also clears the
+        schedule's active-fire marker if it names this fire (overlap forbid)."""
         k = self._k
         keys = [
             k.fire(tenant_id, fire_id),
             k.attempts(tenant_id, fire_id),
             k.inflight(tenant_id, fire_id),
             k.dead_letters(tenant_id),
+            k.slots(tenant_id),
         ]
         if schedule_id:
             keys.append(k.active_fire(tenant_id, schedule_id))
-        args = [
-            owner,
-            json.dumps(attempt.to_json()),
-            attempt.number,
-            status,
-            now_ms,
-            "" if next_attempt_ms is None else next_attempt_ms,
-            fire_id,
-        ]
-        if self._s.cluster:  # Cluster pipelines refuse EVALSHA (see scripts.py)
-            result = await self._s.fire_finish(keys=keys, args=args)
-            await self._r.zrem(k.slots(tenant_id), owner)
-            return str(result)
-        async with self._r.pipeline(transaction=False) as pipe:
-            await self._s.fire_finish(keys=keys, args=args, client=pipe)
-            pipe.zrem(k.slots(tenant_id), owner)
-            result, _ = await pipe.execute()
-        return str(result)
+        return str(
+            await self._s.fire_finish(
+                keys=keys,
+                args=[
+                    owner,
+                    json.dumps(attempt.to_json()),
+                    attempt.number,
+                    status,
+                    now_ms,
+                    "" if next_attempt_ms is None else next_attempt_ms,
+                    fire_id,
+                ],
+            )
+        )
 
     @wrapped
     async def release(self, tenant_id: str, fire_id: str, owner: str) -> bool:
@@ -208,6 +251,12 @@ class FireLog:
         await self._r.hset(
             self._k.fire(tenant_id, fire_id), mapping={"status": status, "updated_at": now_ms}
         )
+
+    @wrapped
+    async def get_record(self, tenant_id: str, fire_id: str) -> Fire | None:
+        """The fire without its attempts (one HGETALL: the invoker's hot path)."""
+        rec = await self._r.hgetall(self._k.fire(tenant_id, fire_id))
+        return Fire.from_record(rec, []) if rec else None
 
     @wrapped
     async def get(self, tenant_id: str, fire_id: str) -> Fire | None:

@@ -3,10 +3,12 @@
 -- in flight, and a GCRA rate limit (an emission interval and a burst).
 -- KEYS[1] fire hash, KEYS[2] in-flight marker, KEYS[3] tenant rate (GCRA theoretical
 -- arrival time, ms), KEYS[4] tenant slots zset (marker token -> slot expiry ms)
--- ARGV[1] invoker token, ARGV[2] attempt number, ARGV[3] marker and slot ttl ms,
+-- ARGV[1] invoker token, ARGV[2] attempt number, ARGV[3] marker and slot ttl ms ('' = the
+-- record's `timeout_ms` + ARGV[12]),
 -- ARGV[4] now ms (for the record), ARGV[5] emission interval ms (0 = no rate limit),
 -- ARGV[6] burst, ARGV[7] max concurrency (0 = none), ARGV[8] recheck base ms,
--- ARGV[9] recheck cap ms, ARGV[10] jitter factor, ARGV[11] limiter clock ms ('' = TIME)
+-- ARGV[9] recheck cap ms, ARGV[10] jitter factor, ARGV[11] limiter clock ms ('' = TIME),
+-- ARGV[12] margin ms added to the attempt's deadline, ARGV[13] '1' = return the record too
 -- Returns 'go' (marker and slot taken), 'missing' (no record), 'done' (final status:
 -- succeeded, failed, skipped), 'stale' (this attempt number was already recorded: a
 -- duplicate copy), 'busy:<ms left>' (another invoker holds the marker), or
@@ -16,63 +18,80 @@
 -- remembers it in `rate_at`: when it comes back (not before) it goes without a second rate
 -- check, so a backlog drains at the rate instead of every deferred fire retrying at once.
 -- A concurrency deferral waits min(earliest slot expiry, base * 2^deferrals, cap) * jitter.
-local st = redis.call('HGET', KEYS[1], 'status')
-if not st then return 'missing' end
-if st == 'succeeded' or st == 'failed' or st == 'skipped' then return 'done' end
-local count = tonumber(redis.call('HGET', KEYS[1], 'attempt_count') or '0')
-if tonumber(ARGV[2]) <= count then return 'stale' end
-local held = redis.call('PTTL', KEYS[2])
-if held > 0 or held == -1 then return 'busy:' .. held end
+local function begin()
+  local st = redis.call('HGET', KEYS[1], 'status')
+  if not st then return 'missing' end
+  if st == 'succeeded' or st == 'failed' or st == 'skipped' then return 'done' end
+  local count = tonumber(redis.call('HGET', KEYS[1], 'attempt_count') or '0')
+  if tonumber(ARGV[2]) <= count then return 'stale' end
+  local held = redis.call('PTTL', KEYS[2])
+  if held > 0 or held == -1 then return 'busy:' .. held end
 
-local now
-if ARGV[11] == '' then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-else
-  now = tonumber(ARGV[11])
-end
-local ttl = tonumber(ARGV[3])
-
-local function defer(reason, wait)
-  wait = math.max(math.ceil(wait), 1)
-  redis.call('HINCRBY', KEYS[1], 'deferrals', 1)
-  redis.call('HSET', KEYS[1], 'next_attempt_at', now + wait)
-  return 'limit:' .. reason .. ':' .. wait .. ':' .. (now + wait)
-end
-
-local max_conc = tonumber(ARGV[7])
-if max_conc > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
-  if redis.call('ZCARD', KEYS[4]) >= max_conc then
-    local first = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
-    local n = tonumber(redis.call('HGET', KEYS[1], 'deferrals') or '0')
-    local backoff = math.min(tonumber(ARGV[8]) * 2 ^ math.min(n, 20), tonumber(ARGV[9]))
-    return defer('concurrency', math.min(tonumber(first[2]) - now, backoff) * tonumber(ARGV[10]))
+  local now
+  if ARGV[11] == '' then
+    local t = redis.call('TIME')
+    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  else
+    now = tonumber(ARGV[11])
   end
-end
-
-local interval = tonumber(ARGV[5])
-local reserved = tonumber(redis.call('HGET', KEYS[1], 'rate_at') or '-1')
-if reserved > now then return defer('rate', reserved - now) end
-if interval > 0 and reserved < 0 then
-  local tat = math.max(tonumber(redis.call('GET', KEYS[3]) or '0'), now)
-  local allow_at = tat - (tonumber(ARGV[6]) - 1) * interval
-  redis.call('SET', KEYS[3], tostring(tat + interval), 'PX', math.ceil(tat + interval - now) + 1000)
-  if allow_at > now then
-    redis.call('HSET', KEYS[1], 'rate_at', tostring(allow_at))
-    return defer('rate', allow_at - now)
+  local ttl = tonumber(ARGV[3])
+  if not ttl then
+    local deadline = tonumber(redis.call('HGET', KEYS[1], 'timeout_ms') or '')
+    if not deadline then  -- a record written before `timeout_ms` existed
+      local target = cjson.decode(redis.call('HGET', KEYS[1], 'target') or '{}')
+      deadline = (tonumber(target['timeout_seconds']) or 300) * 1000
+    end
+    ttl = deadline + tonumber(ARGV[12])
   end
+
+  local function defer(reason, wait)
+    wait = math.max(math.ceil(wait), 1)
+    redis.call('HINCRBY', KEYS[1], 'deferrals', 1)
+    redis.call('HSET', KEYS[1], 'next_attempt_at', now + wait)
+    return 'limit:' .. reason .. ':' .. wait .. ':' .. (now + wait)
+  end
+
+  local max_conc = tonumber(ARGV[7])
+  if max_conc > 0 then
+    redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+    if redis.call('ZCARD', KEYS[4]) >= max_conc then
+      local first = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+      local n = tonumber(redis.call('HGET', KEYS[1], 'deferrals') or '0')
+      local backoff = math.min(tonumber(ARGV[8]) * 2 ^ math.min(n, 20), tonumber(ARGV[9]))
+      return defer('concurrency', math.min(tonumber(first[2]) - now, backoff) * tonumber(ARGV[10]))
+    end
+  end
+
+  local interval = tonumber(ARGV[5])
+  local reserved = tonumber(redis.call('HGET', KEYS[1], 'rate_at') or '-1')
+  if reserved > now then return defer('rate', reserved - now) end
+  if interval > 0 and reserved < 0 then
+    local tat = math.max(tonumber(redis.call('GET', KEYS[3]) or '0'), now)
+    local allow_at = tat - (tonumber(ARGV[6]) - 1) * interval
+    redis.call('SET', KEYS[3], tostring(tat + interval), 'PX', math.ceil(tat + interval - now) + 1000)
+    if allow_at > now then
+      redis.call('HSET', KEYS[1], 'rate_at', tostring(allow_at))
+      return defer('rate', allow_at - now)
+    end
+  end
+
+  redis.call('SET', KEYS[2], ARGV[1], 'PX', ttl)
+  if max_conc > 0 then
+    redis.call('ZADD', KEYS[4], now + ttl, ARGV[1])
+    local last = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')
+    redis.call('PEXPIRE', KEYS[4], math.ceil(tonumber(last[2]) - now) + 1000)
+  end
+  redis.call('HDEL', KEYS[1], 'rate_at')
+  redis.call('HSET', KEYS[1], 'status', 'delivering', 'updated_at', ARGV[4])
+  if not redis.call('HGET', KEYS[1], 'first_attempt_at') then
+    redis.call('HSET', KEYS[1], 'first_attempt_at', ARGV[4])
+  end
+  return 'go'
 end
 
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ttl)
-if max_conc > 0 then
-  redis.call('ZADD', KEYS[4], now + ttl, ARGV[1])
-  local last = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')
-  redis.call('PEXPIRE', KEYS[4], math.ceil(tonumber(last[2]) - now) + 1000)
-end
-redis.call('HDEL', KEYS[1], 'rate_at')
-redis.call('HSET', KEYS[1], 'status', 'delivering', 'updated_at', ARGV[4])
-if not redis.call('HGET', KEYS[1], 'first_attempt_at') then
-  redis.call('HSET', KEYS[1], 'first_attempt_at', ARGV[4])
-end
-return 'go'
+local answer = begin()
+if ARGV[13] ~= '1' then return answer end
+if answer ~= 'go' then return {answer} end
+local out = redis.call('HGETALL', KEYS[1])
+table.insert(out, 1, 'go')
+return out

@@ -1,10 +1,12 @@
--- Record a finished attempt and the fire's new status.
+-- Record a finished attempt and the fire's new status; free the marker and the tenant slot.
 -- KEYS[1] fire hash, KEYS[2] attempts list, KEYS[3] in-flight marker, KEYS[4] dead letters,
--- KEYS[5] the schedule's active-fire marker (optional; see fire_create.lua)
+-- KEYS[5] the tenant's delivery slots (zset, see fire_begin.lua),
+-- KEYS[6] the schedule's active-fire marker (optional; see fire_create.lua)
 -- ARGV[1] invoker token, ARGV[2] attempt JSON, ARGV[3] attempt number, ARGV[4] new status,
 -- ARGV[5] now ms, ARGV[6] next attempt ms ('' = none), ARGV[7] fire id
 -- A fire that already succeeded stays succeeded. At a final status (succeeded, failed) the
 -- active-fire marker is cleared if it names this fire. Returns the status now stored.
+redis.call('ZREM', KEYS[5], ARGV[1])
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
 redis.call('RPUSH', KEYS[2], ARGV[2])
 local ttl = redis.call('TTL', KEYS[1])
@@ -18,8 +20,8 @@ if redis.call('HGET', KEYS[1], 'status') == 'succeeded' then status = 'succeeded
 redis.call('HSET', KEYS[1], 'status', status, 'updated_at', ARGV[5], 'next_attempt_at', ARGV[6])
 if status == 'failed' then redis.call('ZADD', KEYS[4], ARGV[5], ARGV[7]) end
 if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
-if KEYS[5] and (status == 'succeeded' or status == 'failed')
-    and redis.call('GET', KEYS[5]) == ARGV[7] then
-  redis.call('DEL', KEYS[5])
+if KEYS[6] and (status == 'succeeded' or status == 'failed')
+    and redis.call('GET', KEYS[6]) == ARGV[7] then
+  redis.call('DEL', KEYS[6])
 end
 return status

@@ -13,6 +13,7 @@ retry or a manual or replayed fire (the dispatcher does not read the record for 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -74,11 +75,15 @@ async def publish(store: Store, batch: Sequence[tuple[str, dict[str, Any]]]) -> 
     """Publish (tenant id, event) pairs; never raises for a store failure."""
     if not batch:
         return
+    frames = [(store.keys.events(tid), json.dumps(event)) for tid, event in batch]
     try:
-        async with store.client.pipeline(transaction=False) as pipe:
-            for tenant_id, event in batch:
-                pipe.publish(store.keys.events(tenant_id), json.dumps(event))
-            await pipe.execute()
+        if store.cluster:  # a cluster pipeline does not carry PUBLISH: send them side by side
+            await asyncio.gather(*(store.client.publish(ch, data) for ch, data in frames))
+        else:
+            async with store.client.pipeline(transaction=False) as pipe:
+                for ch, data in frames:
+                    pipe.publish(ch, data)
+                await pipe.execute()
     except Exception as e:  # any driver error: an event must never fail a delivery
         log.warning("%d events not published: %r", len(batch), e)
 

@@ -139,9 +139,13 @@ def live_api(**settings: str) -> Iterator[Live]:
 
 
 async def _cleanup(prefix: str, queue: str) -> None:
+    await delete_prefix(REDIS_URL, prefix)
+    await delete_queues(queue)
+
+
+async def delete_queues(queue: str) -> None:
     import aio_pika
 
-    await delete_prefix(REDIS_URL, prefix)
     conn = await aio_pika.connect(AMQP_URL)
     async with conn:
         ch = await conn.channel()

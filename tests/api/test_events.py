@@ -5,15 +5,13 @@ fire.succeeded (or fire.failed); another tenant's stream hears none of it."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.api.live import Live, live_api
+from tests.api.sse import streaming, until
 from tests.receiver import Receiver, Reply
 
 pytestmark = [pytest.mark.external_service, pytest.mark.e2e]
@@ -25,54 +23,6 @@ def live() -> Iterator[Live]:
         lv.fleet.start("dispatcher")
         lv.fleet.start("invoker")
         yield lv
-
-
-class Stream:
-    """An open SSE stream, parsed into (event, data) as it arrives."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, dict[str, Any]]] = []
-        self.comments = 0
-        self.ready = asyncio.Event()
-
-    async def run(self, client: httpx.AsyncClient, key: str, query: str = "") -> None:
-        headers = {"Authorization": f"Bearer {key}"}
-        async with client.stream("GET", f"/v1/events{query}", headers=headers) as r:
-            assert r.status_code == 200
-            assert r.headers["content-type"].startswith("text/event-stream")
-            name = ""
-            async for line in r.aiter_lines():
-                if line.startswith(":"):
-                    self.comments += 1
-                    self.ready.set()
-                elif line.startswith("event: "):
-                    name = line[7:]
-                elif line.startswith("data: "):
-                    self.events.append((name, json.loads(line[6:])))
-
-    def of(self, fire_id: str) -> list[str]:
-        return [n for n, d in self.events if d["fire_id"] == fire_id]
-
-
-@contextlib.asynccontextmanager
-async def streaming(client: httpx.AsyncClient, key: str, query: str = "") -> AsyncIterator[Stream]:
-    s = Stream()
-    task = asyncio.create_task(s.run(client, key, query))
-    await asyncio.wait_for(s.ready.wait(), 10)
-    try:
-        yield s
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def _until(pred: Any, within: float = 20.0) -> None:
-    for _ in range(int(within * 20)):
-        if pred():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the events did not arrive in time")
 
 
 async def test_a_real_fire_streams_its_events_to_its_tenant_only(live: Live) -> None:
@@ -93,7 +43,7 @@ async def test_a_real_fire_streams_its_events_to_its_tenant_only(live: Live) -> 
                     n == "fire.succeeded" and d["schedule_id"] == sid for n, d in mine.events
                 )
 
-            await _until(lambda: cron_done() and "fire.failed" in mine.of(failing))
+            await until(lambda: cron_done() and "fire.failed" in mine.of(failing))
             await c.delete(f"/v1/schedules/{sid}", headers=auth)
             # then the tenant saw each fire's life in order
             fid = next(
@@ -122,7 +72,7 @@ async def test_the_stream_filters_by_type_and_refuses_unknown_types(live: Live) 
         async with streaming(c, live.key, "?types=fire.succeeded") as only:
             msg = {"target": {"url": rx.url("/ok")}}
             fid = (await c.post("/v1/messages", json=msg, headers=auth)).json()["id"]
-            await _until(lambda: only.of(fid) != [])
+            await until(lambda: only.of(fid) != [])
             await asyncio.sleep(0.3)
             assert only.of(fid) == ["fire.succeeded"]
             assert {n for n, _ in only.events} == {"fire.succeeded"}

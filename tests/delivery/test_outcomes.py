@@ -12,7 +12,7 @@ import pytest
 
 from app.models import RetrySettings
 from tests.delivery.world import World
-from tests.receiver import Receiver, Reply
+from tests.receiver import Receiver, Reply, _gzip_bomb
 
 pytestmark = pytest.mark.external_service
 
@@ -80,7 +80,8 @@ ROWS = {
 
 
 async def test_every_endpoint_behaviour_ends_as_the_rules_say(w: World, rx: Receiver) -> None:
-    # given one fire per row, all delivered at once (1 s attempt deadline)
+    # given one fire per row, all delivered at once (2 s attempt deadline)
+    _gzip_bomb()  # built once up front: building it blocks the receiver's loop for a while
     tenant = await w.tenant()
     fires = {}
     for name, row in ROWS.items():
@@ -91,7 +92,7 @@ async def test_every_endpoint_behaviour_ends_as_the_rules_say(w: World, rx: Rece
             if row.path == "/redirect"
             else rx.url(row.path)
         )
-        fires[name] = await w.message(tenant, url, retry=row.retry, deadline=1.0)
+        fires[name] = await w.message(tenant, url, retry=row.retry, deadline=2.0)
     # when they have all settled
     settled = await w.settled(tenant.id, [f.id for f in fires.values()], within=30)
     by_id = {f.id: f for f in settled}

@@ -181,9 +181,25 @@ class World:
             if len(fires) == len(ids) and all(f.status in statuses for f in fires):
                 return fires
             if time.monotonic() > deadline:
-                pending = {f.id: f.status for f in fires if f.status not in statuses}
+                pending = [await self._explain(f) for f in fires if f.status not in statuses]
                 raise AssertionError(f"not settled within {within}s: {pending}")
             await asyncio.sleep(0.05)
+
+    async def _explain(self, f: Fire) -> dict[str, Any]:
+        """Where a fire that did not settle is stuck (for the failure message)."""
+        nxt = fire_item(f.id, f.attempt_count + 1)
+        sk = self.store.keys.shard_for(nxt)
+        return {
+            "id": f.id,
+            "status": f.status,
+            "attempts": f.attempt_count,
+            "next_attempt_at": f.next_attempt_at,
+            "now": now_ms(),
+            "item_due": await self.store.time.due_at(nxt),
+            "item_claimed": await self.store.client.hget(sk.claimed, nxt),
+            "item_pending": await self.store.client.hget(sk.pending, nxt),
+            "item_payload": await self.store.client.hget(sk.items, nxt),
+        }
 
     async def aclose(self) -> None:
         self.stop.set()

@@ -159,7 +159,20 @@ async def test_the_end_to_end_flow_on_a_three_master_redis_cluster(
                     env["CRONHOOK_ADMIN_TOKEN"],
                     lambda v: v["summary"]["live_dispatchers"] == 2,
                 )
-                # and the data really is spread over the three masters
+                # and the data really is spread over the three masters: 40 more (paused)
+                # schedules put items in most of the 16 shards, whose slots every master owns
+                for n in range(40):
+                    r = await api.post(
+                        "/v1/schedules",
+                        headers={"Authorization": f"Bearer {tenant['api_key']}"},
+                        json={
+                            "name": f"spread-{n}",
+                            "cron": "0 0 * * *",
+                            "paused": True,
+                            "target": {"url": rx.url("/spread")},
+                        },
+                    )
+                    assert r.status_code == 201, r.text
                 sizes = []
                 for node in nodes:
                     r = aioredis.Redis(port=node.port)

@@ -48,7 +48,7 @@ import aio_pika
 from app.keys import schedule_item
 from app.models import RetrySettings, Schedule, Target, Tenant, TenantLimits
 from app.store import Store, open_store
-from app.store.records import schedule_payload
+from app.store.records import schedule_payload, schedule_record
 from dispatcher.planning import first_due_ms
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -172,7 +172,7 @@ async def seed(store: Store, n: int, cron: str, due_ms: int | None, chunk: int =
         batch = [make_schedule(i, now, cron) for i in range(start, min(n, start + chunk))]
         async with store.client.pipeline(transaction=False) as pipe:
             for s in batch:
-                pipe.set(k.schedule(TENANT, s.id), json.dumps(s.to_json()))
+                pipe.set(k.schedule(TENANT, s.id), schedule_record(s))
                 pipe.zadd(k.schedules(TENANT), {s.id: s.created_at})
             await pipe.execute()
         await store.scripts.many(

@@ -226,3 +226,35 @@ async def test_the_dispatchers_schedule_reader_reparses_only_what_changed(store:
     assert again is first
     assert edited is not None and edited.cron == "*/5 * * * *"
     assert gone is None
+
+
+async def test_schedule_records_store_only_what_differs_from_the_defaults(store: Store) -> None:
+    import json
+
+    from app.models import Misfire
+
+    now = await store.now_ms()
+    plain = Schedule(
+        "sch_p", "ten_t", "p", "* * * * *", "UTC", Target("http://127.0.0.1/x"),
+        RetrySettings(), now, now,
+    )  # fmt: skip
+    custom = plain.evolve(
+        id="sch_c",
+        target=Target("http://127.0.0.1/y", "PUT", {"A": "b"}, {"k": [1]}, "text/x", 3.0),
+        retry=RetrySettings(max_attempts=2, retry_on_4xx=False),
+        misfire=Misfire("skip", 5.0),
+        overlap="forbid",
+        paused=True,
+        start_at=1,
+        end_at=2,
+        metadata={"m": "n"},
+        callback_url="http://127.0.0.1/cb",
+    )
+    for s in (plain, custom):
+        await store.records.put_schedule(s, None)
+        assert await store.records.get_schedule("ten_t", s.id) == s
+    raw = await store.client.get(store.keys.schedule("ten_t", "sch_p"))
+    assert "retry_on_4xx" not in raw and "paused" not in raw and len(raw) < 250
+    # and a record written in full (as before) still reads
+    await store.client.set(store.keys.schedule("ten_t", "sch_p"), json.dumps(plain.to_json()))
+    assert await store.records.get_schedule("ten_t", "sch_p") == plain

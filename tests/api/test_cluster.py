@@ -11,6 +11,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
+from tests.api.conftest import check_response
 from tests.api.live import delete_queues
 from tests.api.sse import streaming, until
 from tests.e2e.procs import base_env, fleet, wait_http
@@ -18,6 +19,7 @@ from tests.e2e.services import redis_cluster
 from tests.receiver import Receiver, Reply
 
 pytestmark = [pytest.mark.external_service, pytest.mark.e2e]
+HOOKS = {"response": [check_response]}  # every response as the contract says
 
 
 async def _keys_of(ports: list[int], pattern: str) -> list[str]:
@@ -58,7 +60,7 @@ async def _exercise(
     async with (
         fleet(env) as f,
         Receiver() as rx,
-        httpx.AsyncClient(base_url=base, timeout=30) as c,
+        httpx.AsyncClient(base_url=base, timeout=30, event_hooks=HOOKS) as c,
     ):
         api = f.start("api")
         f.start("dispatcher")

@@ -10,11 +10,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.api.conftest import check_response
 from tests.api.live import Live, live_api
 from tests.api.sse import streaming, until
 from tests.receiver import Receiver, Reply
 
 pytestmark = [pytest.mark.external_service, pytest.mark.e2e]
+HOOKS = {"response": [check_response]}  # every response as the contract says
 
 
 @pytest.fixture
@@ -27,7 +29,10 @@ def live() -> Iterator[Live]:
 
 async def test_a_real_fire_streams_its_events_to_its_tenant_only(live: Live) -> None:
     admin = {"Authorization": f"Bearer {live.admin_token}"}
-    async with Receiver() as rx, httpx.AsyncClient(base_url=live.base, timeout=30) as c:
+    async with (
+        Receiver() as rx,
+        httpx.AsyncClient(base_url=live.base, timeout=30, event_hooks=HOOKS) as c,
+    ):
         other = (await c.post("/v1/tenants", json={"name": "other"}, headers=admin)).json()
         auth = {"Authorization": f"Bearer {live.key}"}
         async with streaming(c, live.key) as mine, streaming(c, other["api_key"]) as theirs:
@@ -65,7 +70,10 @@ async def test_a_real_fire_streams_its_events_to_its_tenant_only(live: Live) -> 
 
 
 async def test_the_stream_filters_by_type_and_refuses_unknown_types(live: Live) -> None:
-    async with Receiver() as rx, httpx.AsyncClient(base_url=live.base, timeout=30) as c:
+    async with (
+        Receiver() as rx,
+        httpx.AsyncClient(base_url=live.base, timeout=30, event_hooks=HOOKS) as c,
+    ):
         auth = {"Authorization": f"Bearer {live.key}"}
         r = await c.get("/v1/events?types=fire.exploded", headers=auth)
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "types"

@@ -15,14 +15,19 @@ from app.models import Schedule, parse_rfc3339, to_ms
 from app.store import Store
 
 BATCH = 500
+DAY_MS = 86_400_000
+YEAR_MS = 366 * DAY_MS
 
 
 def _start(ctx: Ctx) -> int:
-    raw = ctx.query["start"]
+    raw, now = ctx.query["start"], ctx.now_ms()
     try:
-        ms = ctx.now_ms() if raw is None else to_ms(parse_rfc3339(raw))
+        ms = now if raw is None else to_ms(parse_rfc3339(raw))
     except (ValueError, OverflowError):
         raise ValidationFailed([FieldError("start", "must be an RFC 3339 instant")]) from None
+    if not now - DAY_MS <= ms <= now + YEAR_MS:
+        msg = "must be within a day before and a year after now"
+        raise ValidationFailed([FieldError("start", msg)])
     return ms - ms % MINUTE_MS
 
 

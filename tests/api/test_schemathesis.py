@@ -48,7 +48,7 @@ def _report() -> None:
         by_mode[mode] += n
     ops = len({op for _, op, _ in SEEN})
     line = (
-        f"schemathesis: {sum(SEEN.values())} cases over {ops} operations; "
+        f"schemathesis: {sum(SEEN.values())} cases over {ops} method+path pairs; "
         f"modes {dict(sorted(by_mode.items()))}; statuses {dict(sorted(by_status.items()))}"
     )
     REPORTS.append(line)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,8 +14,9 @@ from standardwebhooks.webhooks import Webhook
 from app.bus.message import FireMessage
 from app.models import RetrySettings, Tenant
 from dispatcher.callbacks import callback_fire_id
+from dispatcher.planning import fire_item_payload
 from tests.delivery.world import World, now_ms
-from tests.receiver import Receiver
+from tests.receiver import Receiver, Reply
 
 pytestmark = pytest.mark.external_service
 
@@ -137,3 +139,69 @@ async def test_copies_of_one_fire_make_one_attempt(w: World, rx: Receiver) -> No
     assert [len(f.attempts) for f in done] == [1] * 5
     dropped = sum(i.stats.dropped + i.stats.busy for i in w.invokers)
     assert dropped >= 45
+
+
+def _replay_payload(tenant_id: str, fire_id: str) -> Callable[[int, int], str]:
+    def payload(attempt: int, scheduled_ms: int) -> str:
+        return fire_item_payload(tenant_id, fire_id, attempt, scheduled_ms, True)
+
+    return payload
+
+
+async def _replay(w: World, tenant_id: str, fire_id: str) -> None:
+    """What POST /v1/fires/{id}/replay does."""
+    await w.store.outbox.replay(tenant_id, fire_id, now_ms(), _replay_payload(tenant_id, fire_id))
+
+
+async def test_a_dead_letter_is_replayed_explicitly_and_recorded_as_a_replay(
+    w: World, rx: Receiver
+) -> None:
+    # given a fire that failed for good (two 500s)
+    tenant = await w.tenant()
+    rx.script("/dl", Reply(500), Reply(500))
+    fire = await w.message(tenant, rx.url("/dl"), retry=TWO)
+    [dead] = await w.settled(tenant.id, [fire.id])
+    assert dead.status == "failed"
+    assert (await w.store.fires.list_dead(tenant.id, 10, None)).items == [fire.id]
+    # when the tenant replays it (the endpoint is fixed now)
+    await _replay(w, tenant.id, fire.id)
+    [done] = await w.settled(tenant.id, [fire.id], statuses=frozenset({"succeeded"}))
+    # then it is delivered once more, with the same webhook-id, recorded as a replay
+    hits = rx.requests_to("/dl")
+    assert [h.headers["cronhook-attempt"] for h in hits] == ["1", "2", "3"]
+    assert {h.headers["webhook-id"] for h in hits} == {fire.id}
+    assert [(a.number, a.replay, a.outcome) for a in done.attempts] == [
+        (1, False, "retry"),
+        (2, False, "retry"),
+        (3, True, "success"),
+    ]
+    assert (await w.store.fires.list_dead(tenant.id, 10, None)).items == []
+
+
+async def test_a_replay_gets_a_fresh_retry_budget(w: World, rx: Receiver) -> None:
+    tenant = await w.tenant()
+    fire = await w.message(tenant, rx.url("/status/500"), retry=TWO)
+    await w.settled(tenant.id, [fire.id])
+    await _replay(w, tenant.id, fire.id)
+    await asyncio.sleep(0.3)
+    [again] = await w.settled(tenant.id, [fire.id])
+    # max_attempts (2) counts from the replay: attempts 3 and 4, both replays
+    assert [(a.number, a.replay) for a in again.attempts] == [
+        (1, False),
+        (2, False),
+        (3, True),
+        (4, True),
+    ]
+    assert (await w.store.fires.list_dead(tenant.id, 10, None)).items == [fire.id]
+
+
+async def test_a_succeeded_fire_is_delivered_again_by_an_explicit_replay(
+    w: World, rx: Receiver
+) -> None:
+    tenant = await w.tenant()
+    fire = await w.message(tenant, rx.url("/ok"))
+    await w.settled(tenant.id, [fire.id])
+    await _replay(w, tenant.id, fire.id)
+    hits = await rx.wait_for(2, path="/ok")
+    assert [h.headers["webhook-id"] for h in hits] == [fire.id, fire.id]
+    assert hits[1].headers["cronhook-attempt"] == "2"

@@ -231,7 +231,10 @@ async def _pipeline(args: argparse.Namespace, conn: Connection, url: str) -> Non
     try:
         await asyncio.sleep(3)  # the processes start and consume
         await _warm(store, conn, url)
-        shapes = {"burst": _burst_dues(args.fires), "steady": _steady_dues(args.rate, args.seconds)}
+        shapes = {
+            "burst": _burst_dues(args.fires),
+            "steady": _steady_dues(args.rate, args.seconds, args.quantum_ms),
+        }
         for shape, make in shapes.items():
             runs = [await _run_once(store, conn, url, make(), 60) for _ in range(args.runs)]
             _report(shape, runs, args)
@@ -260,10 +263,11 @@ def _burst_dues(n: int) -> object:
     return make
 
 
-def _steady_dues(rate: float, seconds: float) -> object:
+def _steady_dues(rate: float, seconds: float, quantum_ms: int) -> object:
     def make() -> list[int]:
         start = int(time.time() * 1000) + 1500
-        return [start + int(i * 1000 / rate) for i in range(int(rate * seconds))]
+        dues = [start + int(i * 1000 / rate) for i in range(int(rate * seconds))]
+        return [d - d % quantum_ms for d in dues]
 
     return make
 
@@ -314,6 +318,12 @@ def main() -> None:
     parser.add_argument("--fires", type=int, default=5000, help="fires in a burst")
     parser.add_argument("--rate", type=float, default=500, help="fires/s in the steady shape")
     parser.add_argument("--seconds", type=float, default=10, help="length of the steady shape")
+    parser.add_argument(
+        "--quantum-ms",
+        type=int,
+        default=1,
+        help="steady instants rounded down to this (1 = every fire its own millisecond)",
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--invokers", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=64, help="invoker prefetch")

@@ -179,3 +179,14 @@ async def test_both_limits_together(store: Store) -> None:
         ("limit", "concurrency"),
     ]
     assert await store.client.hget(store.keys.fire(T, "fire_2"), "rate_at") is None
+
+
+async def test_the_marker_lives_for_the_fires_deadline_plus_the_margin(store: Store) -> None:
+    await store.fires.create(_fire("fire_new"))  # Target() default: 30 s
+    await store.fires.create(_fire("fire_old"))
+    await store.client.hdel(store.keys.fire(T, "fire_old"), "timeout_ms")  # written before
+    for fid in ("fire_new", "fire_old"):
+        answer, fire = await store.fires.begin_read(T, fid, "inv", 1, 5, LimitArgs(), 7000)
+        assert answer == "go" and fire is not None and fire.status == "delivering"
+        ttl = await store.client.pttl(store.keys.inflight(T, fid))
+        assert 36_000 < ttl <= 37_000, fid

@@ -9,9 +9,14 @@ import secrets
 import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
+_FROM_RFC4648 = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET.encode())
 
 
 def _b32(data: bytes) -> str:
+    if len(data) % 5 == 0:
+        # whole 40-bit groups: the standard encoding has the same digits, unpadded, and
+        # costs a third (a cron fire id per fire is on the dispatcher's hot path)
+        return base64.b32encode(data).translate(_FROM_RFC4648).decode()
     n = int.from_bytes(data, "big")
     chars = []
     for _ in range((len(data) * 8 + 4) // 5):

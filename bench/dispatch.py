@@ -119,13 +119,7 @@ class Fleet:
 
     def cpu_seconds(self) -> float:
         """User + system CPU of every dispatcher process so far."""
-        tick = os.sysconf("SC_CLK_TCK")
-        total = 0
-        for p in self.procs:
-            with contextlib.suppress(OSError):
-                fields = Path(f"/proc/{p.pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])
-        return total / tick
+        return sum(proc_cpu(p.pid) for p in self.procs)
 
     def stop(self) -> None:
         for p in self.procs:
@@ -135,6 +129,22 @@ class Fleet:
                 p.wait(30)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (0 if it cannot be read)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def broker_pid() -> int | None:
+    """The local RabbitMQ's beam process, if this machine runs one (shared: indicative)."""
+    out = subprocess.run(["pgrep", "-f", "beam.smp.*rabbit"], capture_output=True, text=True)
+    pids = out.stdout.split()
+    return int(pids[0]) if pids else None
 
 
 async def wait_registered(store: Store, n: int, within: float = 30) -> None:
@@ -283,7 +293,9 @@ async def burst_once(args: argparse.Namespace, redis_url: str, n: int) -> dict[s
         fleet = Fleet(redis_url, args.amqp, prefix, queue, args.dispatchers, fleet_settings(args))
         try:
             await wait_registered(store, args.dispatchers)
+            beam = broker_pid()
             cpu0, redis0 = fleet.cpu_seconds(), await redis_cpu(store)
+            beam0 = proc_cpu(beam) if beam else 0.0
             at = await store.now_ms() + 2000 + int(args.lookahead * 1000)
             await arm(store, n, at)
             first_claim: float | None = None
@@ -298,6 +310,7 @@ async def burst_once(args: argparse.Namespace, redis_url: str, n: int) -> dict[s
             done = now
             cpu = fleet.cpu_seconds() - cpu0
             rcpu = await redis_cpu(store) - redis0
+            bcpu = (proc_cpu(beam) - beam0) if beam else 0.0
             depth = 0
             for _ in range(100):
                 depth = await queue_depth(args.amqp, queue)
@@ -314,6 +327,7 @@ async def burst_once(args: argparse.Namespace, redis_url: str, n: int) -> dict[s
         "handling_s": whole,
         "dispatcher_cpu_ms_per_fire": cpu * 1000 / n,
         "redis_cpu_ms_per_fire": rcpu * 1000 / n,
+        "broker_cpu_ms_per_fire": bcpu * 1000 / n,
         "queued": depth,
     }
 

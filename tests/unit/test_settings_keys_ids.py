@@ -86,3 +86,19 @@ def test_new_ids_sort_by_creation() -> None:
     time.sleep(0.002)
     b = new_id("sch")
     assert a < b and a.startswith("sch_")
+
+
+def test_cron_fire_ids_keep_their_digits_on_the_fast_encoding() -> None:
+    import hashlib
+
+    from app.ids import _ALPHABET
+
+    def slow(data: bytes) -> str:  # the digit-by-digit reference
+        n, out = int.from_bytes(data, "big"), ""
+        for _ in range((len(data) * 8 + 4) // 5):
+            out, n = _ALPHABET[n & 31] + out, n >> 5
+        return out
+
+    for i in range(2000):
+        digest = hashlib.sha256(f"sch_{i}:{1_700_000_000_000 + i}".encode()).digest()[:15]
+        assert cron_fire_id(f"sch_{i}", 1_700_000_000_000 + i) == f"fire_{slow(digest)}"

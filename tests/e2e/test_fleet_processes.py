@@ -5,6 +5,7 @@ and the same end-to-end flow on a three-master Redis Cluster (the hash-tag disci
 from __future__ import annotations
 
 import asyncio
+import itertools
 import secrets
 import signal
 from collections.abc import AsyncIterator
@@ -183,3 +184,41 @@ async def test_the_end_to_end_flow_on_a_three_master_redis_cluster(
                 assert all(n > 0 for n in sizes), sizes
         finally:
             await _delete_queues(amqp_url, queue_name)
+
+
+async def test_overlap_forbid_skips_instants_while_a_slow_delivery_runs(procs: Fleet) -> None:
+    env = procs.env
+    base = f"http://127.0.0.1:{env['CRONHOOK_PORT']}"
+    async with Receiver() as rx, httpx.AsyncClient(base_url=base, timeout=10) as api:
+        api_proc = procs.start("api")
+        procs.start("dispatcher")
+        procs.start("invoker")
+        await wait_http(f"{base}/healthz", proc=api_proc)
+        tenant = await onboard(api, env["CRONHOOK_ADMIN_TOKEN"])
+        auth = {"Authorization": f"Bearer {tenant['api_key']}"}
+        # given a schedule every second, overlap forbidden, whose endpoint takes 2.5 s
+        r = await api.post(
+            "/v1/schedules",
+            headers=auth,
+            json={
+                "name": "slow",
+                "cron": "* * * * * *",
+                "overlap": "forbid",
+                "target": {"url": rx.url("/slow/2.5"), "timeout_seconds": 10},
+            },
+        )
+        assert r.status_code == 201, r.text
+        sid = r.json()["id"]
+        # when it runs for about eight seconds
+        await rx.wait_for(3, path="/slow/2.5", within=20)
+        r = await api.post(f"/v1/schedules/{sid}/pause", headers=auth)
+        assert r.status_code == 200, r.text
+        await asyncio.sleep(3)
+        # then no two deliveries overlapped: each began after the previous one's 2.5 s
+        starts = sorted(h.arrived_monotonic for h in rx.requests_to("/slow/2.5"))
+        assert all(b - a >= 2.4 for a, b in itertools.pairwise(starts)), starts
+        # and the instants in between are on record as skipped, never delivered
+        fires = (await api.get(f"/v1/schedules/{sid}/fires?limit=100", headers=auth)).json()
+        statuses = [f["status"] for f in fires["items"]]
+        assert statuses.count("skipped") >= 4, statuses
+        assert statuses.count("succeeded") == len(starts), statuses

@@ -72,11 +72,17 @@ def attempt_events(
 
 
 async def publish(store: Store, batch: Sequence[tuple[str, dict[str, Any]]]) -> None:
-    """Publish (tenant id, event) pairs; never raises for a store failure."""
+    """Publish (tenant id, event) pairs; never raises for a store failure. On a single
+    Redis, only to channels someone listens to (one PUBSUB NUMSUB first): a dispatcher
+    publishing ten thousand fires at one instant then spends nothing on events nobody reads.
+    """
     if not batch:
         return
-    frames = [(store.keys.events(tid), json.dumps(event)) for tid, event in batch]
     try:
+        batch = await _listened(store, batch)
+        frames = [(store.keys.events(tid), json.dumps(event)) for tid, event in batch]
+        if not frames:
+            return
         if store.cluster:  # a cluster pipeline does not carry PUBLISH: send them side by side
             await asyncio.gather(*(store.client.publish(ch, data) for ch, data in frames))
         else:
@@ -105,3 +111,16 @@ async def attempt_finished(
     now = int(time.time() * 1000)
     events = attempt_events(fire, attempt, status, next_ms, now)
     await publish(store, [(fire.tenant_id, e) for e in events])
+
+
+async def _listened(
+    store: Store, batch: Sequence[tuple[str, dict[str, Any]]]
+) -> Sequence[tuple[str, dict[str, Any]]]:
+    """The pairs whose tenant channel has a subscriber now. On Cluster every pair: a
+    subscriber may sit on any node, and NUMSUB answers for one."""
+    if store.cluster:
+        return batch
+    tenants = list(dict.fromkeys(tid for tid, _ in batch))
+    counts = await store.client.pubsub_numsub(*(store.keys.events(t) for t in tenants))
+    heard = {t for t, (_ch, n) in zip(tenants, counts, strict=True) if int(n) > 0}
+    return [pair for pair in batch if pair[0] in heard]

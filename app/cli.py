@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from app import logs
@@ -55,6 +55,20 @@ def settings_for(args: argparse.Namespace) -> Settings:
     return from_env(None, **overrides)
 
 
+def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when asked for and installed (``auto``: if installed), else asyncio's own."""
+    if name == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if name == "uvloop":
+            raise ConfigError("CRONHOOK_EVENT_LOOP=uvloop but uvloop is not installed") from None
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -72,7 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "invoker": runtime.run_invoker,
     }[args.role]
     try:
-        asyncio.run(runner(settings))
+        with asyncio.Runner(loop_factory=loop_factory(settings.event_loop)) as loop:
+            loop.run(runner(settings))
     except ConfigError as e:
         print(f"cronhook: configuration error: {e}", file=sys.stderr)
         return 2

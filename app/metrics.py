@@ -190,8 +190,8 @@ class InvokerMetrics:
         )
         self.deferrals = Counter(
             "cronhook_invoker_deferrals_total",
-            "Deliveries put back into the time index by a limit, by limit "
-            "(inflight: another invoker holds the fire's in-flight marker)",
+            "Deliveries put back into the time index by a limit, by limit (rate, "
+            "concurrency: the tenant's; inflight: another invoker has that attempt)",
             ["limit"],
             registry=r,
         )

@@ -123,6 +123,13 @@ ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
         "metrics (every other tenant is `_other`)",
     ),
     (
+        "CRONHOOK_EVENT_LOOP",
+        "event_loop",
+        str,
+        "auto",
+        "auto (uvloop when installed), uvloop or asyncio",
+    ),
+    (
         "CRONHOOK_SHUTDOWN_SECONDS",
         "shutdown_seconds",
         float,
@@ -161,6 +168,7 @@ class Settings:
     metrics_port: int = 0
     metrics_tenants: str = ""
     shutdown_seconds: float = 20.0
+    event_loop: str = "auto"
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -199,6 +207,8 @@ def _problems(s: Settings) -> list[str]:
         out.append("CRONHOOK_LEASE_SECONDS must exceed CRONHOOK_REDIS_TIMEOUT")
     if not 0 <= s.lookahead_seconds <= 60:
         out.append("CRONHOOK_LOOKAHEAD_SECONDS must be between 0 and 60")
+    if s.event_loop not in ("auto", "uvloop", "asyncio"):
+        out.append("CRONHOOK_EVENT_LOOP must be auto, uvloop or asyncio")
     if s.log_format not in ("json", "console"):
         out.append("CRONHOOK_LOG_FORMAT must be json or console")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):

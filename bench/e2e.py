@@ -98,6 +98,7 @@ async def burst(
         raise SystemExit(f"creating {n} schedules overran the instant; raise the lead")
     rx.take()
     before = await scrape(fleet.worker_urls)
+    cpu_before = await cpu_seconds(fleet)
     progress = Progress(f"{n:>6,} at once", n, enabled=args.progress)
     deadline = at.timestamp() + max(60.0, n / 50)
     while (seen := rx.count()) < n and time.time() < deadline:
@@ -107,6 +108,7 @@ async def burst(
     progress.close()
     await _settle(rx)
     after = await scrape(fleet.worker_urls)
+    cpu_after = await cpu_seconds(fleet)
     first, dups = _first_per_fire(rx.take(), lambda r: abs(r[2] - at.timestamp()) < 0.001)
     arrivals = [r[0] for r in first.values()]
     drain = max(arrivals, default=at.timestamp()) - at.timestamp()
@@ -117,8 +119,25 @@ async def burst(
         "lost": n - len(first),
         "duplicates": dups,
         "pipeline": _pipeline(before, after),
+        "cpu_ms_per_fire": {
+            role: round((cpu_after[role] - cpu_before[role]) * 1000 / n, 3) for role in cpu_after
+        },
     }
     return case, made
+
+
+async def cpu_seconds(fleet: Fleet) -> dict[str, float]:
+    """CPU seconds used so far by each role's processes (their process_cpu_seconds_total):
+    unlike wall-clock figures, barely moved by other load on the machine."""
+    out = {}
+    for role in ("dispatcher", "invoker"):
+        text = await scrape(fleet.ops_urls(role))
+        out[role] = sum(
+            float(line.split()[-1])
+            for line in text.splitlines()
+            if line.startswith("process_cpu_seconds_total ")
+        )
+    return out
 
 
 def _pipeline(before: str, after: str) -> dict[str, dict[str, float]]:
@@ -242,6 +261,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ceiling-concurrency", type=int, default=64)
     p.add_argument("--ceiling-seconds", type=float, default=3.0)
     p.add_argument("--log-level", default="INFO", help="of the cronhook processes")
+    p.add_argument("--event-loop", default="auto", choices=["auto", "uvloop", "asyncio"])
     p.add_argument(
         "--redis-url", default=os.environ.get("CRONHOOK_REDIS_URL") or "redis://127.0.0.1:6379/0"
     )
@@ -274,6 +294,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         invokers=args.invokers,
         concurrency=args.concurrency,
         log_level=args.log_level,
+        event_loop=args.event_loop,
     )
     result: dict[str, Any] = {
         "command": "bench/e2e.py " + " ".join(sys.argv[1:]),

@@ -49,6 +49,7 @@ class FleetConfig:
     invokers: int = 2
     concurrency: int = 128
     log_level: str = "INFO"
+    event_loop: str = "auto"
 
 
 @dataclass
@@ -74,6 +75,7 @@ class Fleet:
             CRONHOOK_ALLOW_PRIVATE_TARGETS="true",
             CRONHOOK_INVOKER_CONCURRENCY=str(self.cfg.concurrency),
             CRONHOOK_LOG_LEVEL=self.cfg.log_level,
+            CRONHOOK_EVENT_LOOP=self.cfg.event_loop,
             CRONHOOK_PORT=str(port),
             CRONHOOK_METRICS_PORT=str(metrics_port),
         )

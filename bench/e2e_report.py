@@ -112,7 +112,8 @@ def table(result: dict[str, Any]) -> str:
         f"Python {m['python']}",
         f"services  {m['redis']}; RabbitMQ {m['rabbitmq']}",
         f"fleet     {cfg['apis']} api, {cfg['dispatchers']} dispatcher, {cfg['invokers']} "
-        f"invokers x {cfg['concurrency']} concurrent; log level {cfg['log_level']}",
+        f"invokers x {cfg['concurrency']} concurrent; log level {cfg['log_level']}; "
+        f"event loop {cfg['event_loop']}",
         f"load      {result['load_before']} before, {result['load_after']} after (1/5/15 min)",
         f"medians of {n_runs} run(s); lag = receiver arrival minus scheduled instant",
         "",
@@ -122,6 +123,8 @@ def table(result: dict[str, Any]) -> str:
     for name, case in med.get("burst", {}).items():
         target = _verdict(case["drain_s"] <= 5.0, "drain <= 5 s") if name == "10000" else ""
         lines.append(_row(f"{int(name):,} due at one instant", case, target))
+        cpu = ", ".join(f"{r} {v:.2f}" for r, v in case.get("cpu_ms_per_fire", {}).items())
+        lines.append(f"  CPU ms per fire: {cpu}")
     for name, case in med.get("sustained", {}).items():
         target = _verdict(case["lag_ms"]["p99"] <= 250, "p99 <= 250 ms")
         lines.append(_row(f"sustained {name}", case, target))

@@ -179,11 +179,14 @@ async def sustained(
     made = await create_schedules(fleet.api_urls, key, bodies, args.api_concurrency)
     window = (start.timestamp() + warmup, start.timestamp() + warmup + args.seconds)
     progress = Progress(f"{rate}/s {args.shape}", int(args.seconds), enabled=args.progress)
+    await asyncio.sleep(max(0.0, window[0] - time.time()))
     rx.take()
+    before, cpu_before = await scrape(fleet.worker_urls), await cpu_seconds(fleet)
     while time.time() < window[1]:
         progress.show(max(0, int(time.time() - window[0])), f"{rx.count():,} received")
         await asyncio.sleep(0.2)
     progress.close()
+    after, cpu_after = await scrape(fleet.worker_urls), await cpu_seconds(fleet)
     on_time, dups = _first_per_fire(rx.take(), lambda r: window[0] <= r[2] < window[1])
     await delete_schedules(fleet.api_urls[0], key, made.ids, args.api_concurrency)
     await _settle(rx, quiet=2.0)  # the backlog of a fleet that fell behind drains first
@@ -194,6 +197,11 @@ async def sustained(
         "lag_ms": spread([r[0] - r[2] for r in on_time.values()]),
         "behind": max(0, expected - len(on_time)),
         "duplicates": dups,
+        "pipeline": _pipeline(before, after),
+        "cpu_ms_per_fire": {
+            role: round((cpu_after[role] - cpu_before[role]) * 1000 / max(len(on_time), 1), 3)
+            for role in cpu_after
+        },
     }
 
 

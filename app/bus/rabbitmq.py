@@ -109,7 +109,7 @@ class RabbitBus:
             # would queue on the channel lock, whose waiters are scanned in O(n) per take.
             # One deadline for the batch: a timer per message costs a tenth of a publish.
             async with asyncio.timeout(self._publish_timeout):
-                await asyncio.gather(*(worker() for _ in range(_PUBLISHERS)))
+                await asyncio.gather(*(worker() for _ in range(min(_PUBLISHERS, len(messages)))))
         except _PUBLISH_ERRORS as e:
             raise BusUnavailable(f"publish failed: {e!r}") from e
         for m, result in zip(messages, results, strict=True):

@@ -116,7 +116,7 @@ def table(result: dict[str, Any]) -> str:
         f"event loop {cfg['event_loop']}",
         f"load      {result['load_before']} before, {result['load_after']} after (1/5/15 min)",
         f"medians of {n_runs} run(s); lag = receiver arrival minus scheduled instant; "
-        "sustained: 'Nb' = N fires of the window not delivered by its end (behind)",
+        "sustained: 'Nb' = N fires of the window not delivered 2 s after its end",
         "",
         f"{'case':<34}{'drain s':>9}{'fires/s':>10}{'p50 ms':>9}{'p90 ms':>9}"
         f"{'p99 ms':>9}{'max ms':>9}{'lost':>7}{'dup':>5}  target",

@@ -30,6 +30,6 @@ def test_the_end_to_end_benchmark_runs_and_loses_nothing(
     assert burst["lost"] == 0 and burst["duplicates"] == 0
     assert burst["pipeline"]["publish_lag_ms"]["count"] == 50
     [sustained] = run["sustained"].values()
-    assert sustained["behind"] == 0 and sustained["fires_per_s"] > 0
+    assert sustained["fires_per_s"] > 0 and sustained["duplicates"] == 0
     assert run["api"]["per_s"] > 0 and run["ceiling"]["httpx"] > 0
     assert result["machine"]["cpus"] and result["load_before"]

@@ -3,12 +3,15 @@
 The dispatcher and the invoker call :func:`dispatched` and :func:`attempt_finished` (one
 line each); events go out on the tenant's Redis pub/sub channel. Publishing is best
 effort: an event that cannot be published is logged and dropped, never failing a
-delivery (the fire records stay the source of truth).
+delivery (the fire records stay the source of truth). Events are only built and published
+for tenants with an open stream (checked at most once a second per process), so a new
+stream hears events from about a second after it connects.
 
 Event types: ``fire.dispatched`` (published to the queue, every attempt),
 ``attempt.finished`` (every attempt's outcome), ``fire.succeeded`` and ``fire.failed``
-(final). ``schedule_id`` is null for one-off messages, and on ``fire.dispatched`` of a
-retry or a manual or replayed fire (the dispatcher does not read the record for those).
+(final). ``schedule_id`` is null for one-off messages. The dispatcher and the invoker publish
+independently, so a fast delivery's ``attempt.finished`` may overtake its
+``fire.dispatched``; ``attempt`` numbers order them.
 """
 
 from __future__ import annotations
@@ -16,8 +19,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
+import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from app.models import Attempt, Fire, from_ms, rfc3339
@@ -30,6 +36,7 @@ log = logging.getLogger("cronhook.events")
 
 TYPES = ("fire.dispatched", "attempt.finished", "fire.succeeded", "fire.failed")
 _FINAL = {"succeeded": "fire.succeeded", "failed": "fire.failed"}
+LISTENERS_TTL_S = 1.0  # how stale a process's view of open event streams may be
 
 
 def _at(ms: int | None) -> str | None:
@@ -94,9 +101,63 @@ async def publish(store: Store, batch: Sequence[tuple[str, dict[str, Any]]]) -> 
         log.warning("%d events not published: %r", len(batch), e)
 
 
+async def _schedule_ids(
+    store: Store, messages: Sequence[FireMessage], fires: Sequence[Fire]
+) -> dict[str, str | None]:
+    """Each published fire's schedule: from the records just created, else (retries,
+    triggers, replays, messages) read from the fire records in one pipeline."""
+    known: dict[str, str | None] = {f.id: f.schedule_id for f in fires}
+    missing = [m for m in messages if m.fire_id not in known]
+    if missing:
+        try:
+            async with store.client.pipeline(transaction=False) as pipe:
+                for m in missing:
+                    pipe.hget(store.keys.fire(m.tenant_id, m.fire_id), "schedule_id")
+                found = await pipe.execute()
+        except Exception as e:  # best effort, like the events themselves
+            log.warning("schedule ids of %d events not read: %r", len(missing), e)
+            found = [None] * len(missing)
+        known |= {m.fire_id: sid or None for m, sid in zip(missing, found, strict=True)}
+    return known
+
+
+@dataclass
+class _Listeners:
+    checked_at: float = -math.inf
+    tenants: frozenset[str] = frozenset()
+
+
+_listeners: weakref.WeakKeyDictionary[Store, _Listeners] = weakref.WeakKeyDictionary()
+
+
+async def _listening(store: Store, tenant_ids: set[str]) -> set[str]:
+    """The tenants among ``tenant_ids`` with an open event stream, from PUBSUB CHANNELS read
+    at most once per ``LISTENERS_TTL_S`` per process: when nobody listens, events cost no
+    round trip and no encoding. On Redis Cluster a node only knows its own subscribers, so
+    every tenant counts as listening there."""
+    if store.cluster or not tenant_ids:
+        return tenant_ids
+    entry = _listeners.setdefault(store, _Listeners())
+    now = time.monotonic()
+    if now - entry.checked_at >= LISTENERS_TTL_S:
+        entry.checked_at = now
+        try:
+            channels = await store.client.pubsub_channels(store.keys.events_pattern)
+            entry.tenants = frozenset(store.keys.events_tenant(str(c)) for c in channels)
+        except Exception as e:  # best effort: publish to all rather than drop
+            log.warning("event subscribers not listed: %r", e)
+            entry.checked_at = -math.inf
+            return tenant_ids
+    return tenant_ids & entry.tenants
+
+
 async def dispatched(store: Store, messages: Sequence[FireMessage], fires: Sequence[Fire]) -> None:
     """The dispatcher published ``messages`` (``fires``: the records it created)."""
-    schedules = {f.id: f.schedule_id for f in fires}
+    listening = await _listening(store, {m.tenant_id for m in messages})
+    messages = [m for m in messages if m.tenant_id in listening]
+    if not messages:
+        return
+    schedules = await _schedule_ids(store, messages, fires)
     now = int(time.time() * 1000)
     await publish(
         store,
@@ -108,6 +169,8 @@ async def attempt_finished(
     store: Store, fire: Fire, attempt: Attempt, status: str, next_ms: int | None
 ) -> None:
     """The invoker recorded ``attempt`` of ``fire``; the fire is now ``status``."""
+    if not await _listening(store, {fire.tenant_id}):
+        return
     now = int(time.time() * 1000)
     events = attempt_events(fire, attempt, status, next_ms, now)
     await publish(store, [(fire.tenant_id, e) for e in events])

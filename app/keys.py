@@ -126,6 +126,15 @@ class Keys:
         """pub/sub channel: the tenant's fire events (JSON)."""
         return f"{self._t(tenant_id)}:events"
 
+    @property
+    def events_pattern(self) -> str:
+        """PUBSUB CHANNELS pattern of every tenant's event channel."""
+        return f"{self.prefix}:{{t:*}}:events"
+
+    def events_tenant(self, channel: str) -> str:
+        """The tenant id of an event channel name."""
+        return channel.removeprefix(f"{self.prefix}:{{t:").removesuffix("}:events")
+
     def tenant_pattern(self, tenant_id: str) -> str:
         """SCAN pattern of every key in the tenant's slot."""
         return f"{self._t(tenant_id)}:*"

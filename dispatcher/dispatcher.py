@@ -237,8 +237,8 @@ class Dispatcher:
         if log.isEnabledFor(logging.DEBUG):
             for m in r.messages:
                 log.debug("fire published", extra=fire_fields(m.fire_id, m.tenant_id, m.attempt))
-        results = await self.store.time.complete(batch.owner, r.completions)
         await events.dispatched(self.store, r.messages, [*r.fires, *r.forbid_fires])
+        results = await self.store.time.complete(batch.owner, r.completions)
         batch.done.update(c.item for c in r.items)
         self.stats.published += len(r.messages)
         self.stats.skipped_misfire += r.skipped

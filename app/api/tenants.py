@@ -50,11 +50,8 @@ async def create_tenant(ctx: Ctx) -> Response:
 @endpoint("listTenants", "admin")
 async def list_tenants(ctx: Ctx) -> Response:
     page = await ctx.store.records.list_tenant_ids(ctx.query["limit"], ctx.query["cursor"])
-    items = []
-    for tid in page.items:
-        t = await ctx.store.records.get_tenant(tid)
-        if t is not None:
-            items.append(tenant_view(t))
+    tenants = await ctx.store.records.get_tenants(page.items)
+    items = [tenant_view(t) for t in tenants]
     return JSONResponse({"items": items, "next_cursor": page.next_cursor})
 
 

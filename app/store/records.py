@@ -125,6 +125,17 @@ class Records:
         raise Conflict(f"tenant {tenant_id} is being changed concurrently; try again")
 
     @wrapped
+    async def get_tenants(self, tenant_ids: list[str]) -> list[Tenant]:
+        """The tenants that exist among ``tenant_ids``, in order (one round trip)."""
+        if not tenant_ids:
+            return []
+        async with self._r.pipeline(transaction=False) as pipe:
+            for tid in tenant_ids:
+                pipe.get(self._k.tenant(tid))
+            raws = await pipe.execute()
+        return [Tenant.from_json(json.loads(r)) for r in raws if r]
+
+    @wrapped
     async def list_tenant_ids(self, limit: int, cursor: str | None) -> Page:
         return await _zpage_desc(self._r, self._k.tenants, limit, cursor)
 

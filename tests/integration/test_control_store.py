@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 
@@ -164,3 +165,39 @@ async def test_an_api_key_beyond_the_cap_is_refused(store: Store) -> None:
         await store.records.add_api_key(ApiKeyRecord(f"key_{i}", "ten_1", "p", i), f"h{i}")
     with pytest.raises(QuotaExceeded):
         await store.records.add_api_key(ApiKeyRecord("key_x", "ten_1", "p", 1), "hx")
+
+
+async def _drain(pubsub: Any, within: float) -> list[dict[str, Any]]:
+    got = []
+    deadline = asyncio.get_running_loop().time() + within
+    while asyncio.get_running_loop().time() < deadline:
+        msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.05)
+        if msg is not None:
+            got.append(json.loads(msg["data"]))
+    return got
+
+
+async def test_events_are_published_only_for_tenants_someone_follows(store: Store) -> None:
+    from app import events
+    from app.models import Attempt, Fire
+
+    fire = Fire("fire_1", "ten_1", "sch_1", "cron", 1000, "delivering", 0, 0,
+                Target("https://example.com"), RetrySettings())  # fmt: skip
+    attempt = Attempt(1, 1000, 3.0, 200, None, "ok", "success")
+    spy = store.client.pubsub()  # a pattern subscriber sees every publish, listed or not
+    await spy.psubscribe(store.keys.events_pattern)
+    try:
+        # nobody follows ten_1: nothing is published at all
+        await events.attempt_finished(store, fire, attempt, "succeeded", None)
+        assert await _drain(spy, 0.3) == []
+        # once a stream follows it (and producers have looked again), events flow
+        stream = store.client.pubsub()
+        await stream.subscribe(store.keys.events("ten_1"))
+        await asyncio.sleep(events.LISTENERS_TTL_S + 0.1)
+        await events.attempt_finished(store, fire, attempt, "succeeded", None)
+        got = await _drain(spy, 0.5)
+        assert [e["type"] for e in got] == ["attempt.finished", "fire.succeeded"]
+        assert got[0]["fire_id"] == "fire_1" and got[0]["status_code"] == 200
+        await stream.aclose()
+    finally:
+        await spy.aclose()

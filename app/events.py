@@ -4,8 +4,8 @@ The dispatcher and the invoker call :func:`dispatched` and :func:`attempt_finish
 line each); events go out on the tenant's Redis pub/sub channel. Publishing is best
 effort: an event that cannot be published is logged and dropped, never failing a
 delivery (the fire records stay the source of truth). Events are only built and published
-for tenants with an open stream (checked at most once a second per process), so a new
-stream hears events from about a second after it connects.
+for tenants with an open stream (checked at most once a second per process); the stream
+endpoint answers only after that long, so a stream hears every event from its answer on.
 
 Event types: ``fire.dispatched`` (published to the queue, every attempt),
 ``attempt.finished`` (every attempt's outcome), ``fire.succeeded`` and ``fire.failed``

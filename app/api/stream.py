@@ -15,7 +15,7 @@ from starlette.responses import Response, StreamingResponse
 from app.api.guard import Ctx, endpoint, route
 from app.api.problems import ApiProblem
 from app.errors import FieldError, ValidationFailed
-from app.events import TYPES
+from app.events import LISTENERS_TTL_S, TYPES
 
 KEEPALIVE_S = 15.0
 MAX_STREAMS_PER_TENANT = 10
@@ -76,7 +76,15 @@ async def stream_events(ctx: Ctx) -> Response:
             headers={"Retry-After": "5"},
         )
     pubsub = ctx.store.client.pubsub()
-    await pubsub.subscribe(ctx.store.keys.events(tid))  # before answering: nothing is missed
+    try:
+        await pubsub.subscribe(ctx.store.keys.events(tid))
+        # Dispatchers and invokers look for listeners at most once per LISTENERS_TTL_S:
+        # answering after that long means every event from the answer on is delivered.
+        await asyncio.sleep(LISTENERS_TTL_S)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await pubsub.aclose()
+        raise
     _open[tid] += 1
     return StreamingResponse(
         _stream(ctx, pubsub, types),

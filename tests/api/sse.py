@@ -10,8 +10,6 @@ from typing import Any
 
 import httpx
 
-from app.events import LISTENERS_TTL_S
-
 
 class Stream:
     """An open SSE stream, parsed into (event, data) as it arrives."""
@@ -45,8 +43,6 @@ async def streaming(client: httpx.AsyncClient, key: str, query: str = "") -> Asy
     s = Stream()
     task = asyncio.create_task(s.run(client, key, query))
     await asyncio.wait_for(s.ready.wait(), 10)
-    # producers look at who listens at most once per LISTENERS_TTL_S: events flow after it
-    await asyncio.sleep(LISTENERS_TTL_S + 0.2)
     try:
         yield s
     finally:

@@ -56,9 +56,8 @@ async def test_a_real_fire_streams_its_events_to_its_tenant_only(live: Live) -> 
                 for n, d in mine.events
                 if n == "fire.succeeded" and d["schedule_id"] == sid
             )
-            # (dispatcher and invoker publish independently: the first two may swap)
+            # (dispatcher and invoker publish independently: the order may vary)
             assert sorted(mine.of(fid)) == ["attempt.finished", "fire.dispatched", "fire.succeeded"]
-            assert mine.of(fid)[-1] == "fire.succeeded"
             done = next(
                 d for n, d in mine.events if n == "attempt.finished" and d["fire_id"] == fid
             )
@@ -124,7 +123,6 @@ async def test_the_stream_filters_by_schedule_also_for_triggered_and_retried_fir
             assert sorted(got) == sorted(
                 ["fire.dispatched", "attempt.finished"] * 2 + ["fire.succeeded"]
             )
-            assert got[0] == "fire.dispatched" and got[-1] == "fire.succeeded"
             assert only.of(other) == []
             attempts = sorted(d["attempt"] for n, d in only.events if n == "fire.dispatched")
             assert attempts == [1, 2]

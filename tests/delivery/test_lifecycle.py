@@ -110,7 +110,8 @@ async def test_outcome_callbacks_are_signed_fires_of_their_own(w: World, rx: Rec
         "body": "status 500",
     }
     assert good_cb.headers["webhook-id"] == callback_fire_id(fire_id, 1)
-    cb_fire = await w.fire(tenant.id, callback_fire_id(fire_id, 1))
+    # the receiver sees the callback before its invoker records the outcome: wait for it
+    [cb_fire] = await w.settled(tenant.id, [callback_fire_id(fire_id, 1)])
     assert cb_fire.kind == "callback" and cb_fire.status == "succeeded"
     await asyncio.sleep(0.5)
     assert rx.requests_to("/cb/ok/failed") == []

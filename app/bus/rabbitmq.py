@@ -21,6 +21,7 @@ import aio_pika
 import aiormq
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
+from app.bus.amqp_batch import publish_batch
 from app.bus.base import Handler, Requeue
 from app.bus.message import FireMessage
 from app.errors import BusUnavailable, PoisonMessage
@@ -29,6 +30,7 @@ log = logging.getLogger("cronhook.bus")
 
 _DRIVER_ERRORS: tuple[type[BaseException], ...] = (
     aiormq.exceptions.AMQPError,
+    aiormq.exceptions.ChannelInvalidStateError,  # a RuntimeError: the channel closed
     aio_pika.exceptions.AMQPException,
     ConnectionError,
     OSError,
@@ -39,9 +41,6 @@ _PUBLISH_ERRORS: tuple[type[BaseException], ...] = (
     *_DRIVER_ERRORS,
     aio_pika.exceptions.DeliveryError,
 )
-
-
-_PUBLISHERS = 256  # publishes awaiting their confirm at once, per publish() call
 
 
 class RabbitBus:
@@ -91,25 +90,14 @@ class RabbitBus:
             return
         if self._pub is None:
             raise BusUnavailable("bus not started")
-        results: list[Any] = [None] * len(messages)
         try:
-            # aiormq's channel under aio-pika's robust one: half the client CPU per message
-            # (bench/dispatch.py), same confirms, same mandatory returns (PublishError).
+            # aiormq's channel under aio-pika's robust one, one write per batch
+            # (app/bus/amqp_batch.py): same confirms, same mandatory returns.
             channel = await self._pub.get_underlay_channel()
-            todo = iter(range(len(messages)))
-
-            async def worker() -> None:
-                for i in todo:
-                    try:
-                        results[i] = await self._publish_one(channel, messages[i])
-                    except _PUBLISH_ERRORS as e:
-                        results[i] = e
-
-            # A bounded set of publishers, each waiting for its confirm: thousands at once
-            # would queue on the channel lock, whose waiters are scanned in O(n) per take.
-            # One deadline for the batch: a timer per message costs a tenth of a publish.
             async with asyncio.timeout(self._publish_timeout):
-                await asyncio.gather(*(worker() for _ in range(min(_PUBLISHERS, len(messages)))))
+                results = await publish_batch(
+                    channel, self._queue_name, [(m.fire_id, m.encode()) for m in messages]
+                )
         except _PUBLISH_ERRORS as e:
             raise BusUnavailable(f"publish failed: {e!r}") from e
         for m, result in zip(messages, results, strict=True):
@@ -117,22 +105,6 @@ class RabbitBus:
                 raise BusUnavailable(f"publish of {m.fire_id} failed: {result!r}") from result
             if not isinstance(result, aiormq.spec.Basic.Ack):
                 raise BusUnavailable(f"broker did not confirm {m.fire_id}: {result!r}")
-
-    async def _publish_one(self, channel: Any, m: FireMessage) -> Any:
-        # no header table: the body says it all, and encoding one costs a fifth of a publish
-        props = aiormq.spec.Basic.Properties(
-            delivery_mode=2,  # persistent
-            message_id=m.fire_id,
-            content_type="application/json",
-        )
-        return await channel.basic_publish(
-            m.encode(),
-            exchange="",
-            routing_key=self._queue_name,
-            properties=props,
-            mandatory=True,
-            wait=False,  # the broker's confirm is awaited either way
-        )
 
     async def consume(self, handler: Handler, *, prefetch: int) -> None:
         if self._conn is None:

@@ -1,0 +1,110 @@
+"""Publishing a batch of messages on one aiormq channel in a single write.
+
+aiormq's ``basic_publish`` takes the channel lock, opens two context managers, creates a
+drain future and queues one write per message: about 0.19 ms of client CPU per message
+here, which capped one dispatcher near 5,000 publishes/s. This module does the same
+protocol work once per batch: under the channel's lock it numbers the messages (the
+channel's ``delivery_tag`` sequence, as aiormq does), registers one confirmation future
+per delivery tag and the message id it returns by, and queues every frame of the batch as
+one write. The broker's confirms and returns then resolve those futures through aiormq's
+own handlers, exactly as for ``basic_publish`` (an ``Ack``, a ``Nack`` as
+``DeliveryError``, a mandatory return as ``PublishError``; a closed channel fails them).
+Measured by bench/dispatch.py: about 0.07 ms per message and twice the rate.
+
+It relies on aiormq's channel internals (``lock``, ``delivery_tag``, ``confirmations``,
+``message_id_delivery_tag``, ``write_queue``), so aiormq is pinned to a minor release in
+pyproject.toml and tests/integration/test_bus_contract.py covers confirms, mandatory
+returns and a closed channel on the real broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from aiormq.abc import ChannelFrame
+from pamqp import commands as spec
+from pamqp.header import ContentHeader
+
+CHUNK = 500  # messages per write: bounds the bytes built and the lock's hold time
+
+
+async def publish_batch(
+    channel: Any, routing_key: str, messages: Sequence[tuple[str, bytes]]
+) -> list[Any]:
+    """Publish ``(message_id, body)`` pairs, persistent and mandatory, to the default
+    exchange; returns each message's confirmation result or exception, in order."""
+    results: list[Any] = []
+    for start in range(0, len(messages), CHUNK):
+        futures: list[asyncio.Future[Any]] = []
+        tags: list[tuple[str, int]] = []
+        try:
+            await _write_chunk(channel, routing_key, messages[start : start + CHUNK], futures, tags)
+            results += await _confirmed(channel, futures)
+        finally:
+            _forget(channel, futures, tags)
+    return results
+
+
+async def _write_chunk(
+    channel: Any,
+    routing_key: str,
+    chunk: Sequence[tuple[str, bytes]],
+    futures: list[asyncio.Future[Any]],
+    tags: list[tuple[str, int]],
+) -> None:
+    """Register a confirmation per message (into ``futures``, ``tags``) and queue the
+    chunk's frames as one write; returns once the connection's writer has sent them."""
+    publish = spec.Basic.Publish(exchange="", routing_key=routing_key, mandatory=True)
+    frames: list[Any] = []
+    loop = asyncio.get_running_loop()
+    async with channel.lock:
+        for message_id, body in chunk:
+            props = spec.Basic.Properties(
+                delivery_mode=2, message_id=message_id, content_type="application/json"
+            )
+            frames += (publish, ContentHeader(properties=props, body_size=len(body)))
+            frames += channel._split_body(body)
+            channel.delivery_tag += 1
+            future = loop.create_future()
+            channel.confirmations[channel.delivery_tag] = future
+            channel.message_id_delivery_tag[message_id] = channel.delivery_tag
+            futures.append(future)
+            tags.append((message_id, channel.delivery_tag))
+        drained = channel.create_future()
+        payload = ChannelFrame.marshall(
+            channel_number=channel.number, frames=frames, drain_future=drained
+        )
+        await channel.write_queue.put(payload)
+    await drained
+
+
+async def _confirmed(channel: Any, futures: list[asyncio.Future[Any]]) -> list[Any]:
+    """The chunk's confirmations, or the channel's closing error for all of them: the
+    per-message futures are plain loop futures (aiormq's own cost a tenth of a publish
+    each), so one channel future per chunk stands for the close that would fail them."""
+    closed = channel.create_future()
+    confirmed = asyncio.gather(*futures, return_exceptions=True)
+    try:
+        await asyncio.wait([closed, confirmed], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not closed.done():
+            closed.cancel()
+    if confirmed.done():
+        return list(confirmed.result())
+    confirmed.cancel()
+    error = closed.exception() if not closed.cancelled() else None
+    return [error or ConnectionError("channel closed")] * len(futures)
+
+
+def _forget(channel: Any, futures: list[asyncio.Future[Any]], tags: list[tuple[str, int]]) -> None:
+    """Cancel what is still unconfirmed (a timeout, a cancellation; aiormq ignores a late
+    confirm of a cancelled future) and drop the message ids this chunk registered, unless
+    a later publish of the same id took one over."""
+    for future in futures:
+        future.cancel()
+    by_id = channel.message_id_delivery_tag
+    for message_id, tag in tags:
+        if by_id.get(message_id) == tag:
+            del by_id[message_id]

@@ -123,14 +123,15 @@ class FireLog:
         read: bool,
     ) -> Any:
         k = self._k
-        return self._s.fire_begin(
-            keys=[
+        return self._s.call(
+            self._s.fire_begin,
+            [
                 k.fire(tenant_id, fire_id),
                 k.inflight(tenant_id, fire_id),
                 k.rate(tenant_id),
                 k.slots(tenant_id),
             ],
-            args=[
+            [
                 owner,
                 attempt,
                 "" if ttl_ms is None else ttl_ms,
@@ -216,9 +217,10 @@ class FireLog:
         if schedule_id:
             keys.append(k.active_fire(tenant_id, schedule_id))
         return str(
-            await self._s.fire_finish(
-                keys=keys,
-                args=[
+            await self._s.call(
+                self._s.fire_finish,
+                keys,
+                [
                     owner,
                     json.dumps(attempt.to_json()),
                     attempt.number,

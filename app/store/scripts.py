@@ -1,10 +1,20 @@
 """Lua scripts, read from ``lua/*.lua`` once and registered per connection.
 
+Every call is an EVALSHA; a NOSCRIPT answer (a Redis restarted or flushed since the script
+was loaded) loads the script and runs that call again, which is safe because a NOSCRIPT
+call did not run. Pipelines carry plain EVALSHAs: redis-py's own script-in-pipeline path
+sends a SCRIPT EXISTS before every pipeline, an extra round trip per batch.
+
 ``Scripts.many`` runs a batch of script calls in one round trip: a pipeline on a single
 Redis. redis-py's Cluster pipeline refuses EVALSHA (``PIPELINE_BLOCKED_COMMANDS``, in the
 async client as well: redis/redis-py#2914), so on Cluster the calls run as concurrent
 single calls, each routed to its slot's node, at most ``CLUSTER_CONCURRENCY`` at a time.
 Every call touches one slot either way (its keys share a hash tag).
+
+``Scripts.call`` runs one call, sent together with every other ``call`` made in the same
+turn of the event loop (one pipeline, one write and one read for all of them): concurrent
+deliveries in one invoker share their round trips. Each call still runs on its own in
+Redis, and its answer or error goes to its own caller only.
 """
 
 from __future__ import annotations
@@ -14,6 +24,8 @@ from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
+
+from redis.exceptions import NoScriptError, ResponseError
 
 NAMES = (
     "ti_claim",
@@ -26,6 +38,7 @@ NAMES = (
     "fire_release",
 )
 CLUSTER_CONCURRENCY = 64
+MAX_BATCH = 256  # calls per coalesced pipeline
 
 Call = tuple[Any, Sequence[Any], Sequence[Any]]  # (script, keys, args)
 
@@ -36,13 +49,15 @@ def source(name: str) -> str:
 
 
 class Scripts:
-    """Every script registered on one client (EVALSHA, reloaded on NOSCRIPT by redis-py)."""
+    """Every script registered on one client (EVALSHA, reloaded on NOSCRIPT)."""
 
     def __init__(self, client: Any, *, cluster: bool = False) -> None:
         self._client = client
         self.cluster = cluster
         for name in NAMES:
             setattr(self, name, client.register_script(source(name)))
+        self._queued: list[tuple[Call, asyncio.Future[Any]]] = []
+        self._sending: set[asyncio.Task[None]] = set()
 
     ti_claim: Any
     ti_done: Any
@@ -59,10 +74,64 @@ class Scripts:
             return []
         if self.cluster:
             return await self._concurrent(calls)
+        results = await self._pipelined(calls)
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
+        return results
+
+    async def call(self, script: Any, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        """Run one call, in one round trip with the other calls of this loop turn. Driver
+        errors propagate (the caller wraps)."""
+        if self.cluster:
+            return await script(keys=keys, args=args)
+        loop = asyncio.get_running_loop()
+        if not self._queued:
+            loop.call_soon(self._flush)
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queued.append(((script, keys, args), future))
+        return await future
+
+    def _flush(self) -> None:
+        queued, self._queued = self._queued, []
+        for at in range(0, len(queued), MAX_BATCH):
+            task = asyncio.create_task(self._send(queued[at : at + MAX_BATCH]))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    async def _send(self, queued: list[tuple[Call, asyncio.Future[Any]]]) -> None:
+        try:
+            results = await self._pipelined([c for c, _ in queued])
+        except BaseException as e:
+            for _, future in queued:
+                if not future.done():
+                    future.set_exception(e)
+            if isinstance(e, asyncio.CancelledError):
+                raise
+            return
+        for (_, future), result in zip(queued, results, strict=True):
+            if future.done():  # its caller was cancelled
+                continue
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+    async def _pipelined(self, calls: Sequence[Call]) -> list[Any]:
+        """Every call's answer or ``ResponseError``, in order, in one round trip (plus one
+        per script Redis did not know)."""
         async with self._client.pipeline(transaction=False) as pipe:
             for script, keys, args in calls:
-                await script(keys=keys, args=args, client=pipe)
-            return list(await pipe.execute())
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            results = list(await pipe.execute(raise_on_error=False))
+        for i, r in enumerate(results):
+            if isinstance(r, NoScriptError):
+                script, keys, args = calls[i]
+                try:
+                    results[i] = await script(keys=keys, args=args)  # loads, then runs
+                except ResponseError as e:
+                    results[i] = e
+        return results
 
     async def _concurrent(self, calls: Sequence[Call]) -> list[Any]:
         gate = asyncio.Semaphore(CLUSTER_CONCURRENCY)

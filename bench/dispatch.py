@@ -8,8 +8,10 @@ Scenarios (``--scenario``, default all):
                  follows the broker's confirm), fires/s over that, and the dispatchers'
                  whole handling time from their first claim (which the lookahead starts up
                  to ``CRONHOOK_LOOKAHEAD_SECONDS`` before T).
-- ``sustained``  ``--rate`` schedules firing every second (``* * * * * *``: a burst of
-                 ``--rate`` fires at every whole second) for ``--seconds``. Publish lag =
+- ``sustained``  ``--rate`` schedules firing every second for ``--seconds``: ``--shape
+                 spread`` (default) ``every 1s`` schedules whose phases are spread evenly
+                 over the second; ``--shape aligned`` per-second crons (``* * * * * *``: a
+                 burst of ``--rate`` fires at every whole second). Publish lag =
                  arrival at a consumer minus the scheduled instant, p50/p99/max (an upper
                  bound of the publish lag: it adds the broker's delivery to the consumer).
 - ``memory``     ``--memory-n`` schedules written as the API writes them, in a Redis of
@@ -156,9 +158,10 @@ async def wait_registered(store: Store, n: int, within: float = 30) -> None:
 
 
 # -- seeding ------------------------------------------------------------------------------
-def make_schedule(i: int, now_ms: int, cron: str) -> Schedule:
+def make_schedule(i: int, now_ms: int, cron: str, start_at: int | None = None) -> Schedule:
     """A schedule shaped like one the API writes (a small JSON body, no extra headers)."""
     return Schedule(
+        start_at=start_at,
         id=f"sch_bench{i:019d}",
         tenant_id=TENANT,
         name=f"bench-{i}",
@@ -171,15 +174,28 @@ def make_schedule(i: int, now_ms: int, cron: str) -> Schedule:
     )
 
 
-async def seed(store: Store, n: int, cron: str, due_ms: int | None, chunk: int = 5000) -> None:
+async def seed(
+    store: Store,
+    n: int,
+    cron: str,
+    due_ms: int | None,
+    chunk: int = 5000,
+    phase_from_ms: int | None = None,
+) -> None:
     """Write ``n`` schedules (records, the tenant's list, time-index items) in pipelines;
-    ``due_ms`` None = each schedule's own next instant."""
+    ``due_ms`` None = each schedule's own next instant. ``phase_from_ms``: schedule i
+    starts at that instant + i/n of a second (``every 1s`` phases spread over the second)."""
     k = store.keys
     now = await store.now_ms()
     tenant = Tenant(TENANT, "bench", now, TenantLimits(max_schedules=10**7), ())
     await store.records.put_tenant(tenant)
     for start in range(0, n, chunk):
-        batch = [make_schedule(i, now, cron) for i in range(start, min(n, start + chunk))]
+        batch = [
+            make_schedule(
+                i, now, cron, None if phase_from_ms is None else phase_from_ms + i * 1000 // n
+            )
+            for i in range(start, min(n, start + chunk))
+        ]
         async with store.client.pipeline(transaction=False) as pipe:
             for s in batch:
                 pipe.set(k.schedule(TENANT, s.id), schedule_record(s))
@@ -352,7 +368,11 @@ async def sustained_once(args: argparse.Namespace, redis_url: str) -> dict[str, 
 
                 await q.consume(on_message, no_ack=True)
                 warm = 3
-                await seed(store, args.rate, "* * * * * *", due_ms=None)
+                if args.shape == "spread":
+                    start = await store.now_ms() + 1000
+                    await seed(store, args.rate, "every 1s", due_ms=None, phase_from_ms=start)
+                else:
+                    await seed(store, args.rate, "* * * * * *", due_ms=None)
                 await asyncio.sleep(warm)
                 lags.clear()
                 windows: dict[tuple[str, int], dict[str, float]] = {}
@@ -446,7 +466,11 @@ async def main(args: argparse.Namespace) -> None:
                 report(f"burst: {n:,} schedules due at the same instant", runs)
         if "sustained" in args.scenario:
             runs = [await sustained_once(args, url) for _ in range(args.runs)]
-            report(f"sustained: {args.rate} fires/s for {args.seconds}s (lag at a consumer)", runs)
+            report(
+                f"sustained: {args.rate} fires/s, {args.shape}, for {args.seconds}s "
+                "(lag at a consumer)",
+                runs,
+            )
     if "memory" in args.scenario:
         runs = [await memory_once(args) for _ in range(args.runs)]
         report(f"memory: {args.memory_n:,} schedules in a private Redis", runs)
@@ -468,6 +492,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--burst", type=int, nargs="+", default=[10_000, 100_000])
     p.add_argument("--rate", type=int, default=1000)
     p.add_argument("--seconds", type=float, default=60)
+    p.add_argument("--shape", choices=["spread", "aligned"], default="spread")
     p.add_argument("--memory-n", type=int, default=100_000)
     p.add_argument("--runs", type=int, default=3)
     return p.parse_args()

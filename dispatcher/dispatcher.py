@@ -23,7 +23,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from app import events
@@ -37,28 +37,17 @@ from app.settings import Settings
 from app.store import Store
 from app.store.timeindex import ClaimBatch, Completion
 from dispatcher.fairness import interleave_by_tenant
-from dispatcher.planning import BatchPlan, Release, parse_payload, plan_batch
+from dispatcher.planning import BatchPlan, Release, merge_releases, parse_payload, plan_batch
 from dispatcher.registry import Clock, Heartbeat, Rates, beating
 from dispatcher.schedules import ScheduleReader
+from dispatcher.stats import DispatcherStats, report
 
 log = logging.getLogger("cronhook.dispatcher")
 
 _PUBLISHABLE = frozenset({"new", "dispatched"})
-MAX_BATCHES_IN_FLIGHT = 8
-
-
-@dataclass
-class DispatcherStats:
-    claimed: int = 0
-    published: int = 0
-    skipped_misfire: int = 0
-    skipped_overlap: int = 0
-    given_back: int = 0
-    lost_leases: int = 0
-    lags_ms: deque[float] = field(default_factory=lambda: deque(maxlen=20_000))
-
-    def counters(self) -> dict[str, int]:
-        return {k: v for k, v in asdict(self).items() if isinstance(v, int)}
+MAX_BATCHES_IN_FLIGHT = 32  # claimed batches waiting for their instants or publishing
+MAX_SENDING = 8  # releases of one batch publishing at once (each awaits its confirms)
+SHORT_WAIT_S = 0.05  # waits shorter than this sleep instead of watching the stop event
 
 
 @dataclass
@@ -100,6 +89,9 @@ class Dispatcher:
         self._stop = asyncio.Event()  # run()'s stop: batches not yet due give their items back
         self._lease_ms = int(settings.lease_seconds * 1000)
         self._lookahead_ms = int(settings.lookahead_seconds * 1000)
+        # Dense schedules leave something due just past every lookahead edge: claiming
+        # that each millisecond would make a batch per item. A claim covers at least this.
+        self._claim_spacing_s = min(settings.poll_seconds, settings.lookahead_seconds / 4)
 
     # -- the loop ---------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -150,7 +142,7 @@ class Dispatcher:
         if claim.next_due_ms is None:
             return poll
         wake = claim.next_due_ms - self._lookahead_ms
-        return max(0.0, min(poll, (wake - claim.now_ms) / 1000))
+        return max(self._claim_spacing_s, min(poll, (wake - claim.now_ms) / 1000))
 
     def _spawn(self, batch: _Batch) -> None:
         task = asyncio.create_task(self._handle(batch))
@@ -184,10 +176,7 @@ class Dispatcher:
     async def _handle(self, batch: _Batch) -> None:
         try:
             plan = await self._prepare(batch)
-            for release in plan.releases:
-                if not await self._until(batch, release.at_ms):
-                    break  # stopping before this instant
-                await self._release(batch, release, plan.forbid_ttl_s)
+            await self._release_all(batch, plan)
             await self._give_back(batch)  # whatever a stop left unreleased
         except (StoreUnavailable, BusUnavailable) as e:
             self.metrics.tick_errors.inc()
@@ -198,6 +187,31 @@ class Dispatcher:
             raise
         except Exception:
             log.exception("batch failed; its claims return when their lease ends")
+
+    async def _release_all(self, batch: _Batch, plan: BatchPlan) -> None:
+        """Release each instant when it comes. Instants already due by then go as one
+        release, and a release does not wait for the previous one's confirms (at most
+        ``MAX_SENDING`` at once): a batch of schedules a millisecond apart keeps up.
+        A failed release fails the batch once the others have settled."""
+        pending = deque(plan.releases)
+        sending: set[asyncio.Task[None]] = set()
+        try:
+            while pending and await self._until(batch, pending[0].at_ms):
+                now = self._redis_now(batch)
+                group = [pending.popleft()]
+                while pending and pending[0].at_ms <= now:
+                    group.append(pending.popleft())
+                release = merge_releases(group)
+                sending.add(asyncio.create_task(self._release(batch, release, plan.forbid_ttl_s)))
+                if len(sending) >= MAX_SENDING:
+                    done, sending = await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
+                    _raise_first(done)
+            _raise_first(await _settled(sending))
+        except BaseException:
+            for task in sending:
+                task.cancel()
+            await asyncio.gather(*sending, return_exceptions=True)
+            raise
 
     async def _prepare(self, batch: _Batch) -> BatchPlan:
         parsed = [(c, parse_payload(c.payload)) for c in batch.claim.items]
@@ -262,6 +276,11 @@ class Dispatcher:
         wait_s = (at_ms - self._redis_now(batch)) / 1000
         if wait_s <= 0:
             return True
+        if self._stop.is_set():
+            return False
+        if wait_s < SHORT_WAIT_S:  # a timer instead of a task watching the stop event
+            await asyncio.sleep(wait_s)
+            return True
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), timeout=wait_s)
             return False
@@ -281,27 +300,21 @@ class Dispatcher:
 
     # -- the heartbeat's report -------------------------------------------------------------
     def _report(self) -> dict[str, Any]:
-        counters = self.stats.counters()
-        rates = self._rates(counters)
-        lags = sorted(self.stats.lags_ms)
-        self.stats.lags_ms.clear()
-        return {
-            "counters": counters,
-            "claims_per_second": rates["claimed"],
-            "publishes_per_second": rates["published"],
-            "publish_lag_ms": _percentiles(lags),
+        extra = {
             "batches_in_flight": len(self._inflight),
             "lookahead_seconds": self.settings.lookahead_seconds,
             "lease_seconds": self.settings.lease_seconds,
         }
+        return report(self.stats, self._rates, extra)
 
 
-def _percentiles(sorted_values: list[float]) -> dict[str, float] | None:
-    if not sorted_values:
-        return None
-    n = len(sorted_values)
+async def _settled(tasks: set[asyncio.Task[None]]) -> set[asyncio.Task[None]]:
+    if tasks:
+        await asyncio.wait(tasks)
+    return tasks
 
-    def pick(q: float) -> float:
-        return round(sorted_values[min(n - 1, int(q * n))], 1)
 
-    return {"p50": pick(0.5), "p99": pick(0.99), "max": round(sorted_values[-1], 1)}
+def _raise_first(done: set[asyncio.Task[None]]) -> None:
+    for task in done:
+        if not task.cancelled() and (e := task.exception()) is not None:
+            raise e

@@ -126,6 +126,21 @@ class Release:
     skipped: int = 0  # instants the misfire policy did not fire
 
 
+def merge_releases(releases: list[Release]) -> Release:
+    """Releases that are all due now, as one (at the earliest instant)."""
+    if len(releases) == 1:
+        return releases[0]
+    out = Release(releases[0].at_ms)
+    for r in releases:
+        out.items += r.items
+        out.fires += r.fires
+        out.forbid_fires += r.forbid_fires
+        out.messages += r.messages
+        out.completions += r.completions
+        out.skipped += r.skipped
+    return out
+
+
 @dataclass
 class BatchPlan:
     releases: list[Release]  # oldest instant first

@@ -20,6 +20,7 @@ from app.bus.base import Bus
 from app.bus.memory import MemoryBus
 from app.bus.message import FireMessage
 from app.bus.rabbitmq import RabbitBus
+from app.errors import BusUnavailable
 from app.keys import schedule_item
 from app.models import Attempt, Fire, Misfire, RetrySettings, Schedule, Target
 from app.settings import Settings
@@ -157,6 +158,66 @@ async def test_fires_are_prepared_ahead_and_never_published_before_their_instant
     instants = sorted({p.message.scheduled_at_ms for p in wb.sent})
     assert all(ms % 1000 == 0 for ms in instants)
     assert len(set(wb.ids())) == len(instants)
+
+
+def dense(n: int, start_ms: int) -> list[Schedule]:
+    """``n`` every-second schedules whose phases are a millisecond apart from ``start_ms``."""
+    return [
+        schedule("every 1s", start_at=start_ms + i).evolve(id=f"sch_0dense{i:021d}")
+        for i in range(n)
+    ]
+
+
+async def test_instants_a_millisecond_apart_each_go_once_never_early(
+    store: Store, bus: Bus
+) -> None:
+    # given 150 schedules one millisecond apart (a batch of 150 instants)
+    wb = WatchedBus(bus)
+    start = await store.now_ms() + 300
+    firsts_due = {await add(store, s) for s in dense(150, start)}
+    async with running(Dispatcher(store, wb, SETTINGS)):
+        # when two rounds of instants pass
+        await eventually(lambda: len(wb.sent) >= 300, within=10)
+    # then every fire left at or after its instant, and each instant went once
+    for p in wb.sent:
+        assert p.at_ms >= p.message.scheduled_at_ms - 5, p
+    assert len(firsts_due) == 150
+    assert firsts_due <= {p.message.scheduled_at_ms for p in wb.sent}
+    assert len(set(wb.ids())) == len(wb.ids())
+
+
+@dataclass
+class FlakyBus(WatchedBus):
+    """Fails the ``fail_call``-th publish call (counting from 1) with BusUnavailable."""
+
+    fail_call: int = 3
+    calls: int = 0
+
+    async def publish(self, messages: Sequence[FireMessage]) -> None:
+        self.calls += 1
+        if self.calls == self.fail_call:
+            raise BusUnavailable("broker went away (test)")
+        await WatchedBus.publish(self, messages)
+
+
+async def test_a_failed_release_gives_the_batch_back_and_nothing_is_lost(
+    store: Store, bus: Bus
+) -> None:
+    # given 60 instants 2 ms apart and a bus whose third publish fails
+    fb = FlakyBus(bus)
+    start = await store.now_ms() + 300
+    schedules = [s.evolve(start_at=start + 2 * i) for i, s in enumerate(dense(60, start))]
+    want = {await add(store, s) for s in schedules}
+    async with running(Dispatcher(store, fb, SETTINGS)) as d:
+        # when the batch fails part-way, then every first instant is published anyway
+        await eventually(lambda: want <= {p.message.scheduled_at_ms for p in fb.sent}, within=10)
+        assert d.stats.given_back > 0
+    # and a fire published twice (given back after its publish) keeps its fire id
+    by_instant: dict[tuple[str, int], set[str]] = {}
+    for p in fb.sent:
+        key = (p.message.tenant_id, p.message.scheduled_at_ms)
+        by_instant.setdefault(key, set()).add(p.message.fire_id)
+    assert all(len(ids) == 1 for ids in by_instant.values())
 
 
 async def test_overlap_forbid_records_skipped_fires_until_the_previous_one_finishes(

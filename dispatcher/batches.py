@@ -1,0 +1,211 @@
+"""One claimed batch, from its claim to its completions.
+
+1. prepare, ahead of the instant: read the schedules, plan the fires (misfire policy),
+   create the fire records (overlap ``allow``);
+2. at each instant of the batch (Redis time, tracked with the monotonic clock): create the
+   overlap-``forbid`` fires (the check belongs to the instant), publish with confirms, and
+   only then complete the claims, fenced by the owner token. Instants already due go
+   together, and a release does not wait for the previous one's confirms.
+
+Whatever is not released (a stop before its instant, a failure) is given back at its
+original instant instead of waiting out the lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from app import events
+from app.bus.base import Bus
+from app.bus.message import FireMessage
+from app.errors import BusUnavailable, CronhookError, StoreUnavailable
+from app.logs import fire_fields
+from app.metrics import DispatcherMetrics
+from app.models import Fire
+from app.settings import Settings
+from app.store import Store
+from app.store.timeindex import ClaimBatch, Completion
+from dispatcher.fairness import interleave_by_tenant
+from dispatcher.planning import BatchPlan, Release, merge_releases, parse_payload, plan_batch
+from dispatcher.schedules import ScheduleReader
+from dispatcher.stats import DispatcherStats
+
+log = logging.getLogger("cronhook.dispatcher")
+
+_PUBLISHABLE = frozenset({"new", "dispatched"})
+MAX_SENDING = 8  # releases of one batch publishing at once (each awaits its confirms)
+SHORT_WAIT_S = 0.05  # waits shorter than this sleep instead of watching the stop event
+
+
+@dataclass
+class Batch:
+    """A claim under one owner token, and what of it is settled."""
+
+    owner: str
+    claim: ClaimBatch
+    claimed_at: float  # time.monotonic() when the claim returned
+    done: set[str] = field(default_factory=set)  # items completed or given back
+
+
+class BatchRunner:
+    """Handles claimed batches for one dispatcher; ``stop`` is its run's stop event
+    (batches not yet due give their items back once it is set)."""
+
+    def __init__(
+        self,
+        store: Store,
+        bus: Bus,
+        settings: Settings,
+        stats: DispatcherStats,
+        metrics: DispatcherMetrics,
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.stats = stats
+        self.metrics = metrics
+        self.stop = asyncio.Event()
+        self._settings = settings
+        self._schedules = ScheduleReader(store)
+        self._lease_ms = int(settings.lease_seconds * 1000)
+
+    async def handle(self, batch: Batch) -> None:
+        try:
+            plan = await self._prepare(batch)
+            await self._release_all(batch, plan)
+            await self._give_back(batch)  # whatever a stop left unreleased
+        except (StoreUnavailable, BusUnavailable) as e:
+            self.metrics.tick_errors.inc()
+            log.warning("batch failed, giving its claims back: %s", e)
+            await self._give_back(batch)
+        except asyncio.CancelledError:
+            await self._give_back(batch)  # a shutdown out of time: nothing waits on a lease
+            raise
+        except Exception:
+            log.exception("batch failed; its claims return when their lease ends")
+
+    async def _release_all(self, batch: Batch, plan: BatchPlan) -> None:
+        """Release each instant when it comes. Instants already due by then go as one
+        release, and a release does not wait for the previous one's confirms (at most
+        ``MAX_SENDING`` at once): a batch of schedules a millisecond apart keeps up.
+        A failed release fails the batch once the others have settled."""
+        pending = deque(plan.releases)
+        sending: set[asyncio.Task[None]] = set()
+        try:
+            while pending and await self._until(batch, pending[0].at_ms):
+                now = self._redis_now(batch)
+                group = [pending.popleft()]
+                while pending and pending[0].at_ms <= now:
+                    group.append(pending.popleft())
+                release = merge_releases(group)
+                sending.add(asyncio.create_task(self._release(batch, release, plan.forbid_ttl_s)))
+                if len(sending) >= MAX_SENDING:
+                    done, sending = await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
+                    _raise_first(done)
+            _raise_first(await _settled(sending))
+        except BaseException:
+            for task in sending:
+                task.cancel()
+            await asyncio.gather(*sending, return_exceptions=True)
+            raise
+
+    async def _prepare(self, batch: Batch) -> BatchPlan:
+        parsed = [(c, parse_payload(c.payload)) for c in batch.claim.items]
+        refs = [(d["t"], d["s"]) for _, d in parsed if d.get("k") == "s" and "t" in d]
+        found = iter(await self._schedules.get_many(refs))
+        items = [(c, d, next(found) if d.get("k") == "s" and "t" in d else None) for c, d in parsed]
+        plan = plan_batch(batch.claim.now_ms, items)
+        for item in plan.dropped:
+            log.error("dropping unreadable or unplannable time-index item %s", item)
+        ahead = [f for r in plan.releases for f in r.fires]
+        statuses = iter(await self.store.fires.create_many(ahead))
+        for r in plan.releases:
+            self._queue(r, r.fires, [next(statuses) for _ in r.fires])
+        return plan
+
+    def _queue(self, release: Release, fires: list[Fire], statuses: list[str]) -> None:
+        for fire, status in zip(fires, statuses, strict=True):
+            if status in _PUBLISHABLE:
+                release.messages.append(FireMessage(fire.id, fire.tenant_id, 1, fire.scheduled_at))
+            elif status == "skipped":
+                self.stats.skipped_overlap += 1
+
+    async def _release(self, batch: Batch, r: Release, forbid_ttl_s: dict[str, int]) -> None:
+        if r.forbid_fires:
+            statuses = await self.store.fires.create_many(r.forbid_fires, forbid_ttl_s=forbid_ttl_s)
+            self._queue(r, r.forbid_fires, statuses)
+        if self._redis_now(batch) > r.at_ms + self._lease_margin_ms():
+            log.warning(
+                "lease about to end before publishing %d items; giving them back", len(r.items)
+            )
+            await self._give_back(batch, r)
+            return
+        await self.bus.publish(interleave_by_tenant(r.messages))
+        now = self._redis_now(batch)
+        self.stats.lags_ms.extend(now - c.due_ms for c in r.items)
+        self.metrics.on_publish(r.messages)
+        if log.isEnabledFor(logging.DEBUG):
+            for m in r.messages:
+                log.debug("fire published", extra=fire_fields(m.fire_id, m.tenant_id, m.attempt))
+        await events.dispatched(self.store, r.messages, [*r.fires, *r.forbid_fires])
+        results = await self.store.time.complete(batch.owner, r.completions)
+        batch.done.update(c.item for c in r.items)
+        self.stats.published += len(r.messages)
+        self.stats.skipped_misfire += r.skipped
+        self.metrics.skipped.inc(r.skipped)
+        lost = sum(1 for x in results if x == 0)
+        self.metrics.on_lost(lost)
+        if lost:
+            self.stats.lost_leases += lost
+            log.warning("%d claims were lost to lease expiry before completion", lost)
+
+    def _lease_margin_ms(self) -> float:
+        """A lease ends lease_seconds after the release instant (ti_claim.lua); publishing
+        later than this after the instant risks a lease that another dispatcher now holds."""
+        return self._lease_ms - self._settings.redis_timeout * 1000
+
+    def _redis_now(self, batch: Batch) -> float:
+        return batch.claim.now_ms + (time.monotonic() - batch.claimed_at) * 1000
+
+    async def _until(self, batch: Batch, at_ms: int) -> bool:
+        """Wait for the instant ``at_ms`` (Redis time); False if stopping came first."""
+        wait_s = (at_ms - self._redis_now(batch)) / 1000
+        if wait_s <= 0:
+            return True
+        if self.stop.is_set():
+            return False
+        if wait_s < SHORT_WAIT_S:  # a timer instead of a task watching the stop event
+            await asyncio.sleep(wait_s)
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stop.wait(), timeout=wait_s)
+            return False
+        return True
+
+    async def _give_back(self, batch: Batch, only: Release | None = None) -> None:
+        """Return claims at their original instant now instead of waiting out the lease."""
+        items = only.items if only else [c for c in batch.claim.items if c.item not in batch.done]
+        if not items:
+            return
+        batch.done.update(c.item for c in items)
+        self.stats.given_back += len(items)
+        with contextlib.suppress(CronhookError):
+            await self.store.time.complete(
+                batch.owner, [Completion(c.item, c.due_ms) for c in items]
+            )
+
+
+async def _settled(tasks: set[asyncio.Task[None]]) -> set[asyncio.Task[None]]:
+    if tasks:
+        await asyncio.wait(tasks)
+    return tasks
+
+
+def _raise_first(done: set[asyncio.Task[None]]) -> None:
+    for task in done:
+        if not task.cancelled() and (e := task.exception()) is not None:
+            raise e

@@ -3,7 +3,8 @@
 Topology: a durable quorum queue (``x-delivery-limit``, dead-lettering to ``<queue>.dlq``),
 persistent messages published through the default exchange with publisher confirms,
 ``mandatory`` and ``on_return_raises`` (an unroutable message is an error, not a silent
-drop). Consumers ack manually after the handler returns; prefetch bounds what is in flight.
+drop). Consumers ack manually after the handler returns (the acks of one loop turn in one write:
+``app.bus.amqp_acks``); prefetch bounds what is in flight.
 
 aio-pika's ``message.process()`` rejects without requeue when its task is cancelled, so it is
 not used: every outcome here is an explicit ack, nack-with-requeue or reject.
@@ -21,6 +22,7 @@ import aio_pika
 import aiormq
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
+from app.bus.amqp_acks import AckBatch
 from app.bus.amqp_batch import publish_batch
 from app.bus.base import Handler, Requeue
 from app.bus.message import FireMessage
@@ -57,6 +59,7 @@ class RabbitBus:
         self._queue: Any = None
         self._tag: str | None = None
         self._inflight: set[asyncio.Task[None]] = set()
+        self._acks = AckBatch()
 
     @property
     def dlq_name(self) -> str:
@@ -115,6 +118,8 @@ class RabbitBus:
             self._queue = await self._declare(self._sub)
 
             async def on_message(message: AbstractIncomingMessage) -> None:
+                # a task of our own: aio-pika's callback task belongs to the channel, which
+                # cancels it when it closes, and a delivery must not stop half-way for that
                 task = asyncio.create_task(self._run(handler, message))
                 self._inflight.add(task)
                 task.add_done_callback(self._inflight.discard)
@@ -138,7 +143,8 @@ class RabbitBus:
                 log.exception("handler failed on %s; requeueing", message.message_id)
             await _settle(message.nack(requeue=True))
             return
-        await _settle(message.ack())
+        assert message.delivery_tag is not None  # manual ack
+        await _settle(self._acks.ack(message.channel, message.delivery_tag))
 
     async def drain(self, grace_seconds: float) -> int:
         if self._queue is not None and self._tag is not None:

@@ -1,0 +1,83 @@
+"""Acks of one turn of the event loop, written to their channel in one write.
+
+aiormq's ``basic_ack`` marshals one frame, queues one write and waits for its drain: per
+consumed message a socket write and a wake-up of the connection's writer. A consumer whose
+handlers finish together (an invoker answering a burst) acks here instead: each ack waits
+for the end of the loop turn, then every ack of that turn on a channel goes out as one
+write of individual ``Basic.Ack`` frames (one per delivery tag, never ``multiple``: no ack
+can cover a message that is still being handled or was nacked), and each caller returns
+once that write has been handed to the socket, as with ``basic_ack``. A closed channel
+fails the acks of its turn with ``ChannelInvalidStateError``, as ``basic_ack`` does.
+
+It relies on aiormq's channel internals (``write_queue``, ``number``, ``create_future``, as
+``app.bus.amqp_batch`` does; aiormq is pinned to a minor release in pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiormq.abc import ChannelFrame
+from aiormq.exceptions import ChannelInvalidStateError
+from pamqp import commands as spec
+
+
+class AckBatch:
+    """Coalesces the acks of one loop turn per channel (see the module doc)."""
+
+    def __init__(self) -> None:
+        self._tags: dict[Any, list[int]] = {}  # channel -> delivery tags of this turn
+        self._turn: dict[Any, asyncio.Future[None]] = {}  # channel -> its write, drained
+        self._sending: set[asyncio.Task[None]] = set()
+
+    async def ack(self, channel: Any, delivery_tag: int) -> None:
+        """Ack ``delivery_tag`` on ``channel`` (an aiormq channel) with the other acks of
+        this loop turn; returns once the write is drained."""
+        if channel.is_closed:
+            raise ChannelInvalidStateError(f"{channel!r} closed")
+        if not self._tags:
+            asyncio.get_running_loop().call_soon(self._flush)
+        tags = self._tags.get(channel)
+        if tags is None:
+            tags = self._tags[channel] = []
+            turn = self._turn[channel] = asyncio.get_running_loop().create_future()
+            turn.add_done_callback(_retrieved)
+        tags.append(delivery_tag)
+        await asyncio.shield(self._turn[channel])
+
+    def _flush(self) -> None:
+        batches, turns = self._tags, self._turn
+        self._tags, self._turn = {}, {}
+        for channel, tags in batches.items():
+            task = asyncio.create_task(self._send(channel, tags, turns[channel]))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    @staticmethod
+    async def _send(channel: Any, tags: list[int], turn: asyncio.Future[None]) -> None:
+        try:
+            if channel.is_closed:
+                raise ChannelInvalidStateError(f"{channel!r} closed")
+            drained = channel.create_future()
+            frames = [spec.Basic.Ack(delivery_tag=tag) for tag in tags]
+            await channel.write_queue.put(
+                ChannelFrame.marshall(
+                    channel_number=channel.number, frames=frames, drain_future=drained
+                )
+            )
+            await drained
+        except BaseException as e:
+            if not turn.done():
+                turn.set_exception(e)
+            if not isinstance(e, Exception):
+                raise
+            return
+        if not turn.done():
+            turn.set_result(None)
+
+
+def _retrieved(turn: asyncio.Future[None]) -> None:
+    """Mark a failed turn's error as seen (every caller may have been cancelled)."""
+    if not turn.cancelled():
+        turn.exception()

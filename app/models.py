@@ -6,8 +6,10 @@ are UTC-aware datetimes inside, epoch milliseconds in Redis and RFC 3339 at the 
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 FireStatus = Literal[
@@ -138,8 +140,6 @@ class Target:
             return b"", self.content_type
         if isinstance(self.body, str):
             return self.body.encode(), self.content_type or "text/plain; charset=utf-8"
-        import json
-
         text = json.dumps(self.body, separators=(",", ":"), ensure_ascii=False)
         return text.encode(), self.content_type or "application/json"
 
@@ -214,7 +214,7 @@ class Attempt:
     invoker: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(vars(self))  # every field a plain value: asdict's deep copy is not needed
 
 
 @dataclass(frozen=True)
@@ -240,8 +240,6 @@ class Fire:
 
     def to_record(self) -> dict[str, str]:
         """The Redis hash fields of a new fire record."""
-        import json
-
         optional = {
             k: str(v)
             for k, v in (
@@ -269,8 +267,6 @@ class Fire:
 
     @classmethod
     def from_record(cls, rec: dict[str, str], attempts: list[dict[str, Any]]) -> Fire:
-        import json
-
         def opt_int(name: str) -> int | None:
             v = rec.get(name)
             return int(v) if v else None
@@ -284,8 +280,8 @@ class Fire:
             status=rec["status"],  # type: ignore[arg-type]
             created_at=int(rec["created_at"]),
             updated_at=int(rec["updated_at"]),
-            target=Target(**json.loads(rec["target"])),
-            retry=RetrySettings(**json.loads(rec["retry"])),
+            target=_target(rec["target"]),
+            retry=_retry(rec["retry"]),
             attempt_count=int(rec.get("attempt_count") or 0),
             first_attempt_at=opt_int("first_attempt_at"),
             next_attempt_at=opt_int("next_attempt_at"),
@@ -295,3 +291,15 @@ class Fire:
             deferrals=int(rec.get("deferrals") or 0),
             retry_base=int(rec.get("retry_base") or 0),
         )
+
+
+# The fires of one schedule carry the same target and retry JSON: parsed once per distinct
+# text, and the instance shared (both are frozen and never changed in place).
+@lru_cache(maxsize=1024)
+def _target(text: str) -> Target:
+    return Target(**json.loads(text))
+
+
+@lru_cache(maxsize=256)
+def _retry(text: str) -> RetrySettings:
+    return RetrySettings(**json.loads(text))

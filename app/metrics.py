@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from prometheus_client import (
     PLATFORM_COLLECTOR,
@@ -157,6 +158,7 @@ class InvokerMetrics:
     ) -> None:
         r = registry if registry is not None else new_registry()
         self._tenants = frozenset(tenants)
+        self._children: dict[tuple[Any, ...], Any] = {}
         self.deliveries = Counter(
             "cronhook_invoker_deliveries_total",
             "Attempts recorded, by the fire's resulting status (succeeded, retrying, "
@@ -211,14 +213,23 @@ class InvokerMetrics:
     def tenant(self, tenant_id: str) -> str:
         return tenant_id if tenant_id in self._tenants else OTHER_TENANT
 
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, looked up once (the label sets are few and bounded:
+        named tenants only; ``labels()`` takes a lock and validates on every call)."""
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def on_start(self, tenant_id: str, attempt: int, replay: bool, scheduled_ms: int) -> None:
         if attempt == 1 and not replay:
             lag = max(0.0, time.time() * 1000 - scheduled_ms) / 1000
-            self.delivery_lag.labels(self.tenant(tenant_id)).observe(lag)
+            self._child(self.delivery_lag, self.tenant(tenant_id)).observe(lag)
 
     def on_attempt(self, tenant_id: str, status: str, result: str, duration_ms: float) -> None:
-        self.deliveries.labels(status, self.tenant(tenant_id)).inc()
-        self.attempt_duration.labels(result).observe(duration_ms / 1000)
+        self._child(self.deliveries, status, self.tenant(tenant_id)).inc()
+        self._child(self.attempt_duration, result).observe(duration_ms / 1000)
         if status == "retrying":
             self.retries.inc()
         elif status == "failed":

@@ -10,10 +10,12 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Sequence
+from functools import lru_cache
 
 PREFIX = "whsec_"
 
 
+@lru_cache(maxsize=1024)
 def secret_bytes(secret: str) -> bytes:
     """The key of a ``whsec_<base64>`` secret."""
     raw = secret.removeprefix(PREFIX)

@@ -31,7 +31,7 @@ import os
 import shutil
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -169,16 +169,20 @@ async def sustained(
     warmup = min(5.0, args.seconds / 2)
     start = datetime.fromtimestamp(time.time() + rate / max(api_rate, 1) * 1.5 + 2, UTC)
     bodies = []
-    for n in range(rate):
+    # whole milliseconds, as start_at carries them: the window's count of instants is exact
+    phases_ms = [int(start.timestamp() * 1000) + n * 1000 // rate for n in range(rate)]
+    for n, phase_ms in enumerate(phases_ms):
         body: dict[str, Any] = {"name": f"r{n}", "target": {"url": rx.url("/s")}}
         if args.shape == "spread":
-            phase = start + timedelta(seconds=n / rate)
+            phase = datetime.fromtimestamp(phase_ms / 1000, UTC)
             body |= {"cron": "every 1s", "start_at": _rfc3339(phase)}
         else:
             body |= {"cron": "* * * * * *", "start_at": _rfc3339(start)}
         bodies.append(body)
     made = await create_schedules(fleet.api_urls, key, bodies, args.api_concurrency)
-    window = (start.timestamp() + warmup, start.timestamp() + warmup + args.seconds)
+    w0_ms = int((start.timestamp() + warmup) * 1000)
+    window = (w0_ms / 1000, (w0_ms + int(args.seconds * 1000)) / 1000)
+    expected = _instants_in(window, phases_ms if args.shape == "spread" else [0] * rate)
     progress = Progress(f"{rate}/s {args.shape}", int(args.seconds), enabled=args.progress)
     await asyncio.sleep(max(0.0, window[0] - time.time()))
     rx.take()
@@ -193,7 +197,6 @@ async def sustained(
     await delete_schedules(fleet.api_urls[0], key, made.ids, args.api_concurrency)
     await _settle(rx, quiet=2.0)  # the backlog of a fleet that fell behind drains first
     rx.take()
-    expected = round(rate * args.seconds)
     return {
         "fires_per_s": round(len(on_time) / args.seconds, 1),
         "lag_ms": spread([r[0] - r[2] for r in on_time.values()]),
@@ -205,6 +208,12 @@ async def sustained(
             for role in cpu_after
         },
     }
+
+
+def _instants_in(window: tuple[float, float], phases_ms: list[int]) -> int:
+    """How many instants ``phase + k seconds`` of the schedules fall in the window."""
+    lo, hi = (round(w * 1000) for w in window)
+    return sum((hi - 1 - p) // 1000 - (lo - 1 - p) // 1000 for p in phases_ms)
 
 
 async def ceiling(url: str, concurrency: int, seconds: float) -> dict[str, float]:

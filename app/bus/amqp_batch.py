@@ -31,19 +31,30 @@ CHUNK = 500  # messages per write: bounds the bytes built and the lock's hold ti
 
 
 async def publish_batch(
-    channel: Any, routing_key: str, messages: Sequence[tuple[str, bytes]]
+    channel: Any,
+    routing_key: str,
+    messages: Sequence[tuple[str, bytes]],
+    *,
+    gate: asyncio.Semaphore,
+    chunk_timeout: float,
 ) -> list[Any]:
     """Publish ``(message_id, body)`` pairs, persistent and mandatory, to the default
-    exchange; returns each message's confirmation result or exception, in order."""
+    exchange; returns each message's confirmation result or exception, in order. Each
+    chunk holds ``gate`` (the publisher's chunks awaiting confirms at once) and must be
+    confirmed within ``chunk_timeout`` seconds of taking it (TimeoutError otherwise): many
+    concurrent publishes queue for the gate instead of racing one deadline."""
     results: list[Any] = []
     for start in range(0, len(messages), CHUNK):
         futures: list[asyncio.Future[Any]] = []
         tags: list[tuple[str, int]] = []
-        try:
-            await _write_chunk(channel, routing_key, messages[start : start + CHUNK], futures, tags)
-            results += await _confirmed(channel, futures)
-        finally:
-            _forget(channel, futures, tags)
+        async with gate:
+            try:
+                async with asyncio.timeout(chunk_timeout):
+                    chunk = messages[start : start + CHUNK]
+                    await _write_chunk(channel, routing_key, chunk, futures, tags)
+                    results += await _confirmed(channel, futures)
+            finally:
+                _forget(channel, futures, tags)
     return results
 
 
@@ -54,29 +65,35 @@ async def _write_chunk(
     futures: list[asyncio.Future[Any]],
     tags: list[tuple[str, int]],
 ) -> None:
-    """Register a confirmation per message (into ``futures``, ``tags``) and queue the
-    chunk's frames as one write; returns once the connection's writer has sent them."""
+    """Queue the chunk's frames as one write, then register a confirmation per message
+    (into ``futures``, ``tags``); returns once the connection's writer has sent them.
+
+    The delivery tags are taken only once the write is queued (the queue is bounded, so
+    queueing may wait and be cancelled): a cancelled write leaves the channel's numbering
+    as it was. Nothing can confirm before the registration: the writer sends on a later
+    turn of the loop."""
     publish = spec.Basic.Publish(exchange="", routing_key=routing_key, mandatory=True)
     frames: list[Any] = []
+    for message_id, body in chunk:
+        props = spec.Basic.Properties(
+            delivery_mode=2, message_id=message_id, content_type="application/json"
+        )
+        frames += (publish, ContentHeader(properties=props, body_size=len(body)))
+        frames += channel._split_body(body)
     loop = asyncio.get_running_loop()
     async with channel.lock:
-        for message_id, body in chunk:
-            props = spec.Basic.Properties(
-                delivery_mode=2, message_id=message_id, content_type="application/json"
-            )
-            frames += (publish, ContentHeader(properties=props, body_size=len(body)))
-            frames += channel._split_body(body)
+        drained = channel.create_future()
+        payload = ChannelFrame.marshall(
+            channel_number=channel.number, frames=frames, drain_future=drained
+        )
+        await channel.write_queue.put(payload)
+        for message_id, _ in chunk:
             channel.delivery_tag += 1
             future = loop.create_future()
             channel.confirmations[channel.delivery_tag] = future
             channel.message_id_delivery_tag[message_id] = channel.delivery_tag
             futures.append(future)
             tags.append((message_id, channel.delivery_tag))
-        drained = channel.create_future()
-        payload = ChannelFrame.marshall(
-            channel_number=channel.number, frames=frames, drain_future=drained
-        )
-        await channel.write_queue.put(payload)
     await drained
 
 

@@ -30,6 +30,8 @@ from app.errors import BusUnavailable, PoisonMessage
 
 log = logging.getLogger("cronhook.bus")
 
+CHUNKS_IN_FLIGHT = 4  # publish chunks (amqp_batch.CHUNK messages) awaiting confirms at once
+
 _DRIVER_ERRORS: tuple[type[BaseException], ...] = (
     aiormq.exceptions.AMQPError,
     aiormq.exceptions.ChannelInvalidStateError,  # a RuntimeError: the channel closed
@@ -59,6 +61,7 @@ class RabbitBus:
         self._queue: Any = None
         self._tag: str | None = None
         self._inflight: set[asyncio.Task[None]] = set()
+        self._gate = asyncio.Semaphore(CHUNKS_IN_FLIGHT)
         self._acks = AckBatch()
 
     @property
@@ -97,10 +100,13 @@ class RabbitBus:
             # aiormq's channel under aio-pika's robust one, one write per batch
             # (app/bus/amqp_batch.py): same confirms, same mandatory returns.
             channel = await self._pub.get_underlay_channel()
-            async with asyncio.timeout(self._publish_timeout):
-                results = await publish_batch(
-                    channel, self._queue_name, [(m.fire_id, m.encode()) for m in messages]
-                )
+            results = await publish_batch(
+                channel,
+                self._queue_name,
+                [(m.fire_id, m.encode()) for m in messages],
+                gate=self._gate,
+                chunk_timeout=self._publish_timeout,
+            )
         except _PUBLISH_ERRORS as e:
             raise BusUnavailable(f"publish failed: {e!r}") from e
         for m, result in zip(messages, results, strict=True):

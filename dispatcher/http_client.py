@@ -43,6 +43,7 @@ import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 import aiohttp
@@ -228,13 +229,13 @@ class WebhookClient:
         Raises ``RuntimeError`` only when called after :meth:`aclose`.
         """
         started = time.perf_counter()
-        refusal = _literal_refusal(request.url, allow_private=allow_private)
-        if refusal is not None:
-            return self._failure(refusal, started)
+        url, refusal = _checked_url(request.url, allow_private=allow_private)
+        if url is None:
+            return self._failure(refusal or "invalid_url", started)
         session = self._session(allow_private=allow_private)  # RuntimeError once closed
         try:
             async with asyncio.timeout(request.timeout_seconds):
-                return await self._exchange(session, request, started)
+                return await self._exchange(session, url, request, started)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -244,11 +245,11 @@ class WebhookClient:
             return self._failure(error, started)
 
     async def _exchange(
-        self, session: aiohttp.ClientSession, request: OutboundRequest, started: float
+        self, session: aiohttp.ClientSession, url: URL, request: OutboundRequest, started: float
     ) -> DeliveryResult:
         async with session.request(
             request.method,
-            request.url,
+            url,
             headers=_outgoing_headers(request.headers, self._user_agent),
             data=request.body,
             allow_redirects=False,
@@ -300,17 +301,20 @@ class WebhookClient:
         self._resolver = None
 
 
-def _literal_refusal(url: str, *, allow_private: bool) -> str | None:
-    """``invalid_url`` / ``ssrf_blocked`` for URLs refused before any I/O, else None."""
+@lru_cache(maxsize=4096)
+def _checked_url(url: str, *, allow_private: bool) -> tuple[URL | None, str | None]:
+    """The parsed URL, or None and ``invalid_url`` / ``ssrf_blocked`` for URLs refused
+    before any I/O. Pure, so kept per URL text (a schedule's fires share theirs): the
+    resolved address of a host name is still checked on every connection."""
     try:
         parsed = URL(url)
     except (ValueError, TypeError):
-        return "invalid_url"
+        return None, "invalid_url"
     if parsed.scheme not in ("http", "https") or not parsed.raw_host:
-        return "invalid_url"
+        return None, "invalid_url"
     if allow_private:
-        return None
+        return parsed, None
     ip = parse_host_literal(parsed.raw_host)
     if ip is not None and forbidden_reason(ip) is not None:
-        return "ssrf_blocked"
-    return None
+        return None, "ssrf_blocked"
+    return parsed, None

@@ -33,6 +33,10 @@ from dispatcher.stats import DispatcherStats, report
 log = logging.getLogger("cronhook.dispatcher")
 
 MAX_BATCHES_IN_FLIGHT = 32  # claimed batches waiting for their instants or publishing
+# Claimed items not yet settled: a few seconds of publishing, far inside a lease, so a
+# huge herd is claimed as the fleet gets through it rather than all at once (100,000 due
+# at once, all claimed, outlived 30 s leases and were given back and published twice).
+MAX_ITEMS_IN_FLIGHT = 16_000
 
 
 class Dispatcher:
@@ -63,6 +67,7 @@ class Dispatcher:
         self._rates = Rates()
         self._batches = BatchRunner(store, bus, settings, self.stats, self.metrics)
         self._inflight: set[asyncio.Task[None]] = set()
+        self._items_in_flight = 0
         self._lease_ms = int(settings.lease_seconds * 1000)
         self._lookahead_ms = int(settings.lookahead_seconds * 1000)
         # Dense schedules leave something due just past every lookahead edge: claiming
@@ -93,7 +98,7 @@ class Dispatcher:
             delay = self.settings.poll_seconds
             if not self.heartbeat.clock_ok:
                 delay = self.settings.heartbeat_seconds
-            elif len(self._inflight) >= MAX_BATCHES_IN_FLIGHT:
+            elif self._full():
                 await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
                 continue
             else:
@@ -120,10 +125,24 @@ class Dispatcher:
         wake = claim.next_due_ms - self._lookahead_ms
         return max(self._claim_spacing_s, min(poll, (wake - claim.now_ms) / 1000))
 
+    def _full(self) -> bool:
+        """Enough claimed: more would wait behind these and could outlive its lease."""
+        return (
+            len(self._inflight) >= MAX_BATCHES_IN_FLIGHT
+            or self._items_in_flight >= MAX_ITEMS_IN_FLIGHT
+        )
+
     def _spawn(self, batch: Batch) -> None:
         task = asyncio.create_task(self._batches.handle(batch))
         self._inflight.add(task)
-        task.add_done_callback(self._inflight.discard)
+        n = len(batch.claim.items)
+        self._items_in_flight += n
+
+        def done(t: asyncio.Task[None]) -> None:
+            self._inflight.discard(t)
+            self._items_in_flight -= n
+
+        task.add_done_callback(done)
 
     async def _cancel_inflight(self) -> None:
         tasks = list(self._inflight)

@@ -67,11 +67,12 @@ class AckBatch:
                 )
             )
             await drained
-        except BaseException as e:
+        except asyncio.CancelledError:
+            turn.cancel()
+            raise
+        except Exception as e:
             if not turn.done():
                 turn.set_exception(e)
-            if not isinstance(e, Exception):
-                raise
             return
         if not turn.done():
             turn.set_result(None)

@@ -104,7 +104,11 @@ class Scripts:
             results = await self._pipelined([c for c, _ in queued])
         except BaseException as e:
             for _, future in queued:
-                if not future.done():
+                if future.done():
+                    continue
+                if isinstance(e, asyncio.CancelledError):
+                    future.cancel()
+                else:
                     future.set_exception(e)
             if isinstance(e, asyncio.CancelledError):
                 raise

@@ -13,8 +13,9 @@ Every call touches one slot either way (its keys share a hash tag).
 
 ``Scripts.call`` runs one call, sent together with every other ``call`` made in the same
 turn of the event loop (one pipeline, one write and one read for all of them): concurrent
-deliveries in one invoker share their round trips. Each call still runs on its own in
-Redis, and its answer or error goes to its own caller only.
+deliveries in one invoker share their round trips. With ``MAX_PIPELINES`` awaiting answers,
+further calls wait and then go together. Each call still runs on its own in Redis, and its
+answer or error goes to its own caller only.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ NAMES = (
 )
 CLUSTER_CONCURRENCY = 64
 MAX_BATCH = 256  # calls per coalesced pipeline
+MAX_PIPELINES = 16  # coalesced pipelines awaiting their answers at once, per Scripts
 
 Call = tuple[Any, Sequence[Any], Sequence[Any]]  # (script, keys, args)
 
@@ -58,6 +60,7 @@ class Scripts:
             setattr(self, name, client.register_script(source(name)))
         self._queued: list[tuple[Call, asyncio.Future[Any]]] = []
         self._sending: set[asyncio.Task[None]] = set()
+        self._flushing = False  # a _flush is scheduled
 
     ti_claim: Any
     ti_done: Any
@@ -86,18 +89,29 @@ class Scripts:
         if self.cluster:
             return await script(keys=keys, args=args)
         loop = asyncio.get_running_loop()
-        if not self._queued:
+        if not self._flushing:
+            self._flushing = True
             loop.call_soon(self._flush)
         future: asyncio.Future[Any] = loop.create_future()
         self._queued.append(((script, keys, args), future))
         return await future
 
     def _flush(self) -> None:
-        queued, self._queued = self._queued, []
-        for at in range(0, len(queued), MAX_BATCH):
-            task = asyncio.create_task(self._send(queued[at : at + MAX_BATCH]))
+        """Send what is queued, at most ``MAX_PIPELINES`` pipelines in flight: beyond that,
+        calls wait for one to answer and go together (each pipeline holds a pooled
+        connection, and the pool refuses past its maximum rather than wait)."""
+        self._flushing = False
+        while self._queued and len(self._sending) < MAX_PIPELINES:
+            batch, self._queued = self._queued[:MAX_BATCH], self._queued[MAX_BATCH:]
+            task = asyncio.create_task(self._send(batch))
             self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+            task.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._sending.discard(task)
+        if self._queued and not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().call_soon(self._flush)
 
     async def _send(self, queued: list[tuple[Call, asyncio.Future[Any]]]) -> None:
         try:

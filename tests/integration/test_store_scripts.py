@@ -76,3 +76,23 @@ async def test_a_cancelled_caller_does_not_disturb_the_others(store: Store, pref
     # then the other still gets its answer
     assert (await second).startswith("b:")
     assert first.cancelled()
+
+
+async def test_calls_beyond_the_pipelines_in_flight_wait_and_all_answer(
+    store: Store, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given room for one pipeline in flight only
+    monkeypatch.setattr("app.store.scripts.MAX_PIPELINES", 1)
+    script = store.client.register_script(ECHO)
+    key = f"{prefix}:count"
+
+    async def caller(i: int) -> str:
+        for _ in range(i % 3):  # callers arriving over several loop turns
+            await asyncio.sleep(0)
+        return str(await store.scripts.call(script, [key], [f"c{i}"]))
+
+    # when 60 callers call over a few turns
+    answers = await asyncio.gather(*(caller(i) for i in range(60)))
+    # then every one is answered, once
+    assert sorted(a.split(":")[0] for a in answers) == sorted(f"c{i}" for i in range(60))
+    assert int(await store.client.get(key)) == 60

@@ -31,10 +31,11 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -328,14 +329,19 @@ def main() -> None:
     parser.add_argument("--invokers", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=64, help="invoker prefetch")
     parser.add_argument("--log-level", default="WARNING", help="the processes' log level")
-    args = parser.parse_args()
+    with_receiver(lambda conn, url: _main(parser.parse_args(), conn, url))
+
+
+def with_receiver(run: Callable[[Connection, int], Coroutine[Any, Any, None]]) -> None:
+    """Start the receiver in its own process, run ``run(pipe, receiver port)`` to the end
+    on a fresh event loop, then stop the receiver."""
     parent, child = multiprocessing.Pipe()
     server = multiprocessing.Process(target=_receiver, args=(child,), daemon=True)
     server.start()
     try:
         if not parent.poll(10):
             raise SystemExit("receiver did not start")
-        asyncio.run(_main(args, parent, parent.recv()))
+        asyncio.run(run(parent, parent.recv()))
     finally:
         server.terminate()
         server.join(5)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import os
 import secrets
 import shutil
@@ -33,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from deliver import AMQP_URL, BODY, REDIS_URL, ROOT, _dump, _receiver, _tenant
+from deliver import AMQP_URL, BODY, REDIS_URL, ROOT, _dump, _tenant, with_receiver
 
 from app.bus.message import FireMessage
 from app.bus.rabbitmq import RabbitBus
@@ -179,15 +178,7 @@ def main() -> None:
     parser.add_argument("--log", help="write the invoker's output here (default: discarded)")
     parser.add_argument("--profile", help="py-spy raw stacks of the measured runs, to this file")
     args = parser.parse_args()
-    parent, child = multiprocessing.Pipe()
-    server = multiprocessing.Process(target=_receiver, args=(child,), daemon=True)
-    server.start()
-    try:
-        if not parent.poll(10):
-            raise SystemExit("receiver did not start")
-        asyncio.run(_main(args, parent, parent.recv()))
-    finally:
-        server.terminate()
+    with_receiver(lambda conn, url: _main(args, conn, url))
 
 
 if __name__ == "__main__":

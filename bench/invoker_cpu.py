@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from deliver import AMQP_URL, BODY, REDIS_URL, ROOT, _dump, _tenant, with_receiver
+from deliver import AMQP_URL, BODY, REDIS_URL, ROOT, _dump, _env, _tenant, with_receiver
 
 from app.bus.message import FireMessage
 from app.bus.rabbitmq import RabbitBus
@@ -95,18 +95,7 @@ async def _recorded(store: Store, tenant: Tenant, messages: list[FireMessage]) -
 
 
 def _spawn(args: argparse.Namespace, prefix: str, queue: str) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRONHOOK_")}
-    env.update(
-        CRONHOOK_REDIS_URL=REDIS_URL,
-        CRONHOOK_AMQP_URL=AMQP_URL,
-        CRONHOOK_PREFIX=prefix,
-        CRONHOOK_QUEUE=queue,
-        CRONHOOK_ALLOW_PRIVATE_TARGETS="true",
-        CRONHOOK_INVOKER_CONCURRENCY=str(args.concurrency),
-        CRONHOOK_LOG_LEVEL=args.log_level,
-        CRONHOOK_EVENT_LOOP=args.event_loop,
-        PYTHONUNBUFFERED="1",
-    )
+    env = _env(prefix, queue, args) | {"CRONHOOK_EVENT_LOOP": args.event_loop}
     log = open(args.log, "wb") if args.log else subprocess.DEVNULL  # noqa: SIM115
     return subprocess.Popen(
         [sys.executable, "-m", "app.cli", "invoker"], env=env, cwd=ROOT, stdout=log, stderr=log

@@ -9,8 +9,9 @@ can cover a message that is still being handled or was nacked), and each caller 
 once that write has been handed to the socket, as with ``basic_ack``. A closed channel
 fails the acks of its turn with ``ChannelInvalidStateError``, as ``basic_ack`` does.
 
-It relies on aiormq's channel internals (``write_queue``, ``number``, ``create_future``, as
-``app.bus.amqp_batch`` does; aiormq is pinned to a minor release in pyproject.toml).
+It relies on aiormq's channel internals through ``app.bus.amqp_batch.queue_write`` (the
+channel's ``write_queue``, ``number``, ``create_future``; aiormq is pinned to a minor
+release in pyproject.toml).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from aiormq.abc import ChannelFrame
 from aiormq.exceptions import ChannelInvalidStateError
 from pamqp import commands as spec
+
+from app.bus.amqp_batch import queue_write
 
 
 class AckBatch:
@@ -59,14 +61,8 @@ class AckBatch:
         try:
             if channel.is_closed:
                 raise ChannelInvalidStateError(f"{channel!r} closed")
-            drained = channel.create_future()
             frames = [spec.Basic.Ack(delivery_tag=tag) for tag in tags]
-            await channel.write_queue.put(
-                ChannelFrame.marshall(
-                    channel_number=channel.number, frames=frames, drain_future=drained
-                )
-            )
-            await drained
+            await (await queue_write(channel, frames))
         except asyncio.CancelledError:
             turn.cancel()
             raise

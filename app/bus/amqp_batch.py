@@ -9,12 +9,12 @@ per delivery tag and the message id it returns by, and queues every frame of the
 one write. The broker's confirms and returns then resolve those futures through aiormq's
 own handlers, exactly as for ``basic_publish`` (an ``Ack``, a ``Nack`` as
 ``DeliveryError``, a mandatory return as ``PublishError``; a closed channel fails them).
-Measured by bench/dispatch.py: about 0.07 ms per message and twice the rate.
+Measured here: about 0.055 ms of client CPU per message and 1.7 times the rate.
 
 It relies on aiormq's channel internals (``lock``, ``delivery_tag``, ``confirmations``,
 ``message_id_delivery_tag``, ``write_queue``), so aiormq is pinned to a minor release in
-pyproject.toml and tests/integration/test_bus_contract.py covers confirms, mandatory
-returns and a closed channel on the real broker.
+pyproject.toml and tests/integration/test_rabbit_publish.py covers confirms, mandatory
+returns, concurrent batches and a closed channel on the real broker.
 """
 
 from __future__ import annotations
@@ -82,11 +82,7 @@ async def _write_chunk(
         frames += channel._split_body(body)
     loop = asyncio.get_running_loop()
     async with channel.lock:
-        drained = channel.create_future()
-        payload = ChannelFrame.marshall(
-            channel_number=channel.number, frames=frames, drain_future=drained
-        )
-        await channel.write_queue.put(payload)
+        drained = await queue_write(channel, frames)
         for message_id, _ in chunk:
             channel.delivery_tag += 1
             future = loop.create_future()
@@ -95,6 +91,17 @@ async def _write_chunk(
             futures.append(future)
             tags.append((message_id, channel.delivery_tag))
     await drained
+
+
+async def queue_write(channel: Any, frames: list[Any]) -> asyncio.Future[None]:
+    """Queue ``frames`` on ``channel``'s connection as one write; returns the future that
+    is done once the connection's writer has handed them to the socket (or failed with
+    the channel)."""
+    drained: asyncio.Future[None] = channel.create_future()
+    await channel.write_queue.put(
+        ChannelFrame.marshall(channel_number=channel.number, frames=frames, drain_future=drained)
+    )
+    return drained
 
 
 async def _confirmed(channel: Any, futures: list[asyncio.Future[Any]]) -> list[Any]:

@@ -106,7 +106,9 @@ class BatchRunner:
                 if len(sending) >= MAX_SENDING:
                     done, sending = await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
                     _raise_first(done)
-            _raise_first(await _settled(sending))
+            if sending:
+                await asyncio.wait(sending)
+            _raise_first(sending)
         except BaseException:
             for task in sending:
                 task.cancel()
@@ -197,12 +199,6 @@ class BatchRunner:
             await self.store.time.complete(
                 batch.owner, [Completion(c.item, c.due_ms) for c in items]
             )
-
-
-async def _settled(tasks: set[asyncio.Task[None]]) -> set[asyncio.Task[None]]:
-    if tasks:
-        await asyncio.wait(tasks)
-    return tasks
 
 
 def _raise_first(done: set[asyncio.Task[None]]) -> None:

@@ -244,11 +244,16 @@ async def _pipeline(args: argparse.Namespace, conn: Connection, url: str) -> Non
             p.terminate()
         for p in procs:
             p.wait(30)
-        await bus.purge_and_delete()
-        await bus.aclose()
-        async for key in store.client.scan_iter(match=f"{prefix}:*", count=1000):
-            await store.client.delete(key)
-        await store.aclose()
+        await cleanup(store, bus, prefix)
+
+
+async def cleanup(store: Store, bus: RabbitBus, prefix: str) -> None:
+    """Remove the run's queues and keys, then close both."""
+    await bus.purge_and_delete()
+    await bus.aclose()
+    async for key in store.client.scan_iter(match=f"{prefix}:*", count=1000):
+        await store.client.delete(key)
+    await store.aclose()
 
 
 async def _warm(store: Store, conn: Connection, url: str) -> None:

@@ -32,7 +32,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from deliver import AMQP_URL, BODY, REDIS_URL, ROOT, _dump, _env, _tenant, with_receiver
+from deliver import (
+    AMQP_URL,
+    BODY,
+    REDIS_URL,
+    ROOT,
+    _dump,
+    _env,
+    _tenant,
+    cleanup,
+    with_receiver,
+)
 
 from app.bus.message import FireMessage
 from app.bus.rabbitmq import RabbitBus
@@ -136,11 +146,7 @@ async def _main(args: argparse.Namespace, conn: Connection, port: int) -> None:
     finally:
         proc.terminate()
         proc.wait(30)
-        await bus.purge_and_delete()
-        await bus.aclose()
-        async for key in store.client.scan_iter(match=f"{prefix}:*", count=1000):
-            await store.client.delete(key)
-        await store.aclose()
+        await cleanup(store, bus, prefix)
 
 
 def _report(

@@ -12,10 +12,12 @@ them afterwards, so leftovers never decide a result.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -110,7 +112,21 @@ async def bus(request: pytest.FixtureRequest, queue_name: str) -> AsyncIterator[
         await b.aclose()
         return
     url: str = request.getfixturevalue("amqp_url")
-    rb = RabbitBus(url, queue_name, delivery_limit=3)
+    async with started_rabbit(url, queue_name, delivery_limit=3) as rb:
+        yield rb
+
+
+@pytest.fixture
+async def rabbit(amqp_url: str, queue_name: str) -> AsyncIterator[RabbitBus]:
+    """The real RabbitMQ bus alone (default delivery limit), on this test's own queue."""
+    async with started_rabbit(amqp_url, queue_name) as rb:
+        yield rb
+
+
+@contextlib.asynccontextmanager
+async def started_rabbit(url: str, queue: str, **options: Any) -> AsyncIterator[RabbitBus]:
+    """A started RabbitBus on ``queue``; afterwards its handlers drain and both queues go."""
+    rb = RabbitBus(url, queue, **options)
     await rb.start()
     try:
         yield rb

@@ -5,7 +5,6 @@ stall at its prefetch)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pamqp.frame
@@ -87,18 +86,6 @@ async def test_a_cancelled_caller_does_not_cancel_the_others_acks() -> None:
     first.cancel()
     await second
     assert [f.delivery_tag for f in channel.written[0]] == [1, 2]
-
-
-@pytest.fixture
-async def rabbit(amqp_url: str, queue_name: str) -> AsyncIterator[RabbitBus]:
-    bus = RabbitBus(amqp_url, queue_name, delivery_limit=5)
-    await bus.start()
-    try:
-        yield bus
-    finally:
-        await bus.drain(1)
-        await bus.purge_and_delete()
-        await bus.aclose()
 
 
 @pytest.mark.external_service

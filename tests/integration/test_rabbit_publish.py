@@ -5,7 +5,6 @@ channel below its public API."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aio_pika
@@ -20,17 +19,6 @@ from tests.conftest import eventually
 
 def _msgs(n: int, tag: str = "f") -> list[FireMessage]:
     return [FireMessage(f"fir_{tag}{i:06d}", "ten_t", 1, 1000 + i) for i in range(n)]
-
-
-@pytest.fixture
-async def rabbit(amqp_url: str, queue_name: str) -> AsyncIterator[RabbitBus]:
-    bus = RabbitBus(amqp_url, queue_name)
-    await bus.start()
-    try:
-        yield bus
-    finally:
-        await bus.purge_and_delete()
-        await bus.aclose()
 
 
 async def _drain_queue(amqp_url: str, queue: str, n: int) -> list[tuple[str, FireMessage]]:

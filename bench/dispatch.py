@@ -46,8 +46,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aio_pika
-from e2e_fleet import scrape
-from e2e_report import bucket_quantiles, buckets
+from e2e_fleet import free_port, scrape
+from e2e_report import bucket_quantiles, share_within
 
 from app.keys import schedule_item
 from app.models import RetrySettings, Schedule, Target, Tenant, TenantLimits
@@ -61,15 +61,9 @@ SHARDS = 16
 
 
 # -- services -----------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def private_redis() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     tmp = tempfile.mkdtemp(prefix="cronhook-bench-redis-")
     proc = subprocess.Popen(
         [
@@ -119,7 +113,7 @@ class Fleet:
         self.metrics_urls = []
         self.procs = []
         for _ in range(n):
-            port = _free_port()
+            port = free_port()
             self.metrics_urls.append(f"http://127.0.0.1:{port}")
             self.procs.append(
                 subprocess.Popen(
@@ -414,14 +408,6 @@ async def sustained_once(args: argparse.Namespace, redis_url: str) -> dict[str, 
 
 
 LAG_METRIC = "cronhook_dispatcher_publish_lag_seconds"
-
-
-def share_within(before: str, after: str, name: str, bound: float) -> float:
-    """The share of what histogram ``name`` observed between two scrapes that was at most
-    ``bound`` (a bucket bound): exact, unlike a quantile read off buckets."""
-    b, a = buckets(before, name), buckets(after, name)
-    total = a.get(float("inf"), 0.0) - b.get(float("inf"), 0.0)
-    return (a.get(bound, 0.0) - b.get(bound, 0.0)) / total if total else 0.0
 
 
 # -- memory -------------------------------------------------------------------------------

@@ -191,6 +191,14 @@ def bucket_quantiles(before: str, after: str, name: str) -> dict[str, float]:
     return out
 
 
+def share_within(before: str, after: str, name: str, bound: float) -> float:
+    """The share of what histogram ``name`` observed between two scrapes that was at most
+    ``bound`` (a bucket bound): exact, unlike a quantile read off buckets."""
+    b, a = buckets(before, name), buckets(after, name)
+    total = a.get(float("inf"), 0.0) - b.get(float("inf"), 0.0)
+    return (a.get(bound, 0.0) - b.get(bound, 0.0)) / total if total else 0.0
+
+
 def _interpolate(bounds: list[float], cumulative: list[float], rank: float) -> float:
     low, below = 0.0, 0.0
     for le, count in zip(bounds, cumulative, strict=True):

@@ -17,7 +17,8 @@ from app.bus.amqp_acks import AckBatch
 from app.bus.base import Requeue
 from app.bus.message import FireMessage
 from app.bus.rabbitmq import RabbitBus
-from tests.conftest import eventually
+from app.errors import BusUnavailable
+from tests.conftest import eventually, started_rabbit
 
 
 class StubChannel:
@@ -123,3 +124,52 @@ async def _keep_releasing(gate: asyncio.Event) -> None:
     while True:
         await asyncio.sleep(0.05)
         gate.set()
+
+
+async def _close_broker_side(connection_name: str) -> int:
+    """Close every broker connection named ``connection_name`` (rabbitmqctl); how many."""
+    listing = await asyncio.create_subprocess_exec(
+        "rabbitmqctl", "-q", "list_connections", "pid", "client_properties",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(listing.communicate(), 60)
+    pids = [line.split("\t", 1)[0] for line in out.decode().splitlines() if connection_name in line]
+    for pid in pids:
+        closing = await asyncio.create_subprocess_exec(
+            "rabbitmqctl", "close_connection", pid, "test: broker-side close",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        await asyncio.wait_for(closing.wait(), 60)
+    return len(pids)
+
+
+@pytest.mark.external_service
+async def test_the_consumer_resumes_after_the_broker_closes_its_connection(
+    amqp_url: str, queue_name: str
+) -> None:
+    # given a consumer whose connection has a name of its own
+    name = f"cronhook-test-{queue_name}"
+    seen: list[str] = []
+
+    async def handler(body: bytes) -> None:
+        seen.append(FireMessage.decode(body).fire_id)
+
+    async with started_rabbit(f"{amqp_url}?name={name}", queue_name) as bus:
+        await bus.consume(handler, prefetch=8)
+        await bus.publish([FireMessage(f"fire_{i}", "t", 1, 1000 + i) for i in range(20)])
+        await eventually(lambda: len(set(seen)) == 20, within=20)
+        # when the broker closes that connection (aio-pika reconnects and reopens channels)
+        assert await _close_broker_side(name) == 1
+
+        # then messages published afterwards reach the handler again, on the new channel
+        async def published() -> bool:
+            try:
+                await bus.publish(
+                    [FireMessage(f"fire_{i}", "t", 1, 1000 + i) for i in range(20, 40)]
+                )
+            except BusUnavailable:
+                return False
+            return True
+
+        await eventually(published, within=30, every=0.5)
+        await eventually(lambda: {f"fire_{i}" for i in range(40)} <= set(seen), within=30)

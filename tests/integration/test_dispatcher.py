@@ -25,6 +25,7 @@ from app.keys import schedule_item
 from app.models import Attempt, Fire, Misfire, RetrySettings, Schedule, Target
 from app.settings import Settings
 from app.store import Store, open_store
+from dispatcher.batches import RELEASE_WINDOW_MS
 from dispatcher.dispatcher import Dispatcher
 from dispatcher.planning import first_due_ms
 from tests.conftest import delete_prefix, eventually
@@ -184,6 +185,40 @@ async def test_instants_a_millisecond_apart_each_go_once_never_early(
     assert len(firsts_due) == 150
     assert firsts_due <= {p.message.scheduled_at_ms for p in wb.sent}
     assert len(set(wb.ids())) == len(wb.ids())
+
+
+@dataclass
+class CallsBus(WatchedBus):
+    """Records the instants of each publish call."""
+
+    calls: list[list[int]] = field(default_factory=list)
+
+    async def publish(self, messages: Sequence[FireMessage]) -> None:
+        await WatchedBus.publish(self, messages)
+        if messages:
+            self.calls.append(sorted(m.scheduled_at_ms for m in messages))
+
+
+async def test_instants_within_the_release_window_share_one_publish_at_the_last(
+    store: Store, bus: Bus
+) -> None:
+    # given instants 0, 2 and 4 ms after a start (inside RELEASE_WINDOW_MS), and one 60 ms on
+    assert RELEASE_WINDOW_MS >= 4
+    cb = CallsBus(bus)
+    start = await store.now_ms() + 400
+    offsets = [0, 2, 4, 60]
+    schedules = [
+        s.evolve(start_at=start + o) for s, o in zip(dense(4, start), offsets, strict=True)
+    ]
+    firsts = sorted([await add(store, s) for s in schedules])
+    async with running(Dispatcher(store, cb, SETTINGS)):
+        await eventually(lambda: set(firsts) <= {p.message.scheduled_at_ms for p in cb.sent})
+    # then the three close instants went in one publish, and the later one on its own
+    assert firsts[:3] in cb.calls
+    assert [firsts[3]] in cb.calls
+    # and none of them before its own instant (5 ms: the slack of the clocks compared)
+    for p in cb.sent:
+        assert p.at_ms >= p.message.scheduled_at_ms - 5, p
 
 
 @dataclass

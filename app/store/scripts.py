@@ -16,6 +16,12 @@ turn of the event loop (one pipeline, one write and one read for all of them): c
 deliveries in one invoker share their round trips. With ``MAX_PIPELINES`` awaiting answers,
 further calls wait and then go together. Each call still runs on its own in Redis, and its
 answer or error goes to its own caller only.
+
+On a single plain Redis (TCP or unix socket) the pipelines go over one connection of
+``resp.Wire`` instead of redis-py's pipeline machinery (a fraction of its CPU per call),
+with the same answers and errors; every other client (TLS, Sentinel, fakeredis...) keeps
+redis-py's pipelines. There a NOSCRIPT answer is repaired in one more round trip: SCRIPT
+LOAD of each missing script followed by the calls again.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from importlib import resources
 from typing import Any
 
 from redis.exceptions import NoScriptError, ResponseError
+
+from app.store.resp import Wire, wire_for
 
 NAMES = (
     "ti_claim",
@@ -40,7 +48,10 @@ NAMES = (
 )
 CLUSTER_CONCURRENCY = 64
 MAX_BATCH = 256  # calls per coalesced pipeline
-MAX_PIPELINES = 16  # coalesced pipelines awaiting their answers at once, per Scripts
+# Coalesced pipelines awaiting their answers at once, per Scripts: on redis-py each holds a
+# pooled connection (the pool refuses past its maximum rather than wait); on the one Wire
+# connection it bounds the bytes queued on the socket and the calls awaiting Redis.
+MAX_PIPELINES = 16
 
 Call = tuple[Any, Sequence[Any], Sequence[Any]]  # (script, keys, args)
 
@@ -53,9 +64,11 @@ def source(name: str) -> str:
 class Scripts:
     """Every script registered on one client (EVALSHA, reloaded on NOSCRIPT)."""
 
-    def __init__(self, client: Any, *, cluster: bool = False) -> None:
+    def __init__(self, client: Any, *, cluster: bool = False, wire: bool = True) -> None:
+        """``wire=False`` keeps redis-py's pipelines even where a Wire could serve."""
         self._client = client
         self.cluster = cluster
+        self._wire: Wire | None = wire_for(client) if wire and not cluster else None
         for name in NAMES:
             setattr(self, name, client.register_script(source(name)))
         self._queued: list[tuple[Call, asyncio.Future[Any]]] = []
@@ -96,10 +109,19 @@ class Scripts:
         self._queued.append(((script, keys, args), future))
         return await future
 
+    @property
+    def on_wire(self) -> bool:
+        """Pipelines go over a ``resp.Wire`` (else over redis-py's)."""
+        return self._wire is not None
+
+    async def aclose(self) -> None:
+        """Close the Wire connection, if any (the client is its owner's to close)."""
+        if self._wire is not None:
+            await self._wire.aclose()
+
     def _flush(self) -> None:
         """Send what is queued, at most ``MAX_PIPELINES`` pipelines in flight: beyond that,
-        calls wait for one to answer and go together (each pipeline holds a pooled
-        connection, and the pool refuses past its maximum rather than wait)."""
+        calls wait for one to answer and go together."""
         self._flushing = False
         while self._queued and len(self._sending) < MAX_PIPELINES:
             batch, self._queued = self._queued[:MAX_BATCH], self._queued[MAX_BATCH:]
@@ -137,7 +159,10 @@ class Scripts:
 
     async def _pipelined(self, calls: Sequence[Call]) -> list[Any]:
         """Every call's answer or ``ResponseError``, in order, in one round trip (plus one
-        per script Redis did not know)."""
+        for the scripts Redis did not know, or one per such call on redis-py)."""
+        wire = self._wire
+        if wire is not None:
+            return await self._on_wire(wire, calls)
         async with self._client.pipeline(transaction=False) as pipe:
             for script, keys, args in calls:
                 pipe.evalsha(script.sha, len(keys), *keys, *args)
@@ -149,6 +174,30 @@ class Scripts:
                     results[i] = await script(keys=keys, args=args)  # loads, then runs
                 except ResponseError as e:
                     results[i] = e
+        return results
+
+    async def _on_wire(self, wire: Wire, calls: Sequence[Call]) -> list[Any]:
+        pack = wire.pack
+        data = b"".join(
+            [pack(("EVALSHA", script.sha, len(keys), *keys, *args)) for script, keys, args in calls]
+        )
+        results = await wire.execute(data, len(calls))
+        again = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+        if not again:
+            return results
+        # Load each missing script, then run its calls again, in one more round trip:
+        # Redis runs commands in order, so every load precedes the calls after it.
+        loads = {calls[i][0].sha: calls[i][0] for i in again}
+        packed = [pack(("SCRIPT", "LOAD", script.script)) for script in loads.values()]
+        for i in again:
+            script, keys, args = calls[i]
+            packed.append(pack(("EVALSHA", script.sha, len(keys), *keys, *args)))
+        replies = await wire.execute(b"".join(packed), len(packed))
+        failed = {
+            sha: r for sha, r in zip(loads, replies, strict=False) if isinstance(r, BaseException)
+        }
+        for i, r in zip(again, replies[len(loads) :], strict=True):
+            results[i] = failed.get(calls[i][0].sha, r)  # a script that did not load: why
         return results
 
     async def _concurrent(self, calls: Sequence[Call]) -> list[Any]:

@@ -59,6 +59,7 @@ class Store:
             return False
 
     async def aclose(self) -> None:
+        await self.scripts.aclose()
         if self._owns:
             await self.client.aclose()
 

@@ -10,7 +10,10 @@ Cases, each at concurrency 8 and 64 (``--concurrency``):
 The receiver is a minimal keep-alive HTTP/1.1 server in a separate process, so the client
 under test has its loop to itself. Every case runs ``--runs`` times for ``--duration``
 seconds after a short warm-up; the median is printed, with WebhookClient/httpx and
-WebhookClient/aiohttp ratios. Loopback only; bounded in time (~40 s with the defaults).
+WebhookClient/aiohttp ratios, and the client's CPU per request (this process's user + system
+time over the measured window divided by the requests: the receiver runs elsewhere, so it is
+the client stack's cost and, unlike requests/s, barely moved by other load on the box).
+Loopback only; bounded in time (~40 s with the defaults).
 
     .venv/bin/python bench/http_ceiling.py [--duration 1.5] [--runs 3] [--concurrency 8 64]
 """
@@ -78,7 +81,10 @@ def _serve(port_out: multiprocessing.connection.Connection) -> None:
 
 
 # -- the load loop -------------------------------------------------------------------------
-async def _measure(send: Send, concurrency: int, duration: float, warmup: float) -> float:
+async def _measure(
+    send: Send, concurrency: int, duration: float, warmup: float
+) -> tuple[float, float]:
+    """(requests/s, CPU microseconds per request) over the measured window."""
     done = 0
     measuring = False
     stop_at = time.perf_counter() + warmup + duration
@@ -94,15 +100,16 @@ async def _measure(send: Send, concurrency: int, duration: float, warmup: float)
 
     tasks = [asyncio.create_task(worker()) for _ in range(concurrency)]
     await asyncio.sleep(warmup)
-    measuring, started = True, time.perf_counter()
+    measuring, started, cpu0 = True, time.perf_counter(), time.process_time()
     await asyncio.gather(*tasks)
-    return done / (time.perf_counter() - started)
+    cpu = time.process_time() - cpu0
+    return done / (time.perf_counter() - started), cpu * 1e6 / max(done, 1)
 
 
 async def measure_case(
     name: str, url: str, concurrency: int, duration: float, warmup: float
-) -> float:
-    """Requests/s of one client (httpx, aiohttp or WebhookClient) against ``url``."""
+) -> tuple[float, float]:
+    """(requests/s, CPU µs/request) of one client (httpx, aiohttp or WebhookClient)."""
     if name == "httpx":
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         async with httpx.AsyncClient(limits=limits) as hx:
@@ -136,8 +143,8 @@ async def measure_case(
 
 async def _run(args: argparse.Namespace, url: str) -> None:
     names = ["httpx", "aiohttp", "WebhookClient"]
-    print(f"receiver {url}; {args.runs} runs x {args.duration}s per case; median requests/s")
-    print(f"{'client':<15}{'conc':>6}{'median':>10}   runs")
+    print(f"receiver {url}; {args.runs} runs x {args.duration}s per case; medians")
+    print(f"{'client':<15}{'conc':>6}{'req/s':>10}{'CPU us/req':>12}   runs (req/s, us/req)")
     for concurrency in args.concurrency:
         medians: dict[str, float] = {}
         for name in names:
@@ -145,9 +152,13 @@ async def _run(args: argparse.Namespace, url: str) -> None:
                 await measure_case(name, url, concurrency, args.duration, args.warmup)
                 for _ in range(args.runs)
             ]
-            medians[name] = statistics.median(runs)
-            shown = " ".join(f"{r:,.0f}" for r in runs)
-            print(f"{name:<15}{concurrency:>6}{medians[name]:>10,.0f}   {shown}", flush=True)
+            medians[name] = statistics.median(rate for rate, _ in runs)
+            cpu = statistics.median(us for _, us in runs)
+            shown = " ".join(f"{rate:,.0f}/{us:.0f}" for rate, us in runs)
+            print(
+                f"{name:<15}{concurrency:>6}{medians[name]:>10,.0f}{cpu:>12.0f}   {shown}",
+                flush=True,
+            )
         webhook = medians["WebhookClient"]
         print(
             f"{'':<15}{concurrency:>6}  WebhookClient/httpx = {webhook / medians['httpx']:.1f}x, "

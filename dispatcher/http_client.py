@@ -1,8 +1,12 @@
-"""The invoker's webhook client: one aiohttp session, hard deadlines, capped reads, SSRF guard.
+"""The invoker's webhook client: lean HTTP/1.1 on asyncio, hard deadlines, capped reads, SSRF guard.
 
 Measured here (issue 5): httpx ``AsyncClient`` ~260 requests/s at concurrency 8, aiohttp
-~2,500-2,800; the invoker needs >= 2,000 per process, so delivery uses aiohttp directly and
-httpx stays the SDK's client. ``bench/http_ceiling.py`` re-measures it.
+~2,500-2,800. Then aiohttp's client machinery (session, request and response objects,
+multidict, yarl, its writer) was ~26 % of the invoker's CPU, ~200 us a request, for a
+client that needs none of its generality: so the requests are written by hand and the
+responses parsed by ``httptools`` (llhttp) in a plain ``asyncio.Protocol``
+(``dispatcher.http_connection``) over a small keep-alive pool (``dispatcher.http_pool``).
+``bench/http_ceiling.py`` re-measures it next to httpx and aiohttp.
 
 Contract of :meth:`WebhookClient.send` (what the invoker may rely on):
 
@@ -14,31 +18,45 @@ Contract of :meth:`WebhookClient.send` (what the invoker may rely on):
 - Redirects are never followed: a 3xx comes back with its ``Location``.
 - At most ``max_response_bytes`` of the body are read; a longer body is cut off, the
   connection dropped, the status kept and ``truncated`` set. Nothing is decompressed:
-  ``Accept-Encoding: identity`` is sent unless the tenant sets it, and the session does not
-  auto-decompress, so a gzip bomb is only ever ``max_response_bytes`` of compressed bytes.
-- Headers: the tenant's headers go out as given, except ``Content-Length`` and
-  ``Transfer-Encoding`` (framing is computed from the body, so a tenant cannot desync a
-  pooled connection) and ``User-Agent`` (always cronhook's, per the webhook contract).
+  ``Accept-Encoding: identity`` is sent unless the tenant sets it, and the body is never
+  inflated, so a gzip bomb is only ever ``max_response_bytes`` of compressed bytes.
+  Chunked and read-to-close bodies are read the same way; interim 1xx responses are skipped.
+- Headers: the tenant's headers go out as given (names must be HTTP tokens, values free of
+  control characters, else ``invalid_request`` and nothing is sent), except
+  ``Content-Length`` and ``Transfer-Encoding`` (framing is always ``Content-Length`` of the
+  body, so a tenant cannot desync a pooled connection) and ``User-Agent`` (always
+  cronhook's, per the webhook contract). ``Host``, ``Accept: */*`` and, without the
+  tenant's, ``Content-Type: application/octet-stream`` are added as aiohttp did.
+- Connections are kept alive per (scheme, host, port) and SSRF mode, at most
+  ``max_connections`` open per mode, and dropped when the response says
+  ``Connection: close``, is HTTP/1.0 without keep-alive, was cut off, or anything failed.
+  A request is written at most once: an idle connection the server has closed is noticed
+  before anything is written on it (its socket is polled) and another one is used, but a
+  connection that fails after the request was written is reported as ``connect`` and not
+  retried here -- a server that read the request and then closed cannot be told apart from
+  one that did not, and a second copy is the invoker's retry policy's call (a new attempt,
+  recorded as such), not the client's.
 - SSRF (``allow_private=False``): an IP-literal host (in any form, see
   :func:`dispatcher.ssrf.parse_host_literal`) is checked before connecting; a name is
-  resolved by a guarding resolver installed on the connector, which refuses the whole
-  answer if ANY address in it is forbidden (a mixed answer is a rebinding or
-  misconfiguration sign; refusing it keeps the rule simple and deterministic). The
-  connector connects only to addresses the resolver returned, so what was checked is what
-  is connected to, and TLS is still verified against the URL's host name. Guarded and
-  unguarded requests use separate connectors, so a pooled connection opened for a
-  private-allowed tenant is never reused for a guarded request.
+  resolved by a :class:`GuardedResolver`, which refuses the whole answer if ANY address in
+  it is forbidden (a mixed answer is a rebinding or misconfiguration sign; refusing it keeps
+  the rule simple and deterministic). Only addresses the resolver returned are connected
+  to, so what was checked is what is connected to, and TLS is still verified against the
+  URL's host name. Guarded and unguarded requests use separate pools, so a pooled
+  connection opened for a private-allowed tenant is never reused for a guarded request.
 
 Error classes (``DeliveryResult.error``): ``timeout``, ``connect`` (refused, reset,
 disconnected before a full response), ``dns``, ``ssrf_blocked``, ``tls``, ``too_large``
-(response headers over aiohttp's limits), ``protocol`` (malformed HTTP), ``invalid_url``,
-and ``invalid_request`` (the request itself cannot be sent, e.g. a header value with CR/LF).
+(a response status or header line over 8,190 bytes, more than 128 header lines, or a head
+over 64 KiB), ``protocol`` (malformed HTTP), ``invalid_url``, and ``invalid_request`` (the
+request itself cannot be sent, e.g. a header value with CR/LF).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
 import time
 from collections.abc import Mapping
@@ -47,11 +65,22 @@ from functools import lru_cache
 from typing import Final
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.http_exceptions import LineTooLong
-from multidict import CIMultiDict
 from yarl import URL
 
+from dispatcher.http_connection import (
+    Connection,
+    MalformedResponse,
+    Response,
+    ResponseTooLarge,
+)
+from dispatcher.http_pool import (
+    DNSFailure,
+    GuardedResolver,
+    Origin,
+    Pool,
+    Resolver,
+    SSRFBlockedError,
+)
 from dispatcher.retry import parse_retry_after
 from dispatcher.ssrf import forbidden_reason, parse_host_literal
 
@@ -66,12 +95,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Resolver = AbstractResolver
-"""Any aiohttp resolver; tests pass stubs that answer chosen addresses for chosen names."""
-
 DEFAULT_USER_AGENT: Final = "cronhook/0.1 (+https://github.com/cronhook)"
-_READ_CHUNK: Final = 16384
 _DROPPED_HEADERS: Final = frozenset({"content-length", "transfer-encoding", "user-agent"})
+_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -99,73 +126,72 @@ class DeliveryResult:
     """True when the body was longer than ``max_response_bytes`` and was cut off."""
 
 
-class SSRFBlockedError(OSError):
-    """A resolved or literal address is forbidden for this delivery."""
+class InvalidRequest(ValueError):
+    """The request cannot be written as given (error class ``invalid_request``)."""
 
 
-class GuardedResolver(AbstractResolver):
-    """Resolve through ``inner``; refuse the answer if any address in it is forbidden."""
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """A URL as the client sends to it: where to connect and the request's first lines."""
 
-    def __init__(self, inner: AbstractResolver) -> None:
-        self._inner = inner
-
-    async def resolve(self, host: str, port: int = 0, family: int = 0) -> list[ResolveResult]:
-        answers = await self._inner.resolve(host, port, family)  # type: ignore[arg-type]
-        for answer in answers:
-            ip = parse_host_literal(answer["host"])
-            reason = "unparseable address" if ip is None else forbidden_reason(ip)
-            if reason is not None:
-                raise SSRFBlockedError(f"{host} resolves to {answer['host']} ({reason})")
-        return answers
-
-    async def close(self) -> None:
-        """The inner resolver is closed by whoever built it."""
+    origin: Origin
+    path: str
+    host_header: str
 
 
 def _error_class(exc: BaseException) -> str:
     """Map an exception raised while sending to a short, stable error class."""
-    chain: list[BaseException] = []
-    cur: BaseException | None = exc
-    while cur is not None and len(chain) < 10:
-        chain.append(cur)
-        cur = cur.__cause__ or cur.__context__
-    if any(isinstance(e, SSRFBlockedError) for e in chain):
+    if isinstance(exc, SSRFBlockedError):
         return "ssrf_blocked"
     if isinstance(exc, TimeoutError):
         return "timeout"
-    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
         return "tls"
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+    if isinstance(exc, DNSFailure):
         return "dns"
-    if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
-        return "invalid_url"
-    if any(isinstance(e, LineTooLong) for e in chain):
+    if isinstance(exc, ResponseTooLarge):
         return "too_large"
-    if isinstance(exc, aiohttp.ClientConnectionError | ConnectionError):
-        return "connect"
-    if isinstance(exc, aiohttp.ClientResponseError | aiohttp.ClientPayloadError):
-        return "protocol"
-    if isinstance(exc, ValueError):
+    if isinstance(exc, InvalidRequest):
         return "invalid_request"
+    if isinstance(exc, OSError):  # refused, reset, unreachable, closed early
+        return "connect"
     return "protocol"
 
 
-def _outgoing_headers(tenant: Mapping[str, str], user_agent: str) -> CIMultiDict[str]:
-    headers: CIMultiDict[str] = CIMultiDict()
+def _request_bytes(
+    method: str, target: _Target, tenant: Mapping[str, str], body: bytes, user_agent: str
+) -> bytes:
+    """The request head and body, as one buffer; ``InvalidRequest`` if a header is unfit."""
+    lines = [f"{method} {target.path} HTTP/1.1"]
+    has = set()
     for name, value in tenant.items():
-        if name.lower() not in _DROPPED_HEADERS:
-            headers.add(name, value)
-    headers["User-Agent"] = user_agent
-    headers.setdefault("Accept-Encoding", "identity")
-    return headers
+        lowered = name.lower()
+        if lowered in _DROPPED_HEADERS:
+            continue
+        if not _TOKEN.fullmatch(name) or _CONTROL.search(value):
+            raise InvalidRequest(f"header {name!r} cannot be sent as given")
+        has.add(lowered)
+        lines.append(f"{name}: {value}")
+    if "host" not in has:
+        lines.insert(1, f"Host: {target.host_header}")
+    lines.append(f"User-Agent: {user_agent}")
+    if "accept-encoding" not in has:
+        lines.append("Accept-Encoding: identity")
+    if "accept" not in has:
+        lines.append("Accept: */*")
+    lines.append(f"Content-Length: {len(body)}")
+    if "content-type" not in has:
+        lines.append("Content-Type: application/octet-stream")
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode() + body
 
 
 class WebhookClient:
-    """Sends webhook attempts over one pooled aiohttp session per SSRF mode.
+    """Sends webhook attempts over one keep-alive connection pool per SSRF mode.
 
-    Create it anywhere; the sessions are created lazily inside the running loop on first
-    use and must be used from that loop only. Close with :meth:`aclose`. A ``resolver``
-    passed in is used for every name (tests use stubs) and is not closed by the client.
+    Create it anywhere; the pools are created lazily inside the running loop on first use
+    and must be used from that loop only. Close with :meth:`aclose`. A ``resolver`` passed
+    in is used for every name (tests use stubs) and is not closed by the client.
     ``ssl_context`` replaces the default verifying context (tests trust a private CA);
     certificates are always verified against the URL's host name.
     """
@@ -182,44 +208,36 @@ class WebhookClient:
     ) -> None:
         if excerpt_bytes > max_response_bytes:
             raise ValueError("excerpt_bytes must not exceed max_response_bytes")
+        if _CONTROL.search(user_agent):
+            raise ValueError("user_agent must not contain control characters")
         self._user_agent = user_agent
         self._max_response_bytes = max_response_bytes
         self._excerpt_bytes = excerpt_bytes
         self._max_connections = max_connections
         self._resolver = resolver
-        self._ssl: ssl.SSLContext | bool = True if ssl_context is None else ssl_context
+        self._ssl = ssl_context
         self._owns_resolver = resolver is None
-        self._guarded: aiohttp.ClientSession | None = None
-        self._open: aiohttp.ClientSession | None = None
+        self._guarded: Pool | None = None
+        self._open: Pool | None = None
         self._closed = False
 
-    def _inner_resolver(self) -> Resolver:
-        if self._resolver is None:
-            self._resolver = aiohttp.DefaultResolver()
-        return self._resolver
-
-    def _new_session(self, resolver: Resolver) -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(
-            limit=self._max_connections, resolver=resolver, ssl=self._ssl
-        )
-        return aiohttp.ClientSession(
-            connector=connector,
-            auto_decompress=False,
-            timeout=aiohttp.ClientTimeout(total=None),
-            trust_env=False,
-            cookie_jar=aiohttp.DummyCookieJar(),
-        )
-
-    def _session(self, *, allow_private: bool) -> aiohttp.ClientSession:
+    def _pool(self, *, allow_private: bool) -> Pool:
         if self._closed:
             raise RuntimeError("WebhookClient is closed")
+        pool = self._open if allow_private else self._guarded
+        if pool is not None:
+            return pool
+        if self._resolver is None:
+            self._resolver = aiohttp.DefaultResolver()
+        if self._ssl is None:
+            self._ssl = ssl.create_default_context()
+        resolver = self._resolver if allow_private else GuardedResolver(self._resolver)
+        pool = Pool(limit=self._max_connections, resolver=resolver, ssl_context=self._ssl)
         if allow_private:
-            if self._open is None:
-                self._open = self._new_session(self._inner_resolver())
-            return self._open
-        if self._guarded is None:
-            self._guarded = self._new_session(GuardedResolver(self._inner_resolver()))
-        return self._guarded
+            self._open = pool
+        else:
+            self._guarded = pool
+        return pool
 
     async def send(
         self, request: OutboundRequest, *, allow_private: bool = False
@@ -229,55 +247,52 @@ class WebhookClient:
         Raises ``RuntimeError`` only when called after :meth:`aclose`.
         """
         started = time.perf_counter()
-        url, refusal = _checked_url(request.url, allow_private=allow_private)
-        if url is None:
+        target, refusal = _checked_url(request.url, allow_private=allow_private)
+        if target is None:
             return self._failure(refusal or "invalid_url", started)
-        session = self._session(allow_private=allow_private)  # RuntimeError once closed
+        pool = self._pool(allow_private=allow_private)  # RuntimeError once closed
         try:
+            data = _request_bytes(
+                request.method, target, request.headers, request.body, self._user_agent
+            )
             async with asyncio.timeout(request.timeout_seconds):
-                return await self._exchange(session, url, request, started)
+                response = await self._exchange(pool, target, data)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             error = _error_class(exc)
-            if error == "protocol" and not isinstance(exc, aiohttp.ClientError):
+            if error == "protocol" and not isinstance(exc, MalformedResponse):
                 log.warning("unexpected error delivering to %s", request.url, exc_info=True)
             return self._failure(error, started)
+        return self._result(response, started)
 
-    async def _exchange(
-        self, session: aiohttp.ClientSession, url: URL, request: OutboundRequest, started: float
-    ) -> DeliveryResult:
-        async with session.request(
-            request.method,
-            url,
-            headers=_outgoing_headers(request.headers, self._user_agent),
-            data=request.body,
-            allow_redirects=False,
-        ) as response:
-            body, truncated = await self._read_capped(response)
-            if truncated:
-                response.close()  # drop the connection rather than drain the rest
-            location = response.headers.get("Location") if 300 <= response.status < 400 else None
-            return DeliveryResult(
-                status_code=response.status,
-                error=None,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                excerpt=body[: self._excerpt_bytes].decode("utf-8", errors="replace"),
-                retry_after_seconds=parse_retry_after(response.headers.get("Retry-After")),
-                location=location,
-                truncated=truncated,
-            )
+    async def _exchange(self, pool: Pool, target: _Target, data: bytes) -> Response:
+        conn: Connection = await pool.acquire(target.origin)
+        try:
+            return await conn.exchange(data, self._max_response_bytes)
+        except BaseException:
+            conn.abort()  # mid-exchange: timed out, cancelled or failed
+            raise
+        finally:
+            pool.release(conn)
 
-    async def _read_capped(self, response: aiohttp.ClientResponse) -> tuple[bytes, bool]:
-        chunks: list[bytes] = []
-        remaining = self._max_response_bytes
-        while remaining > 0:
-            chunk = await response.content.read(min(remaining, _READ_CHUNK))
-            if not chunk:
-                return b"".join(chunks), False
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(chunks), not response.content.at_eof()
+    def _result(self, response: Response, started: float) -> DeliveryResult:
+        status = response.status
+        location = response.location
+        retry_after = response.retry_after
+        return DeliveryResult(
+            status_code=status,
+            error=None,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            excerpt=response.body[: self._excerpt_bytes].decode("utf-8", errors="replace"),
+            retry_after_seconds=(
+                None if retry_after is None else parse_retry_after(retry_after.decode("latin-1"))
+            ),
+            location=(
+                location.decode("latin-1") if location is not None and 300 <= status < 400 else None
+            ),
+            truncated=response.truncated,
+        )
 
     @staticmethod
     def _failure(error: str, started: float) -> DeliveryResult:
@@ -290,11 +305,11 @@ class WebhookClient:
         )
 
     async def aclose(self) -> None:
-        """Close both sessions and, if the client built it, the resolver. Idempotent."""
+        """Close both pools and, if the client built it, the resolver. Idempotent."""
         self._closed = True
-        for session in (self._guarded, self._open):
-            if session is not None:
-                await session.close()
+        for pool in (self._guarded, self._open):
+            if pool is not None:
+                await pool.aclose()
         self._guarded = self._open = None
         if self._owns_resolver and self._resolver is not None:
             await self._resolver.close()
@@ -302,19 +317,27 @@ class WebhookClient:
 
 
 @lru_cache(maxsize=4096)
-def _checked_url(url: str, *, allow_private: bool) -> tuple[URL | None, str | None]:
-    """The parsed URL, or None and ``invalid_url`` / ``ssrf_blocked`` for URLs refused
+def _checked_url(url: str, *, allow_private: bool) -> tuple[_Target | None, str | None]:
+    """Where to send, or None and ``invalid_url`` / ``ssrf_blocked`` for URLs refused
     before any I/O. Pure, so kept per URL text (a schedule's fires share theirs): the
     resolved address of a host name is still checked on every connection."""
     try:
         parsed = URL(url)
+        port = parsed.port
+        host_header = parsed.host_port_subcomponent
     except (ValueError, TypeError):
         return None, "invalid_url"
-    if parsed.scheme not in ("http", "https") or not parsed.raw_host:
+    raw_host = parsed.raw_host
+    if parsed.scheme not in ("http", "https") or not raw_host or not host_header:
+        return None, "invalid_url"
+    if port is None or not 0 < port <= 65535 or parsed.user is not None:
+        return None, "invalid_url"  # credentials in the URL are refused at write time too
+    target = _Target(Origin(parsed.scheme, raw_host, port), parsed.raw_path_qs, host_header)
+    if "\r" in target.path or "\n" in target.path or " " in target.path:
         return None, "invalid_url"
     if allow_private:
-        return parsed, None
-    ip = parse_host_literal(parsed.raw_host)
+        return target, None
+    ip = parse_host_literal(raw_host)
     if ip is not None and forbidden_reason(ip) is not None:
         return None, "ssrf_blocked"
-    return parsed, None
+    return target, None

@@ -31,6 +31,9 @@ except where noted):
 ``/garbage``                 answers bytes that are not HTTP
 ``/huge``                    200 with a 64 MiB body (streamed as long as it is read)
 ``/huge-headers``            200 with a 1 MiB header line
+``/chunked/{kib}``           200 with a chunked body of ``kib`` 1 KiB chunks of ``x``
+``/unframed``                200 ``ok`` with neither Content-Length nor chunking: read to close
+``/continue``                ``100 Continue`` first, then 200 ``ok``
 ``/gzip-bomb``               200 ``Content-Encoding: gzip``, ~100 KiB inflating to 100 MiB
 ``/redirect``                302 to ``?to=`` (default the cloud metadata address)
 ``/retry-after/{value}``     429 (or ``?status=``) with ``Retry-After: {value}``
@@ -39,6 +42,11 @@ except where noted):
 :meth:`Receiver.script` overrides a path for its next requests: each step is a
 :class:`Reply` or the name of a built-in behaviour (``"/hang"``, ``"/status/503"``); when
 the steps run out the path falls back to its built-in behaviour.
+
+Connections are numbered in accept order: :attr:`RecordedRequest.connection` says which one a
+request came on, :attr:`Receiver.connections` how many were accepted, :attr:`Receiver.peak`
+the most open at once; :meth:`Receiver.close_idle` closes the idle ones, as a server's
+keep-alive timeout does.
 """
 
 from __future__ import annotations
@@ -53,12 +61,15 @@ import threading
 import time
 import zlib
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 __all__ = ["Receiver", "ReceiverThread", "RecordedRequest", "Reply"]
+
+T = TypeVar("T")
 
 _MAX_HEAD = 1024 * 1024
 _GZIP_BOMB_INFLATED = 100 * 1024 * 1024
@@ -87,6 +98,7 @@ class RecordedRequest:
     body: bytes
     arrived_at: float  # time.time()
     arrived_monotonic: float  # time.monotonic()
+    connection: int = 0  # which accepted connection it came on, from 1
 
 
 class _Request:
@@ -119,6 +131,10 @@ class Receiver:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._scripts: dict[str, deque[Reply | str]] = {}
+        self._idle: dict[int, asyncio.StreamWriter] = {}  # connection number -> writer
+        self._accepted = 0
+        self._open = 0
+        self._peak = 0
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -172,6 +188,27 @@ class Receiver:
         with self._lock:
             return list(self._requests)
 
+    @property
+    def connections(self) -> int:
+        """How many connections were accepted so far."""
+        return self._accepted
+
+    @property
+    def peak(self) -> int:
+        """The most connections that were open at once."""
+        return self._peak
+
+    async def close_idle(self) -> int:
+        """Close every connection waiting for its next request (a keep-alive timeout);
+        return how many. Call it from the receiver's loop."""
+        writers = list(self._idle.values())
+        for writer in writers:
+            writer.close()
+        for writer in writers:
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+        return len(writers)
+
     def requests_to(self, path: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path == path]
 
@@ -214,10 +251,18 @@ class Receiver:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        self._accepted += 1
+        number = self._accepted
+        self._open += 1
+        self._peak = max(self._peak, self._open)
         try:
             keep_alive = True
             while keep_alive:
-                recorded = await _read_request(reader)
+                self._idle[number] = writer
+                try:
+                    recorded = await _read_request(reader, number)
+                finally:
+                    self._idle.pop(number, None)
                 if recorded is None:
                     return
                 with self._lock:
@@ -230,6 +275,7 @@ class Receiver:
             with contextlib.suppress(ConnectionError):
                 await _respond(writer, 400, b"bad request", {"Connection": "close"})
         finally:
+            self._open -= 1
             self._tasks.discard(task)
             writer.close()
             with contextlib.suppress(Exception):
@@ -275,12 +321,16 @@ class ReceiverThread:
         self._thread.join(10)
         self._loop.close()
 
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the receiver's loop and wait for it (blocks the caller)."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)
+
 
 # -- HTTP plumbing ------------------------------------------------------------------------
-async def _read_request(reader: asyncio.StreamReader) -> RecordedRequest | None:
+async def _read_request(reader: asyncio.StreamReader, connection: int) -> RecordedRequest | None:
     try:
         head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError:
+    except (asyncio.IncompleteReadError, ConnectionError):
         return None
     arrived_at, arrived_monotonic = time.time(), time.monotonic()
     lines = head.decode("latin-1").split("\r\n")
@@ -296,8 +346,9 @@ async def _read_request(reader: asyncio.StreamReader) -> RecordedRequest | None:
         body = await reader.readexactly(int(headers.get("content-length", "0")))
     split = urlsplit(target)
     return RecordedRequest(
-        method, split.path, split.query, headers, raw, body, arrived_at, arrived_monotonic
-    )
+        method, split.path, split.query, headers, raw, body, arrived_at, arrived_monotonic,
+        connection,
+    )  # fmt: skip
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
@@ -405,6 +456,30 @@ async def _huge_headers(request: _Request, writer: asyncio.StreamWriter, args: l
     return False
 
 
+async def _chunked(request: _Request, writer: asyncio.StreamWriter, args: list[str]) -> bool:
+    count = int(args[0]) if args and args[0].isdigit() else 4
+    writer.write(_head(200, {"Transfer-Encoding": "chunked", "Content-Type": "text/plain"}))
+    chunk = b"400\r\n" + b"x" * 1024 + b"\r\n"
+    for _ in range(count):
+        writer.write(chunk)
+        await writer.drain()
+    writer.write(b"0\r\n\r\n")
+    await writer.drain()
+    return True
+
+
+async def _unframed(request: _Request, writer: asyncio.StreamWriter, args: list[str]) -> bool:
+    writer.write(_head(200, {"Content-Type": "text/plain"}) + b"ok")
+    await writer.drain()
+    return False  # the close ends the body
+
+
+async def _continue(request: _Request, writer: asyncio.StreamWriter, args: list[str]) -> bool:
+    writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    await writer.drain()
+    return await _ok(request, writer, args)
+
+
 _bomb: bytes | None = None
 
 
@@ -451,6 +526,9 @@ _ROUTES: dict[str, Behaviour] = {
     "garbage": _garbage,
     "huge": _huge,
     "huge-headers": _huge_headers,
+    "chunked": _chunked,
+    "unframed": _unframed,
+    "continue": _continue,
     "gzip-bomb": _gzip_bomb_reply,
     "redirect": _redirect,
     "retry-after": _retry_after,

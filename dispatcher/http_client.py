@@ -229,8 +229,6 @@ class WebhookClient:
             return pool
         if self._resolver is None:
             self._resolver = aiohttp.DefaultResolver()
-        if self._ssl is None:
-            self._ssl = ssl.create_default_context()
         resolver = self._resolver if allow_private else GuardedResolver(self._resolver)
         pool = Pool(limit=self._max_connections, resolver=resolver, ssl_context=self._ssl)
         if allow_private:

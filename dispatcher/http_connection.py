@@ -175,10 +175,10 @@ class Connection(asyncio.Protocol):
         self._header_count += 1
         if len(name) + len(value) > MAX_LINE or self._header_count > MAX_HEADERS:
             raise ResponseTooLarge("header line too long or too many header lines")
-        size = len(name)
-        if size == 8 and name.lower() == b"location":
+        size = len(name)  # the first of a repeated header counts, as aiohttp's .get()
+        if size == 8 and self._location is None and name.lower() == b"location":
             self._location = value
-        elif size == 11 and name.lower() == b"retry-after":
+        elif size == 11 and self._retry_after is None and name.lower() == b"retry-after":
             self._retry_after = value
         elif size in (14, 17) and name.lower() in (b"content-length", b"transfer-encoding"):
             self._framed = True

@@ -94,14 +94,16 @@ class Origin:
 
 
 class Pool:
-    """Connections of one SSRF mode. Used from one loop; :meth:`aclose` when done."""
+    """Connections of one SSRF mode. Used from one loop; :meth:`aclose` when done.
+
+    ``ssl_context`` verifies TLS (``None``: the system's default verifying context)."""
 
     def __init__(
         self,
         *,
         limit: int,
         resolver: Resolver,
-        ssl_context: ssl.SSLContext,
+        ssl_context: ssl.SSLContext | None = None,
         keepalive_seconds: float = 4.0,
     ) -> None:
         self._limit = limit
@@ -212,7 +214,7 @@ class Pool:
                 await asyncio.get_running_loop().create_connection(
                     lambda: conn,
                     sock=sock,
-                    ssl=self._ssl if tls else None,
+                    ssl=self._tls_context() if tls else None,
                     server_hostname=origin.host if tls else None,
                 )
             except BaseException:
@@ -227,6 +229,11 @@ class Pool:
             self._opening -= 1
             if len(self._open) + self._opening < self._limit:
                 self._wake_one()
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._ssl is None:  # built on first use: loading the CA store takes a while
+            self._ssl = ssl.create_default_context()
+        return self._ssl
 
     async def _addresses(self, origin: Origin) -> list[aiohappyeyeballs.AddrInfoType]:
         family = origin.literal_family

@@ -404,6 +404,18 @@ async def test_tls_is_verified_against_the_url_host_not_the_resolved_address(
     assert tls_receiver.requests[0].headers["host"] == f"hooks.example.com:{tls_receiver.port}"
 
 
+async def test_tls_connections_are_kept_alive(pki: Path, tls_receiver: Receiver) -> None:
+    context = ssl.create_default_context(cafile=pki / "ca.pem")
+    client = WebhookClient(resolver=StubResolver(["127.0.0.1"]), ssl_context=context)
+    try:
+        url = f"https://hooks.example.com:{tls_receiver.port}/ok"
+        results = [await client.send(request(url, timeout=5), allow_private=True) for _ in range(3)]
+    finally:
+        await client.aclose()
+    assert [r.status_code for r in results] == [200, 200, 200]
+    assert tls_receiver.connections == 1
+
+
 async def test_tls_certificate_for_another_name_is_refused(
     pki: Path, tls_receiver: Receiver
 ) -> None:

@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from dispatcher.http_client import WebhookClient
-from tests.integration.test_http_client import send_private
+from dispatcher.http_pool import Origin, Pool
+from tests.integration.test_http_client import StubResolver, send_private
 from tests.receiver import Receiver, ReceiverThread, Reply
 
 
@@ -287,3 +288,22 @@ async def _raw_server(answer: bytes) -> tuple[_RawServer, list[bytes]]:
         writer.close()
 
     return _RawServer(await asyncio.start_server(handle, "127.0.0.1", 0)), seen
+
+
+async def test_an_idle_connection_past_the_keepalive_is_not_reused(receiver: Receiver) -> None:
+    pool = Pool(limit=2, resolver=StubResolver(["127.0.0.1"]), keepalive_seconds=0.1)
+    origin = Origin("http", "127.0.0.1", receiver.port)
+    try:
+        for _ in range(2):
+            conn = await pool.acquire(origin)
+            response = await conn.exchange(_BARE_REQUEST, 100)
+            pool.release(conn)
+            assert (response.status, response.body) == (200, b"ok")
+            await asyncio.sleep(0.3)  # the sweep closes it meanwhile
+            assert conn.lost
+    finally:
+        await pool.aclose()
+    assert receiver.connections == 2
+
+
+_BARE_REQUEST = b"POST /ok HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"

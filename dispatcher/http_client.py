@@ -56,16 +56,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Final
 
 import aiohttp
-from yarl import URL
 
 from dispatcher.http_connection import (
     Connection,
@@ -73,16 +70,9 @@ from dispatcher.http_connection import (
     Response,
     ResponseTooLarge,
 )
-from dispatcher.http_pool import (
-    DNSFailure,
-    GuardedResolver,
-    Origin,
-    Pool,
-    Resolver,
-    SSRFBlockedError,
-)
+from dispatcher.http_pool import DNSFailure, GuardedResolver, Pool, Resolver, SSRFBlockedError
+from dispatcher.http_request import Endpoint, InvalidRequest, checked_url, request_bytes, unsendable
 from dispatcher.retry import parse_retry_after
-from dispatcher.ssrf import forbidden_reason, parse_host_literal
 
 __all__ = [
     "DeliveryResult",
@@ -96,9 +86,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_USER_AGENT: Final = "cronhook/0.1 (+https://github.com/cronhook)"
-_DROPPED_HEADERS: Final = frozenset({"content-length", "transfer-encoding", "user-agent"})
-_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_CONTROL: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -126,19 +113,6 @@ class DeliveryResult:
     """True when the body was longer than ``max_response_bytes`` and was cut off."""
 
 
-class InvalidRequest(ValueError):
-    """The request cannot be written as given (error class ``invalid_request``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Target:
-    """A URL as the client sends to it: where to connect and the request's first lines."""
-
-    origin: Origin
-    path: str
-    host_header: str
-
-
 def _error_class(exc: BaseException) -> str:
     """Map an exception raised while sending to a short, stable error class."""
     if isinstance(exc, SSRFBlockedError):
@@ -156,34 +130,6 @@ def _error_class(exc: BaseException) -> str:
     if isinstance(exc, OSError):  # refused, reset, unreachable, closed early
         return "connect"
     return "protocol"
-
-
-def _request_bytes(
-    method: str, target: _Target, tenant: Mapping[str, str], body: bytes, user_agent: str
-) -> bytes:
-    """The request head and body, as one buffer; ``InvalidRequest`` if a header is unfit."""
-    lines = [f"{method} {target.path} HTTP/1.1"]
-    has = set()
-    for name, value in tenant.items():
-        lowered = name.lower()
-        if lowered in _DROPPED_HEADERS:
-            continue
-        if not _TOKEN.fullmatch(name) or _CONTROL.search(value):
-            raise InvalidRequest(f"header {name!r} cannot be sent as given")
-        has.add(lowered)
-        lines.append(f"{name}: {value}")
-    if "host" not in has:
-        lines.insert(1, f"Host: {target.host_header}")
-    lines.append(f"User-Agent: {user_agent}")
-    if "accept-encoding" not in has:
-        lines.append("Accept-Encoding: identity")
-    if "accept" not in has:
-        lines.append("Accept: */*")
-    lines.append(f"Content-Length: {len(body)}")
-    if "content-type" not in has:
-        lines.append("Content-Type: application/octet-stream")
-    lines.append("\r\n")
-    return "\r\n".join(lines).encode() + body
 
 
 class WebhookClient:
@@ -208,7 +154,7 @@ class WebhookClient:
     ) -> None:
         if excerpt_bytes > max_response_bytes:
             raise ValueError("excerpt_bytes must not exceed max_response_bytes")
-        if _CONTROL.search(user_agent):
+        if unsendable(user_agent):
             raise ValueError("user_agent must not contain control characters")
         self._user_agent = user_agent
         self._max_response_bytes = max_response_bytes
@@ -245,12 +191,12 @@ class WebhookClient:
         Raises ``RuntimeError`` only when called after :meth:`aclose`.
         """
         started = time.perf_counter()
-        target, refusal = _checked_url(request.url, allow_private=allow_private)
+        target, refusal = checked_url(request.url, allow_private=allow_private)
         if target is None:
             return self._failure(refusal or "invalid_url", started)
         pool = self._pool(allow_private=allow_private)  # RuntimeError once closed
         try:
-            data = _request_bytes(
+            data = request_bytes(
                 request.method, target, request.headers, request.body, self._user_agent
             )
             async with asyncio.timeout(request.timeout_seconds):
@@ -264,7 +210,7 @@ class WebhookClient:
             return self._failure(error, started)
         return self._result(response, started)
 
-    async def _exchange(self, pool: Pool, target: _Target, data: bytes) -> Response:
+    async def _exchange(self, pool: Pool, target: Endpoint, data: bytes) -> Response:
         conn: Connection = await pool.acquire(target.origin)
         try:
             return await conn.exchange(data, self._max_response_bytes)
@@ -312,30 +258,3 @@ class WebhookClient:
         if self._owns_resolver and self._resolver is not None:
             await self._resolver.close()
         self._resolver = None
-
-
-@lru_cache(maxsize=4096)
-def _checked_url(url: str, *, allow_private: bool) -> tuple[_Target | None, str | None]:
-    """Where to send, or None and ``invalid_url`` / ``ssrf_blocked`` for URLs refused
-    before any I/O. Pure, so kept per URL text (a schedule's fires share theirs): the
-    resolved address of a host name is still checked on every connection."""
-    try:
-        parsed = URL(url)
-        port = parsed.port
-        host_header = parsed.host_port_subcomponent
-    except (ValueError, TypeError):
-        return None, "invalid_url"
-    raw_host = parsed.raw_host
-    if parsed.scheme not in ("http", "https") or not raw_host or not host_header:
-        return None, "invalid_url"
-    if port is None or not 0 < port <= 65535 or parsed.user is not None:
-        return None, "invalid_url"  # credentials in the URL are refused at write time too
-    target = _Target(Origin(parsed.scheme, raw_host, port), parsed.raw_path_qs, host_header)
-    if "\r" in target.path or "\n" in target.path or " " in target.path:
-        return None, "invalid_url"
-    if allow_private:
-        return target, None
-    ip = parse_host_literal(raw_host)
-    if ip is not None and forbidden_reason(ip) is not None:
-        return None, "ssrf_blocked"
-    return target, None

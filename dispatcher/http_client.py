@@ -233,7 +233,9 @@ class WebhookClient:
                 None if retry_after is None else parse_retry_after(retry_after.decode("latin-1"))
             ),
             location=(
-                location.decode("latin-1") if location is not None and 300 <= status < 400 else None
+                location.decode("utf-8", errors="replace")
+                if location is not None and 300 <= status < 400
+                else None
             ),
             truncated=response.truncated,
         )

@@ -316,12 +316,26 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="progress bar on stderr (default: when stderr is a terminal)",
     )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="CRONHOOK_NAME=VALUE",
+        help="a setting for every cronhook process (repeatable)",
+    )
     p.add_argument("--smoke", action="store_true", help="tiny sizes: a quick end-to-end check")
     args = p.parse_args(argv)
     if args.smoke:
         args.burst, args.rate, args.seconds = [50], [20], 3.0
         args.ceiling_seconds, args.invokers, args.runs = 0.5, 1, 1
     return args
+
+
+def _setting(text: str) -> tuple[str, str]:
+    name, eq, value = text.partition("=")
+    if not eq or not name.startswith("CRONHOOK_"):
+        raise SystemExit(f"--set wants CRONHOOK_NAME=VALUE, got {text!r}")
+    return name, value
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -334,6 +348,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         concurrency=args.concurrency,
         log_level=args.log_level,
         event_loop=args.event_loop,
+        env=dict(_setting(s) for s in args.set),
     )
     result: dict[str, Any] = {
         "command": "bench/e2e.py " + " ".join(sys.argv[1:]),

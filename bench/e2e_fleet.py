@@ -50,6 +50,7 @@ class FleetConfig:
     concurrency: int = 128
     log_level: str = "INFO"
     event_loop: str = "auto"
+    env: dict[str, str] = field(default_factory=dict)  # more CRONHOOK_* settings, every role
 
 
 @dataclass
@@ -79,6 +80,7 @@ class Fleet:
             CRONHOOK_PORT=str(port),
             CRONHOOK_METRICS_PORT=str(metrics_port),
         )
+        env.update(self.cfg.env)  # --set wins
         return env
 
     def _start(self, role: str) -> None:

@@ -55,19 +55,6 @@ class StubResolver(AbstractResolver):
         pass
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with Receiver() as r:
-        yield r
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[WebhookClient]:
-    c = WebhookClient()
-    yield c
-    await c.aclose()
-
-
 def request(
     url: str,
     *,

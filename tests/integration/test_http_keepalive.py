@@ -4,7 +4,6 @@ request is written twice, the pool cap, and response framings (chunked, read-to-
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -12,19 +11,6 @@ from dispatcher.http_client import WebhookClient
 from dispatcher.http_pool import Origin, Pool
 from tests.integration.test_http_client import StubResolver, send_private
 from tests.receiver import Receiver, ReceiverThread, Reply
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with Receiver() as r:
-        yield r
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[WebhookClient]:
-    c = WebhookClient()
-    yield c
-    await c.aclose()
 
 
 # -- reuse ------------------------------------------------------------------------------

@@ -11,23 +11,92 @@ own handlers, exactly as for ``basic_publish`` (an ``Ack``, a ``Nack`` as
 ``DeliveryError``, a mandatory return as ``PublishError``; a closed channel fails them).
 Measured here: about 0.055 ms of client CPU per message and 1.7 times the rate.
 
+The frames are built here too (``Framer``): the method frame is the same for every
+message of a publish and a content header differs only in its body size and message id,
+so each is marshalled once by pamqp and reused, the per-message parts packed around them
+(about a fifth of pamqp's per-message cost). The bytes are pamqp's, byte for byte
+(tests/unit/test_amqp_frames.py compares them); an empty message id or a body that needs
+more than one frame goes through pamqp itself.
+
 It relies on aiormq's channel internals (``lock``, ``delivery_tag``, ``confirmations``,
-``message_id_delivery_tag``, ``write_queue``), so aiormq is pinned to a minor release in
-pyproject.toml and tests/integration/test_rabbit_publish.py covers confirms, mandatory
-returns, concurrent batches and a closed channel on the real broker.
+``message_id_delivery_tag``, ``write_queue``, ``max_content_size``), so aiormq is pinned to
+a minor release in pyproject.toml and tests/integration/test_rabbit_publish.py covers
+confirms, mandatory returns, concurrent batches and a closed channel on the real broker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections.abc import Sequence
 from typing import Any
 
+import pamqp.frame
 from aiormq.abc import ChannelFrame
 from pamqp import commands as spec
+from pamqp import constants
+from pamqp.body import ContentBody
 from pamqp.header import ContentHeader
 
 CHUNK = 500  # messages per write: bounds the bytes built and the lock's hold time
+CONTENT_TYPE = "application/json"
+
+_FRAME_HEAD = struct.Struct(">BHI")  # frame type, channel, payload size
+_CONTENT_HEAD = struct.Struct(">HxxQ")  # class id, weight (0), body size
+_END = constants.FRAME_END_CHAR
+
+
+def properties(message_id: str) -> spec.Basic.Properties:
+    """A published message's properties: persistent JSON, known by its id."""
+    return spec.Basic.Properties(delivery_mode=2, message_id=message_id, content_type=CONTENT_TYPE)
+
+
+class Framer:
+    """The wire frames (method, content header, body) of persistent, mandatory publishes
+    to the default exchange on one channel, as pamqp marshals them."""
+
+    def __init__(self, channel_number: int, routing_key: str, max_content_size: int) -> None:
+        self._channel = channel_number
+        self._max_body = max_content_size
+        self._publish = spec.Basic.Publish(exchange="", routing_key=routing_key, mandatory=True)
+        self._method = pamqp.frame.marshal(self._publish, channel_number)
+        # Properties marshal in a fixed order and the message id is the last one set: what
+        # precedes its short string is the same for every message.
+        marker = "x"
+        props = properties(marker).marshal()
+        if not props.endswith(b"\x01x"):  # pragma: no cover - a pamqp that orders otherwise
+            raise RuntimeError("unexpected content header layout")
+        self._props_head = props[: -len(marker) - 1]
+
+    def frames(self, message_id: str, body: bytes) -> bytes:
+        """One message's frames, marshalled."""
+        mid = message_id.encode()
+        size = len(body)
+        if not mid or len(mid) > 255 or not 0 < size < self._max_body:
+            return self._by_pamqp(message_id, body)
+        head = _CONTENT_HEAD.pack(spec.Basic.frame_id, size) + self._props_head
+        header_size = len(head) + 1 + len(mid)
+        return b"".join(
+            (
+                self._method,
+                _FRAME_HEAD.pack(constants.FRAME_HEADER, self._channel, header_size),
+                head,
+                bytes((len(mid),)),
+                mid,
+                _END,
+                _FRAME_HEAD.pack(constants.FRAME_BODY, self._channel, size),
+                body,
+                _END,
+            )
+        )
+
+    def _by_pamqp(self, message_id: str, body: bytes) -> bytes:
+        header = ContentHeader(properties=properties(message_id), body_size=len(body))
+        parts = [self._method, pamqp.frame.marshal(header, self._channel)]
+        for at in range(0, len(body), self._max_body):
+            chunk = ContentBody(body[at : at + self._max_body])
+            parts.append(pamqp.frame.marshal(chunk, self._channel))
+        return b"".join(parts)
 
 
 async def publish_batch(
@@ -72,17 +141,11 @@ async def _write_chunk(
     queueing may wait and be cancelled): a cancelled write leaves the channel's numbering
     as it was. Nothing can confirm before the registration: the writer sends on a later
     turn of the loop."""
-    publish = spec.Basic.Publish(exchange="", routing_key=routing_key, mandatory=True)
-    frames: list[Any] = []
-    for message_id, body in chunk:
-        props = spec.Basic.Properties(
-            delivery_mode=2, message_id=message_id, content_type="application/json"
-        )
-        frames += (publish, ContentHeader(properties=props, body_size=len(body)))
-        frames += channel._split_body(body)
+    framer = Framer(channel.number, routing_key, channel.max_content_size)
+    payload = b"".join([framer.frames(message_id, body) for message_id, body in chunk])
     loop = asyncio.get_running_loop()
     async with channel.lock:
-        drained = await queue_write(channel, frames)
+        drained = await queue_bytes(channel, payload)
         for message_id, _ in chunk:
             channel.delivery_tag += 1
             future = loop.create_future()
@@ -100,6 +163,15 @@ async def queue_write(channel: Any, frames: list[Any]) -> asyncio.Future[None]:
     drained: asyncio.Future[None] = channel.create_future()
     await channel.write_queue.put(
         ChannelFrame.marshall(channel_number=channel.number, frames=frames, drain_future=drained)
+    )
+    return drained
+
+
+async def queue_bytes(channel: Any, payload: bytes) -> asyncio.Future[None]:
+    """``queue_write`` for frames already marshalled (none of them a ``Connection.CloseOk``)."""
+    drained: asyncio.Future[None] = channel.create_future()
+    await channel.write_queue.put(
+        ChannelFrame(payload=payload, should_close=False, drain_future=drained)
     )
     return drained
 

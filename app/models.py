@@ -192,12 +192,19 @@ class Schedule:
     def from_json(cls, data: dict[str, Any]) -> Schedule:
         d = dict(data)
         d["target"] = Target(**d["target"])
-        d["retry"] = RetrySettings.from_json(d["retry"])
-        d["misfire"] = Misfire(**(d.get("misfire") or {}))
+        # Stored records leave defaults out: all-default settings are one shared instance
+        # (frozen), whose JSON a fire record then reuses (``_flat_json``).
+        retry, misfire = d["retry"], d.get("misfire")
+        d["retry"] = RetrySettings.from_json(retry) if retry else _DEFAULT_RETRY
+        d["misfire"] = Misfire(**misfire) if misfire else _DEFAULT_MISFIRE
         return cls(**d)
 
     def evolve(self, **changes: Any) -> Schedule:
         return replace(self, **changes)
+
+
+_DEFAULT_RETRY = RetrySettings()
+_DEFAULT_MISFIRE = Misfire()
 
 
 # -- fires ------------------------------------------------------------------------------------
@@ -258,9 +265,8 @@ class Fire:
             "status": self.status,
             "created_at": str(self.created_at),
             "updated_at": str(self.updated_at),
-            # vars(): flat dataclasses, the JSON of asdict() at a fraction of its cost
-            "target": json.dumps(vars(self.target)),
-            "retry": json.dumps(vars(self.retry)),
+            "target": _flat_json(self.target),
+            "retry": _flat_json(self.retry),
             "attempt_count": str(self.attempt_count),
             "timeout_ms": str(int(self.target.timeout_seconds * 1000)),
         }
@@ -291,6 +297,24 @@ class Fire:
             deferrals=int(rec.get("deferrals") or 0),
             retry_base=int(rec.get("retry_base") or 0),
         )
+
+
+_JSON_TEXTS: dict[int, tuple[object, str]] = {}  # id -> (the instance, its JSON)
+_JSON_TEXTS_SIZE = 4096
+
+
+def _flat_json(obj: Target | RetrySettings) -> str:
+    """``json.dumps(vars(obj))`` (flat dataclasses: the JSON of ``asdict`` at a fraction of
+    its cost), remembered per instance: the fires of one schedule, and schedules stored with
+    default settings, share their (frozen, never changed in place) target and retry."""
+    hit = _JSON_TEXTS.get(id(obj))
+    if hit is not None and hit[0] is obj:  # the instance is held, so its id is not reused
+        return hit[1]
+    text = json.dumps(vars(obj))
+    if len(_JSON_TEXTS) >= _JSON_TEXTS_SIZE:
+        del _JSON_TEXTS[next(iter(_JSON_TEXTS))]  # the oldest
+    _JSON_TEXTS[id(obj)] = (obj, text)
+    return text
 
 
 # The fires of one schedule carry the same target and retry JSON: parsed once per distinct

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from app.errors import PoisonMessage
 
 VERSION = 1
+_quote = encode_basestring_ascii  # json.dumps's own string encoder (ensure_ascii)
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,27 @@ class FireMessage:
     replay: bool = False
 
     def encode(self) -> bytes:
+        """Compact JSON; with the usual field types formatted directly (json.dumps's bytes,
+        a third of its cost), anything else by json.dumps."""
+        fid, tid, attempt, at, replay = (
+            self.fire_id,
+            self.tenant_id,
+            self.attempt,
+            self.scheduled_at_ms,
+            self.replay,
+        )
+        if (
+            type(fid) is str
+            and type(tid) is str
+            and type(attempt) is int
+            and type(at) is int
+            and type(replay) is bool
+        ):
+            flag = "true" if replay else "false"
+            return (
+                f'{{"v":{VERSION},"fire_id":{_quote(fid)},"tenant_id":{_quote(tid)},'
+                f'"attempt":{attempt},"scheduled_at_ms":{at},"replay":{flag}}}'
+            ).encode()
         return json.dumps(
             {
                 "v": VERSION,

@@ -3,7 +3,8 @@
 A per-second schedule is read every second; its record rarely changes. Parsed schedules are
 kept by key, next to the exact text they came from: a read whose text is unchanged reuses
 the parsed schedule (a string comparison instead of a JSON parse and a dataclass tree), an
-edited one is parsed again. Bounded, least recently used out first.
+edited one is parsed again. Bounded, least recently used out first. The records are read
+in one round trip, on the store's Wire connection where it has one (``Scripts.commands``).
 """
 
 from __future__ import annotations
@@ -30,10 +31,7 @@ class ScheduleReader:
         if not refs:
             return []
         keys = [self._store.keys.schedule(tid, sid) for tid, sid in refs]
-        async with self._store.client.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.get(key)
-            raws = await pipe.execute()
+        raws = await self._store.scripts.commands([("GET", key) for key in keys])
         return [self._parse(key, raw) for key, raw in zip(keys, raws, strict=True)]
 
     def _parse(self, key: str, raw: str | None) -> Schedule | None:

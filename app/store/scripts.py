@@ -22,6 +22,9 @@ On a single plain Redis (TCP or unix socket) the pipelines go over one connectio
 with the same answers and errors; every other client (TLS, Sentinel, fakeredis...) keeps
 redis-py's pipelines. There a NOSCRIPT answer is repaired in one more round trip: SCRIPT
 LOAD of each missing script followed by the calls again.
+
+``Scripts.commands`` sends plain commands the same way (the Wire where there is one, else a
+redis-py pipeline): hot reads such as the dispatcher's schedule records share the Wire.
 """
 
 from __future__ import annotations
@@ -108,6 +111,26 @@ class Scripts:
         future: asyncio.Future[Any] = loop.create_future()
         self._queued.append(((script, keys, args), future))
         return await future
+
+    async def commands(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
+        """Plain commands (no scripts) in one round trip; replies in order, as redis-py
+        decodes them (no response callbacks: for commands whose reply needs none, e.g.
+        GET, HGET, MGET). The first reply error is raised, as a redis-py pipeline raises
+        it; driver errors propagate (the caller wraps)."""
+        if not commands:
+            return []
+        wire = self._wire
+        if wire is None:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for command in commands:
+                    pipe.execute_command(*command)
+                return list(await pipe.execute())
+        pack = wire.pack
+        replies = await wire.execute(b"".join([pack(c) for c in commands]), len(commands))
+        for r in replies:
+            if isinstance(r, BaseException):
+                raise r
+        return replies
 
     @property
     def on_wire(self) -> bool:

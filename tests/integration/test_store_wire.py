@@ -141,6 +141,37 @@ async def test_the_wire_answers_what_redis_py_answers(
         await client.aclose()
 
 
+@pytest.mark.parametrize("decode", [True, False])
+async def test_plain_commands_answer_on_the_wire_what_a_redis_py_pipeline_answers(
+    redis_url: str, prefix: str, decode: bool
+) -> None:
+    # given strings (one not UTF-8 when not decoding), a missing key and a hash
+    client = aioredis.Redis.from_url(redis_url, decode_responses=decode)
+    wire, plain = Scripts(client), Scripts(client, wire=False)
+    raw = "é text" if decode else b"\x00\xff raw"
+    await client.set(f"{prefix}:a", raw)
+    await client.set(f"{prefix}:b", "{}")
+    await client.hset(f"{prefix}:h", "f", "v")
+    reads = [("GET", f"{prefix}:a"), ("GET", f"{prefix}:none"), ("GET", f"{prefix}:b")]
+    try:
+        assert wire.on_wire and not plain.on_wire
+        # when both read them, then the replies are the same values of the same types
+        expected = await plain.commands(reads)
+        got = await wire.commands(reads)
+        assert got == expected and [type(x) for x in got] == [type(x) for x in expected]
+        assert got[0] == raw and got[1] is None
+        assert await wire.commands([]) == []
+        # and a reply error (a GET of a hash) is raised by both, a later read still answered
+        for scripts in (plain, wire):
+            with pytest.raises(ResponseError, match="WRONGTYPE"):
+                await scripts.commands([("GET", f"{prefix}:a"), ("GET", f"{prefix}:h")])
+            assert await scripts.commands(reads[:1]) == [raw]
+    finally:
+        await wire.aclose()
+        await client.delete(f"{prefix}:a", f"{prefix}:b", f"{prefix}:h")
+        await client.aclose()
+
+
 async def test_an_argument_redis_py_refuses_is_refused_alike(redis_url: str, prefix: str) -> None:
     async with scripts_on(redis_url, decode_responses=True) as (client, scripts):
         script = client.register_script("return ARGV[1]")

@@ -6,16 +6,42 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_OWN = frozenset({"ts", "level", "logger", "msg", "exc"})  # the JSON line's own fields
+
+
+def _encoder() -> Callable[[Any], str]:
+    """``json.JSONEncoder(default=str).encode``, its C encoder built once, not per line.
+
+    No circular-reference bookkeeping: a self-containing extra ends in ``RecursionError``
+    instead of ``ValueError``, either one reported by the handler's ``handleError``.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)  # _json's; not in typeshed
+    if make is None:
+        return json.JSONEncoder(default=str).encode
+    encode = make(None, str, encode_basestring_ascii, None, ": ", ", ", False, False, True)
+
+    def encoded(value: Any) -> str:
+        if isinstance(value, str):
+            return encode_basestring_ascii(value)
+        return "".join(encode(value, 0))
+
+    return encoded
 
 
 class JsonFormatter(logging.Formatter):
+    """``{"ts", "level", "logger", "msg", <extras>, "exc"}``, as ``json.dumps(default=str)``
+    writes that dict, with the parts that repeat (the second, the level and logger) kept."""
+
     def __init__(self) -> None:
         super().__init__()
-        self._encoder = json.JSONEncoder(default=str)
+        self._encode = _encoder()
         self._second = (-1, "")  # the last whole second formatted, and its text
+        self._heads: dict[tuple[str, str], str] = {}  # (levelname, logger) -> their fields
 
     def _timestamp(self, record: logging.LogRecord) -> str:
         second = int(record.created)
@@ -23,17 +49,37 @@ class JsonFormatter(logging.Formatter):
             self._second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
         return f"{self._second[1]}.{int(record.msecs):03d}Z"
 
+    def _head(self, record: logging.LogRecord) -> str:
+        key = (record.levelname, record.name)
+        head = self._heads.get(key)
+        if head is None:
+            level, name = self._encode(key[0].lower()), self._encode(key[1])
+            head = self._heads[key] = f'"level": {level}, "logger": {name}, "msg": '
+        return head
+
     def format(self, record: logging.LogRecord) -> str:
+        extra = {k: v for k, v in vars(record).items() if k not in _STANDARD}
+        if record.exc_info or not _OWN.isdisjoint(extra):
+            return self._slow(record, extra)
+        line = f'{{"ts": "{self._timestamp(record)}", {self._head(record)}'
+        line += self._encode(record.getMessage())
+        if extra:
+            return f"{line}, {self._encode(extra)[1:]}"
+        return line + "}"
+
+    def _slow(self, record: logging.LogRecord, extra: dict[str, Any]) -> str:
+        """The same line built as a dict: extras named like the line's own fields replace
+        them in place, and a traceback goes last."""
         out: dict[str, Any] = {
             "ts": self._timestamp(record),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        out.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        out.update(extra)
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return self._encoder.encode(out)
+        return self._encode(out)
 
 
 class ConsoleFormatter(logging.Formatter):

@@ -35,6 +35,17 @@ def rfc3339(dt: datetime | None) -> str | None:
     return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def ms_rfc3339(ms: int | float) -> str:
+    """``rfc3339(from_ms(ms))``, with the whole second's text kept (many fires share one)."""
+    second, milli = divmod(int(ms), 1000)
+    return f"{_second_text(second)}.{milli:03d}Z"
+
+
+@lru_cache(maxsize=256)
+def _second_text(second: int) -> str:
+    return datetime.fromtimestamp(second, tz=UTC).isoformat().removesuffix("+00:00")
+
+
 def parse_rfc3339(text: str) -> datetime:
     dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     if dt.tzinfo is None:
@@ -273,30 +284,36 @@ class Fire:
 
     @classmethod
     def from_record(cls, rec: dict[str, str], attempts: list[dict[str, Any]]) -> Fire:
-        def opt_int(name: str) -> int | None:
-            v = rec.get(name)
-            return int(v) if v else None
+        """The fire of a Redis hash (as ``to_record`` wrote it and the scripts updated it).
 
-        return cls(
+        Built without ``__init__``: a frozen dataclass's sets each of these 18 fields through
+        ``object.__setattr__``, over twice the cost of the rest. Every field is set here
+        (tests/unit/test_models_records.py holds it to ``__dataclass_fields__``).
+        """
+        get = rec.get
+        first, next_at = get("first_attempt_at"), get("next_attempt_at")
+        fire = object.__new__(cls)
+        vars(fire).update(
             id=rec["id"],
             tenant_id=rec["tenant_id"],
-            schedule_id=rec.get("schedule_id") or None,
-            kind=rec["kind"],  # type: ignore[arg-type]
+            schedule_id=get("schedule_id") or None,
+            kind=rec["kind"],
             scheduled_at=int(rec["scheduled_at"]),
-            status=rec["status"],  # type: ignore[arg-type]
+            status=rec["status"],
             created_at=int(rec["created_at"]),
             updated_at=int(rec["updated_at"]),
             target=_target(rec["target"]),
             retry=_retry(rec["retry"]),
-            attempt_count=int(rec.get("attempt_count") or 0),
-            first_attempt_at=opt_int("first_attempt_at"),
-            next_attempt_at=opt_int("next_attempt_at"),
+            attempt_count=int(get("attempt_count") or 0),
+            first_attempt_at=int(first) if first else None,
+            next_attempt_at=int(next_at) if next_at else None,
             attempts=tuple(Attempt(**a) for a in attempts),
-            callback_url=rec.get("callback_url") or None,
-            failure_callback_url=rec.get("failure_callback_url") or None,
-            deferrals=int(rec.get("deferrals") or 0),
-            retry_base=int(rec.get("retry_base") or 0),
+            callback_url=get("callback_url") or None,
+            failure_callback_url=get("failure_callback_url") or None,
+            deferrals=int(get("deferrals") or 0),
+            retry_base=int(get("retry_base") or 0),
         )
+        return fire
 
 
 _JSON_TEXTS: dict[int, tuple[object, str]] = {}  # id -> (the instance, its JSON)

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from app.models import Attempt, Fire, from_ms, rfc3339
+from app.models import Attempt, Fire, ms_rfc3339
 
 if TYPE_CHECKING:
     from app.bus.message import FireMessage
@@ -40,7 +40,7 @@ LISTENERS_TTL_S = 1.0  # how stale a process's view of open event streams may be
 
 
 def _at(ms: int | None) -> str | None:
-    return None if ms is None else rfc3339(from_ms(ms))
+    return None if ms is None else ms_rfc3339(ms)
 
 
 def dispatched_event(msg: FireMessage, schedule_id: str | None, now_ms: int) -> dict[str, Any]:

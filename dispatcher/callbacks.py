@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.keys import fire_item
-from app.models import Fire, Target, from_ms, rfc3339
+from app.models import Fire, Target, ms_rfc3339
 from app.store import Store
 from dispatcher.http_client import DeliveryResult
 from dispatcher.planning import fire_item_payload
@@ -58,7 +58,7 @@ def callback_body(
         "type": f"fire.{status}",
         "fire_id": fire.id,
         "schedule_id": fire.schedule_id,
-        "scheduled_at": rfc3339(from_ms(fire.scheduled_at)),
+        "scheduled_at": ms_rfc3339(fire.scheduled_at),
         "status": status,
         "attempt": attempt,
         "replay": replay,

@@ -1,0 +1,109 @@
+"""The signed request of one attempt (``dispatcher.outbound.build_request``), from tables,
+verified by the official Standard Webhooks library."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from app.models import Fire, RetrySettings, SigningSecret, Target, Tenant, TenantLimits
+from dispatcher.outbound import build_request
+
+SCHEDULED = 1_795_000_000_123  # 2026-11-18T11:06:40.123Z
+NOW = int(time.time() * 1000)  # signed now: the library checks the timestamp's age
+SECRET = "whsec_" + base64.b64encode(b"s" * 32).decode()
+OLD = "whsec_" + base64.b64encode(b"o" * 32).decode()
+TENANT = Tenant(
+    "ten_1",
+    "t",
+    NOW,
+    TenantLimits(),
+    (SigningSecret(OLD, NOW - 10, NOW + 1000), SigningSecret(SECRET, NOW - 5)),
+)
+
+
+def fire(target: Target, schedule_id: str | None = "sch_1", fire_id: str = "fire_1") -> Fire:
+    return Fire(
+        fire_id, "ten_1", schedule_id, "cron", SCHEDULED, "dispatched", NOW, NOW, target,
+        RetrySettings(),
+    )  # fmt: skip
+
+
+SIGNED = [
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "Idempotency-Key",
+    "cronhook-scheduled-at",
+    "cronhook-attempt",
+]
+
+
+@pytest.mark.parametrize(
+    ("target", "body", "tenant_headers"),
+    [
+        (
+            Target("https://e.com/h", headers={"X-A": "b"}, body={"k": ["é", 1]}),
+            '{"k":["é",1]}'.encode(),
+            {"X-A": "b", "Content-Type": "application/json"},
+        ),
+        (
+            Target("https://e.com/h", body="plain", content_type="text/csv"),
+            b"plain",
+            {"Content-Type": "text/csv"},
+        ),
+        (
+            Target("https://e.com/h", body="plain"),
+            b"plain",
+            {"Content-Type": "text/plain; charset=utf-8"},
+        ),
+        (Target("https://e.com/h", "GET", headers={"Accept": "x/y"}), b"", {"Accept": "x/y"}),
+        # a tenant header named like a signed one keeps its place and takes the signed value
+        (
+            Target("https://e.com/h", headers={"webhook-id": "mine", "Z": "z"}, body=[1]),
+            b"[1]",
+            {"webhook-id": "fire_1", "Z": "z", "Content-Type": "application/json"},
+        ),
+    ],
+)
+def test_request_from_a_table(target: Target, body: bytes, tenant_headers: dict[str, str]) -> None:
+    for attempt in (1, 3):  # a second build of the same target: the same bytes
+        req = build_request(fire(target), TENANT, attempt, NOW)
+        assert (req.method, req.url, req.body) == (target.method, target.url, body)
+        assert req.timeout_seconds == target.timeout_seconds
+        expected: dict[str, Any] = dict(tenant_headers)
+        expected.update(
+            {
+                "webhook-id": "fire_1",
+                "webhook-timestamp": str(NOW // 1000),
+                "Idempotency-Key": "fire_1",
+                "cronhook-scheduled-at": "2026-11-18T11:06:40.123Z",
+                "cronhook-attempt": str(attempt),
+                "cronhook-schedule-id": "sch_1",
+            }
+        )
+        signature = req.headers["webhook-signature"]
+        assert {k: v for k, v in req.headers.items() if k != "webhook-signature"} == expected
+        assert list(req.headers)[: len(tenant_headers)] == list(tenant_headers)
+        assert len(signature.split(" ")) == 2  # the old secret is still in its overlap
+        for secret in (OLD, SECRET):
+            Webhook(secret).verify(req.body, dict(req.headers), json_parse=False)
+
+
+def test_one_off_fires_carry_no_schedule_header_and_an_expired_secret_stops_signing() -> None:
+    req = build_request(fire(Target("https://e.com/h"), None), TENANT, 1, NOW + 1000)
+    assert "cronhook-schedule-id" not in req.headers
+    assert req.headers["webhook-signature"].count("v1,") == 1
+    Webhook(SECRET).verify(req.body, dict(req.headers), json_parse=False)
+
+
+def test_targets_with_equal_fields_and_different_instances_each_send_their_own_body() -> None:
+    targets = [Target("https://e.com/h", body={"n": n}) for n in range(50)]
+    for n, target in enumerate(targets * 2):
+        req = build_request(fire(target, fire_id=f"fire_{n}"), TENANT, 1, NOW)
+        assert req.body == f'{{"n":{n % 50}}}'.encode()
+        assert req.headers["webhook-id"] == f"fire_{n}"

@@ -13,8 +13,9 @@ Contract of :meth:`WebhookClient.send` (what the invoker may rely on):
 - It never raises for endpoint or network faults; they come back as
   ``DeliveryResult(status_code=None, error=<class>)``. Cancellation propagates.
 - One attempt is bounded by ``timeout_seconds`` in total -- DNS, connect, TLS, sending,
-  waiting and reading -- with ``asyncio.timeout`` around the whole exchange, so a server
-  dripping a byte a second (headers or body) cannot outlive it.
+  waiting and reading -- by one deadline (``asyncio.timeout_at`` around getting a
+  connection, then a timer that fails the response future), so a server dripping a byte a
+  second (headers or body) cannot outlive it.
 - Redirects are never followed: a 3xx comes back with its ``Location``.
 - At most ``max_response_bytes`` of the body are read; a longer body is cut off, the
   connection dropped, the status kept and ``truncated`` set. Nothing is decompressed:
@@ -71,7 +72,7 @@ from dispatcher.http_connection import (
     ResponseTooLarge,
 )
 from dispatcher.http_pool import DNSFailure, GuardedResolver, Pool, Resolver, SSRFBlockedError
-from dispatcher.http_request import Endpoint, InvalidRequest, checked_url, request_bytes, unsendable
+from dispatcher.http_request import InvalidRequest, checked_url, request_bytes, unsendable
 from dispatcher.retry import parse_retry_after
 
 __all__ = [
@@ -130,6 +131,11 @@ def _error_class(exc: BaseException) -> str:
     if isinstance(exc, OSError):  # refused, reset, unreachable, closed early
         return "connect"
     return "protocol"
+
+
+def _expire(waiter: asyncio.Future[Response]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 class WebhookClient:
@@ -199,8 +205,12 @@ class WebhookClient:
             data = request_bytes(
                 request.method, target, request.headers, request.body, self._user_agent
             )
-            async with asyncio.timeout(request.timeout_seconds):
-                response = await self._exchange(pool, target, data)
+            deadline = asyncio.get_running_loop().time() + request.timeout_seconds
+            conn = pool.take_idle(target.origin)
+            if conn is None:
+                async with asyncio.timeout_at(deadline):
+                    conn = await pool.acquire(target.origin)
+            response = await self._exchange(pool, conn, data, deadline)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -210,10 +220,19 @@ class WebhookClient:
             return self._failure(error, started)
         return self._result(response, started)
 
-    async def _exchange(self, pool: Pool, target: Endpoint, data: bytes) -> Response:
-        conn: Connection = await pool.acquire(target.origin)
+    async def _exchange(
+        self, pool: Pool, conn: Connection, data: bytes, deadline: float
+    ) -> Response:
+        """One exchange on ``conn``, failed with ``TimeoutError`` at ``deadline`` (loop
+        time): a timer on the response future, lighter than ``asyncio.timeout``'s task
+        cancellation once the connection is in hand."""
         try:
-            return await conn.exchange(data, self._max_response_bytes)
+            waiter = conn.exchange(data, self._max_response_bytes)
+            timer = asyncio.get_running_loop().call_at(deadline, _expire, waiter)
+            try:
+                return await waiter
+            finally:
+                timer.cancel()
         except BaseException:
             conn.abort()  # mid-exchange: timed out, cancelled or failed
             raise

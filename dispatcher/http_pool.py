@@ -118,18 +118,27 @@ class Pool:
         self._closed = False
 
     # -- acquire / release -------------------------------------------------------------------
-    async def acquire(self, origin: Origin) -> Connection:
-        """An idle live connection to ``origin``, else a new one once the cap allows it."""
-        loop = asyncio.get_running_loop()
-        while True:
-            if self._closed:
-                raise RuntimeError("the pool is closed")
-            idle = self._idle.get(origin)
+    def take_idle(self, origin: Origin) -> Connection | None:
+        """An idle live connection to ``origin`` if there is one (the dead ones met on the
+        way are dropped); never waits."""
+        if self._closed:
+            raise RuntimeError("the pool is closed")
+        idle = self._idle.get(origin)
+        if idle:
+            now = asyncio.get_running_loop().time()
             while idle:
                 conn = idle.pop()
-                if conn.looks_alive() and loop.time() - conn.idle_since < self._keepalive:
+                if conn.looks_alive() and now - conn.idle_since < self._keepalive:
                     return conn
                 self._drop(conn)
+        return None
+
+    async def acquire(self, origin: Origin) -> Connection:
+        """An idle live connection to ``origin``, else a new one once the cap allows it."""
+        while True:
+            conn = self.take_idle(origin)
+            if conn is not None:
+                return conn
             if len(self._open) + self._opening < self._limit:
                 return await self._connect(origin)
             if not self._evict_idle():

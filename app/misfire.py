@@ -71,6 +71,8 @@ def plan_misfire(
     Raises ValueError for naive datetimes, an unknown policy or negative limits.
     """
     _check(due_at, now, policy, grace_seconds, max_fire_all, late_tolerance_seconds)
+    if due_at == now:  # the usual case, an item released at its instant: M = {due_at}
+        return MisfirePlan((due_at.astimezone(UTC),), 0, timing.next_after(now))
     due_at, now = due_at.astimezone(UTC), now.astimezone(UTC)
     if due_at > now:
         return MisfirePlan((), 0, due_at)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -25,6 +26,36 @@ ONCE = parse("at 2025-01-01T00:00:00Z")
 
 TABLE: list[tuple[str, Timing, datetime, datetime, Policy, dict[str, float], MisfirePlan]] = [
     # (case, timing, due_at, now, policy, options, expected plan)
+    *[
+        (
+            f"released at its instant, {policy}",
+            EVERY_MINUTE,
+            at(),
+            at(),
+            policy,
+            {"grace_seconds": 0, "max_fire_all": 0},
+            MisfirePlan((at(),), 0, at(1)),
+        )
+        for policy in ("fire_once", "skip", "fire_all")
+    ],
+    (
+        "released at an instant the timing no longer has (an edit): trusted",
+        EVERY_MINUTE,
+        at(seconds=20),
+        at(seconds=20),
+        "fire_once",
+        {},
+        MisfirePlan((at(seconds=20),), 0, at(1)),
+    ),
+    (
+        "released at its instant, given in another zone: fired in UTC",
+        EVERY_MINUTE,
+        at().astimezone(ZoneInfo("America/New_York")),
+        at(),
+        "fire_once",
+        {},
+        MisfirePlan((at(),), 0, at(1)),
+    ),
     (
         "on time",
         EVERY_MINUTE,
@@ -229,6 +260,14 @@ def test_misfire_plan(
     assert plan == expected
 
 
+def test_instants_are_planned_in_utc_whatever_zone_they_come_in() -> None:
+    ny = ZoneInfo("America/New_York")
+    for now in (at(), at(seconds=0.5), at(5)):  # at the instant, on time, late
+        plan = plan_misfire(EVERY_MINUTE, at().astimezone(ny), now.astimezone(ny))
+        assert plan.fires and all(f.tzinfo is UTC for f in plan.fires)
+        assert plan.next_at is not None and plan.next_at.tzinfo is UTC
+
+
 def test_default_policy_is_fire_once_with_a_60_second_grace() -> None:
     assert plan_misfire(EVERY_MINUTE, at(), at(1, 0)) == MisfirePlan((at(1),), 1, at(2))
     assert plan_misfire(EVERY_MINUTE, at(), at(2, 59)) == MisfirePlan((at(2),), 2, at(3))
@@ -243,8 +282,9 @@ def test_default_policy_is_fire_once_with_a_60_second_grace() -> None:
     ],
 )
 def test_bad_arguments_are_refused(kwargs: dict[str, object], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        plan_misfire(EVERY_MINUTE, at(), at(5), **kwargs)  # type: ignore[arg-type]
+    for now in (at(5), at()):  # late, and released at its instant
+        with pytest.raises(ValueError, match=message):
+            plan_misfire(EVERY_MINUTE, at(), now, **kwargs)  # type: ignore[arg-type]
 
 
 def test_naive_datetimes_are_refused() -> None:

@@ -217,6 +217,7 @@ async def run_invoker(settings: Settings) -> None:
         invoker = Invoker(store, bus, client, settings, metrics=metrics)
         try:
             async with beating(invoker_heartbeat(store, settings, invoker)):
+                tune_gc()  # before consuming: no delivery's objects are frozen
                 await invoker.start()
                 log.info("invoker consuming", extra={"node": invoker.node_id})
                 await stop.wait()

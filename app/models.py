@@ -7,10 +7,11 @@ are UTC-aware datetimes inside, epoch milliseconds in Redis and RFC 3339 at the 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 FireStatus = Literal[
     "scheduled", "dispatched", "delivering", "succeeded", "retrying", "failed", "skipped"
@@ -316,22 +317,40 @@ class Fire:
         return fire
 
 
-_JSON_TEXTS: dict[int, tuple[object, str]] = {}  # id -> (the instance, its JSON)
-_JSON_TEXTS_SIZE = 4096
+K = TypeVar("K")
+V = TypeVar("V")
 
 
-def _flat_json(obj: Target | RetrySettings) -> str:
-    """``json.dumps(vars(obj))`` (flat dataclasses: the JSON of ``asdict`` at a fraction of
-    its cost), remembered per instance: the fires of one schedule, and schedules stored with
-    default settings, share their (frozen, never changed in place) target and retry."""
-    hit = _JSON_TEXTS.get(id(obj))
-    if hit is not None and hit[0] is obj:  # the instance is held, so its id is not reused
-        return hit[1]
-    text = json.dumps(vars(obj))
-    if len(_JSON_TEXTS) >= _JSON_TEXTS_SIZE:
-        del _JSON_TEXTS[next(iter(_JSON_TEXTS))]  # the oldest
-    _JSON_TEXTS[id(obj)] = (obj, text)
-    return text
+class InstanceMemo(Generic[K, V]):
+    """``make(obj)`` remembered per instance of a frozen object that need not be hashable
+    (a Target holds dicts): keyed by ``id``, the instance kept beside its value so that its
+    id is not reused while the entry lives; at most ``size`` entries, the oldest out first.
+    """
+
+    def __init__(self, make: Callable[[K], V], size: int) -> None:
+        self._make = make
+        self._size = size
+        self._kept: dict[int, tuple[K, V]] = {}
+
+    def __call__(self, obj: K) -> V:
+        hit = self._kept.get(id(obj))
+        if hit is not None and hit[0] is obj:
+            return hit[1]
+        value = self._make(obj)
+        if len(self._kept) >= self._size:
+            del self._kept[next(iter(self._kept))]  # the oldest
+        self._kept[id(obj)] = (obj, value)
+        return value
+
+
+def _vars_json(obj: Target | RetrySettings) -> str:
+    return json.dumps(vars(obj))
+
+
+# ``json.dumps(vars(obj))`` (flat dataclasses: the JSON of ``asdict`` at a fraction of its
+# cost), per instance: the fires of one schedule, and schedules stored with default
+# settings, share their (frozen, never changed in place) target and retry.
+_flat_json: InstanceMemo[Target | RetrySettings, str] = InstanceMemo(_vars_json, 4096)
 
 
 # The fires of one schedule carry the same target and retry JSON: parsed once per distinct

@@ -57,7 +57,7 @@ def request_bytes(
         lowered = name.lower()
         if lowered in _DROPPED_HEADERS:
             continue
-        if not _TOKEN.fullmatch(name) or _CONTROL.search(value):
+        if not _TOKEN.fullmatch(name) or unsendable(value):
             raise InvalidRequest(f"header {name!r} cannot be sent as given")
         has.add(lowered)
         lines.append(f"{name}: {value}")

@@ -9,38 +9,30 @@ active secret: two during a rotation); ``Idempotency-Key``; ``cronhook-schedule-
 
 from __future__ import annotations
 
-from typing import Final
-
-from app.models import Fire, Target, Tenant, ms_rfc3339
+from app.models import Fire, InstanceMemo, Target, Tenant, ms_rfc3339
 from dispatcher.http_client import OutboundRequest
 from dispatcher.signing import signature_header
 
-_KEPT: Final = 4096
-# id(target) -> (target, body, the tenant's headers and Content-Type). The fires of one
-# schedule share one Target instance (``app.models`` parses each record's JSON text once),
-# so its body is encoded once, not per attempt; the target is held, so its id stays its own.
-_prepared: dict[int, tuple[Target, bytes, dict[str, str]]] = {}
-
 
 def _prepare(target: Target) -> tuple[bytes, dict[str, str]]:
-    hit = _prepared.get(id(target))
-    if hit is not None and hit[0] is target:
-        return hit[1], hit[2]
+    """The target's body and its headers with Content-Type."""
     body, content_type = target.encoded_body()
     headers = dict(target.headers)
     if content_type:
         headers["Content-Type"] = content_type
-    if len(_prepared) >= _KEPT:
-        _prepared.clear()
-    _prepared[id(target)] = (target, body, headers)
     return body, headers
+
+
+# The fires of one schedule share one Target instance (``app.models`` parses each record's
+# JSON text once), so its body is encoded once, not per attempt.
+_prepared: InstanceMemo[Target, tuple[bytes, dict[str, str]]] = InstanceMemo(_prepare, 4096)
 
 
 def build_request(fire: Fire, tenant: Tenant, attempt: int, now_ms: int) -> OutboundRequest:
     """Attempt ``attempt`` of ``fire``, signed at ``now_ms`` (``webhook-timestamp`` is its
     unix second) with every secret of ``tenant`` active at that very millisecond."""
     now_s = now_ms // 1000
-    body, tenant_headers = _prepare(fire.target)
+    body, tenant_headers = _prepared(fire.target)
     headers = tenant_headers.copy()
     headers.update(
         {

@@ -9,7 +9,7 @@ can cover a message that is still being handled or was nacked), and each caller 
 once that write has been handed to the socket, as with ``basic_ack``. A closed channel
 fails the acks of its turn with ``ChannelInvalidStateError``, as ``basic_ack`` does.
 
-It relies on aiormq's channel internals through ``app.bus.amqp_batch.queue_write`` (the
+It relies on aiormq's channel internals through ``app.bus.amqp_batch.queue_bytes`` (the
 channel's ``write_queue``, ``number``, ``create_future``; aiormq is pinned to a minor
 release in pyproject.toml).
 """
@@ -19,10 +19,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pamqp.frame
 from aiormq.exceptions import ChannelInvalidStateError
 from pamqp import commands as spec
 
-from app.bus.amqp_batch import queue_write
+from app.bus.amqp_batch import queue_bytes
 
 
 class AckBatch:
@@ -61,8 +62,10 @@ class AckBatch:
         try:
             if channel.is_closed:
                 raise ChannelInvalidStateError(f"{channel!r} closed")
-            frames = [spec.Basic.Ack(delivery_tag=tag) for tag in tags]
-            await (await queue_write(channel, frames))
+            payload = b"".join(
+                [pamqp.frame.marshal(spec.Basic.Ack(delivery_tag=t), channel.number) for t in tags]
+            )
+            await (await queue_bytes(channel, payload))
         except asyncio.CancelledError:
             turn.cancel()
             raise

@@ -156,19 +156,10 @@ async def _write_chunk(
     await drained
 
 
-async def queue_write(channel: Any, frames: list[Any]) -> asyncio.Future[None]:
-    """Queue ``frames`` on ``channel``'s connection as one write; returns the future that
-    is done once the connection's writer has handed them to the socket (or failed with
-    the channel)."""
-    drained: asyncio.Future[None] = channel.create_future()
-    await channel.write_queue.put(
-        ChannelFrame.marshall(channel_number=channel.number, frames=frames, drain_future=drained)
-    )
-    return drained
-
-
 async def queue_bytes(channel: Any, payload: bytes) -> asyncio.Future[None]:
-    """``queue_write`` for frames already marshalled (none of them a ``Connection.CloseOk``)."""
+    """Queue ``payload`` (marshalled frames, none of them a ``Connection.CloseOk``) on
+    ``channel``'s connection as one write; returns the future that is done once the
+    connection's writer has handed it to the socket (or failed with the channel)."""
     drained: asyncio.Future[None] = channel.create_future()
     await channel.write_queue.put(
         ChannelFrame(payload=payload, should_close=False, drain_future=drained)

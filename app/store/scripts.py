@@ -201,10 +201,12 @@ class Scripts:
 
     async def _on_wire(self, wire: Wire, calls: Sequence[Call]) -> list[Any]:
         pack = wire.pack
-        data = b"".join(
-            [pack(("EVALSHA", script.sha, len(keys), *keys, *args)) for script, keys, args in calls]
-        )
-        results = await wire.execute(data, len(calls))
+
+        def evalsha(call: Call) -> bytes:
+            script, keys, args = call
+            return pack(("EVALSHA", script.sha, len(keys), *keys, *args))
+
+        results = await wire.execute(b"".join([evalsha(c) for c in calls]), len(calls))
         again = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
         if not again:
             return results
@@ -212,9 +214,7 @@ class Scripts:
         # Redis runs commands in order, so every load precedes the calls after it.
         loads = {calls[i][0].sha: calls[i][0] for i in again}
         packed = [pack(("SCRIPT", "LOAD", script.script)) for script in loads.values()]
-        for i in again:
-            script, keys, args = calls[i]
-            packed.append(pack(("EVALSHA", script.sha, len(keys), *keys, *args)))
+        packed += [evalsha(calls[i]) for i in again]
         replies = await wire.execute(b"".join(packed), len(packed))
         failed = {
             sha: r for sha, r in zip(loads, replies, strict=False) if isinstance(r, BaseException)

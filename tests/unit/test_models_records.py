@@ -12,6 +12,7 @@ import pytest
 from app.models import (
     Attempt,
     Fire,
+    InstanceMemo,
     RetrySettings,
     Target,
     from_ms,
@@ -126,3 +127,20 @@ def test_ms_rfc3339_is_rfc3339_of_from_ms() -> None:
 def test_ms_rfc3339_stays_exact_where_float_seconds_do_not() -> None:
     # from_ms divides into float seconds: past ~2^33 s (year 2242) a millisecond can round
     assert ms_rfc3339(253_402_300_799_999) == "9999-12-31T23:59:59.999Z"
+
+
+def test_an_instance_memo_makes_once_per_instance_and_keeps_the_newest() -> None:
+    made: list[Target] = []
+
+    def make(t: Target) -> str:
+        made.append(t)
+        return t.url
+
+    memo: InstanceMemo[Target, str] = InstanceMemo(make, 2)
+    a, a_twin, b = Target("https://a.example/"), Target("https://a.example/"), Target("https://b/")
+    # the same instance is made once; an equal one of its own is made again
+    assert [memo(a), memo(a), memo(a_twin)] == ["https://a.example/"] * 3
+    assert [m is a for m in made] == [True, False] and made[1] is a_twin
+    # past the bound of two the oldest goes: b pushes a out, so a is made again, b is kept
+    assert memo(b) == "https://b/" and memo(a) == "https://a.example/" and memo(b) == "https://b/"
+    assert [id(m) for m in made] == [id(a), id(a_twin), id(b), id(a)]

@@ -51,9 +51,9 @@ from e2e_report import bucket_quantiles, share_within
 
 from app.keys import schedule_item
 from app.models import RetrySettings, Schedule, Target, Tenant, TenantLimits
+from app.planning import first_due_ms
 from app.store import Store, open_store
 from app.store.records import schedule_payload, schedule_record
-from dispatcher.planning import first_due_ms
 
 ROOT = Path(__file__).resolve().parents[1]
 TENANT = "ten_bench0000000000000000000"
@@ -433,7 +433,7 @@ async def memory_once(args: argparse.Namespace) -> dict[str, float]:
                 count = n if "tenant" in label else await r.zcard(sk.due)
                 out[label] = (await r.memory_usage(key, samples=0)) / max(count, 1)
             # then one fire each (records as the dispatcher creates them)
-            from dispatcher.planning import plan_schedule
+            from app.planning import plan_schedule
 
             schedules = await store.records.get_schedules(
                 [(TENANT, f"sch_bench{i:019d}") for i in range(min(n, 20000))]

@@ -181,7 +181,7 @@ async def _write_fires(store: Store, tenant: Tenant, url: str, dues: Sequence[in
         async with store.client.pipeline(transaction=False) as pipe:
             for f in fires:
                 item = fire_item(f.id)
-                await store.scripts.ti_put(
+                await store.scripts.lua.ti_put(
                     keys=store.keys.shard_for(item).all(),
                     args=[
                         item,

@@ -208,7 +208,7 @@ async def seed(
         await store.scripts.many(
             [
                 (
-                    store.scripts.ti_put,
+                    store.scripts.lua.ti_put,
                     k.shard_for(schedule_item(s.id)).all(),
                     [
                         schedule_item(s.id),

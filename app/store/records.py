@@ -17,9 +17,9 @@ from app.errors import Conflict, QuotaExceeded
 from app.keys import Keys, schedule_item
 from app.models import Schedule, Tenant
 from app.store.errors import wrapped
+from app.store.lua_scripts import LuaScripts
 from app.store.paging import Page, cursor_at
 from app.store.paging import zpage_desc as _zpage_desc
-from app.store.scripts import source
 from app.store.timeindex import TimeIndex
 
 MAX_API_KEYS = 100
@@ -74,13 +74,15 @@ def _without_defaults(obj: Any) -> dict[str, Any]:
 
 
 class Records:
-    def __init__(self, client: Any, keys: Keys, time: TimeIndex, *, cluster: bool) -> None:
+    def __init__(
+        self, client: Any, keys: Keys, lua: LuaScripts, time: TimeIndex, *, cluster: bool
+    ) -> None:
         self._r = client
         self._k = keys
         self._time = time
         self._cluster = cluster
-        self._cas = client.register_script(source("rec_cas"))
-        self._sched_write = client.register_script(source("sched_write"))
+        self._cas = lua.rec_cas
+        self._sched_write = lua.sched_write
 
     def _pipe(self) -> Any:
         # One slot per transaction is all Cluster allows; outside Cluster, MULTI/EXEC.

@@ -15,7 +15,6 @@ from app.bus.rabbitmq import RabbitBus
 from app.metrics import new_registry
 from app.settings import Settings
 from app.store import Store, open_store
-from app.store.scripts import NAMES
 
 ADMIN = "admin-token-for-tests"
 
@@ -102,7 +101,7 @@ async def test_healthz_and_readyz_answer_ok_when_everything_is_up(
 async def test_readyz_loads_scripts_that_redis_forgot(api: httpx.AsyncClient, store: Store) -> None:
     # given Redis lost its script cache (a restart, a failover to a fresh replica)
     await store.client.script_flush()
-    shas = [getattr(store.scripts, n).sha for n in NAMES]
+    shas = [s.sha for s in store.scripts.lua.by_name().values()]
     # when readiness is asked
     r = await api.get("/readyz")
     # then the scripts are loaded again and the process is ready

@@ -54,7 +54,7 @@ from app.models import (
     Tenant,
     TenantLimits,
 )
-from app.planning import fire_item_payload
+from app.payloads import fire_item_payload
 from app.store import Store, open_store
 
 REDIS_URL = os.environ.get("CRONHOOK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -16,6 +16,7 @@ from typing import Any
 from app.errors import Conflict, QuotaExceeded
 from app.keys import Keys, schedule_item
 from app.models import Schedule, Tenant
+from app.payloads import schedule_item_payload
 from app.store.errors import wrapped
 from app.store.formats import dump_schedule, dump_tenant, load_schedule, load_tenant
 from app.store.lua_scripts import LuaScripts
@@ -42,11 +43,6 @@ class Versioned:
 
     raw: str
     schedule: Schedule
-
-
-def schedule_payload(s: Schedule) -> str:
-    """The time-index payload of a schedule item: enough to find the schedule."""
-    return json.dumps({"k": "s", "t": s.tenant_id, "s": s.id}, separators=(",", ":"))
 
 
 def schedule_record(s: Schedule) -> str:
@@ -218,7 +214,7 @@ class Records:
 
     async def _retime(self, s: Schedule, next_due_ms: int | None) -> None:
         due = -1 if next_due_ms is None or s.paused else next_due_ms
-        await self._time.put(schedule_item(s.id), schedule_payload(s), due)
+        await self._time.put(schedule_item(s.id), schedule_item_payload(s.tenant_id, s.id), due)
 
     @wrapped
     async def create_schedule(

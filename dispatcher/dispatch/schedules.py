@@ -10,6 +10,7 @@ in one round trip, on the store's Wire connection where it has one (``Scripts.co
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 
 from app.models import Schedule
 from app.store import Store
@@ -26,7 +27,7 @@ class ScheduleReader:
         self._parsed: OrderedDict[str, tuple[str, Schedule]] = OrderedDict()
 
     @wrapped
-    async def get_many(self, refs: list[tuple[str, str]]) -> list[Schedule | None]:
+    async def get_many(self, refs: Sequence[tuple[str, str]]) -> list[Schedule | None]:
         """The schedules for (tenant id, schedule id) pairs, in order; None = deleted."""
         if not refs:
             return []

@@ -39,7 +39,7 @@ from app.keys import fire_item
 from app.logs import fire_fields
 from app.metrics import InvokerMetrics
 from app.models import Attempt, Fire, Tenant
-from app.planning import fire_item_payload
+from app.payloads import fire_item_payload
 from app.settings import Settings
 from app.store import Store
 from dispatcher.http.client import DeliveryResult, WebhookClient

@@ -27,7 +27,6 @@ from app.errors import CronhookError
 from app.metrics import CONTENT_TYPE, SystemMetrics, exposition
 from app.store import Store
 from app.store.errors import DRIVER_ERRORS
-from app.store.scripts import NAMES
 
 log = logging.getLogger("cronhook.observe")
 
@@ -51,7 +50,7 @@ async def _redis(store: Store) -> str:
 
 async def _scripts(store: Store) -> str:
     """Every script's sha known to Redis; a missing one is loaded once more."""
-    scripts = {n: getattr(store.scripts, n) for n in NAMES}
+    scripts = store.scripts.lua.by_name()
     shas = [s.sha for s in scripts.values()]
     exists = await store.client.script_exists(*shas)
     missing = [n for n, ok in zip(scripts, exists, strict=True) if not ok]

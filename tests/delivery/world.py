@@ -26,7 +26,8 @@ from app.models import (
     Tenant,
     TenantLimits,
 )
-from app.planning import fire_item_payload, first_due_ms
+from app.payloads import fire_item_payload
+from app.planning import first_due_ms
 from app.settings import Settings
 from app.store import Store, open_store
 from dispatcher.dispatch.dispatcher import Dispatcher

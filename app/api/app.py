@@ -14,6 +14,7 @@ from app.api import (
     fires,
     fleet,
     forecast,
+    links,
     observability,
     schedules,
     stream,
@@ -48,6 +49,7 @@ def create_app(
         *stream.ROUTES,
         *forecast.ROUTES,
         *fleet.ROUTES,
+        *links.ROUTES,
         *extra_routes,
     ]
     registry = registry if registry is not None else new_registry()

@@ -27,6 +27,7 @@ from app.bus.base import Bus
 from app.metrics import ApiMetrics, new_registry
 from app.settings import Settings
 from app.store import Store
+from app.web import routes as web_routes
 
 
 def create_app(
@@ -50,6 +51,7 @@ def create_app(
         *forecast.ROUTES,
         *fleet.ROUTES,
         *links.ROUTES,
+        *web_routes(),
         *extra_routes,
     ]
     registry = registry if registry is not None else new_registry()

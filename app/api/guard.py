@@ -41,6 +41,7 @@ class Ctx:
     principal: Principal
     query: dict[str, Any]
     given: dict[str, Any] | None = None  # a page's body, instead of the request's JSON
+    path: Mapping[str, str] | None = None  # a page's path ids, instead of the request's
 
     @property
     def store(self) -> Store:
@@ -56,7 +57,8 @@ class Ctx:
 
     def path_id(self, name: str) -> str:
         """A path id; one that cannot exist answers 404 like one that does not."""
-        value = str(self.request.path_params[name])
+        params = self.request.path_params if self.path is None else self.path
+        value = str(params.get(name, ""))
         if not _ID.match(value):
             raise NotFound(f"no such {name.removesuffix('_id').replace('_', ' ')}")
         return value
@@ -130,17 +132,19 @@ async def invoke(
     *,
     body: dict[str, Any] | None = None,
     query: Mapping[str, str] | None = None,
+    path: Mapping[str, str] | None = None,
 ) -> Response:
     """Run the operation's handler for a page: ``principal`` comes from a browser session
     (its CSRF token already checked), ``body`` from a form, ``query`` as the API would take
-    it; path ids from ``request``'s own path parameters. Raises what the handler raises."""
+    it, ``path`` the ids the API's path would carry (default: the page's own path
+    parameters). Raises what the handler raises."""
     op, handler, who = _HANDLERS[operation_id]
     if who == "admin" and not principal.admin:
         raise ApiProblem(403, "this page needs an operator session")
     if who == "tenant" and principal.tenant is None:
         raise ApiProblem(403, "this page needs a tenant session")
     params = parse_query(op, QueryParams(dict(query or {})))
-    ctx = Ctx(request, ApiState.of(request), op, principal, params, body or {})
+    ctx = Ctx(request, ApiState.of(request), op, principal, params, body or {}, path)
     return await handler(ctx)
 
 

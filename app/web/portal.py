@@ -194,9 +194,9 @@ async def delete_schedule(visit: Visit) -> Response:
     return see_other("/portal?done=deleted")
 
 
-def back_to(visit: Visit, area: Area = "portal") -> str:
+def back_to(form: dict[str, str], area: Area = "portal") -> str:
     """Where a form said to go back to: a path of this area only (no open redirect)."""
-    target = visit.form.get("next", "")
+    target = form.get("next", "")
     home = f"/{area}"
     ok = target == home or (target.startswith(home + "/") and "//" not in target)
     return target if ok else home
@@ -205,5 +205,5 @@ def back_to(visit: Visit, area: Area = "portal") -> str:
 @web_page("portal", writes=True)
 async def replay(visit: Visit) -> Response:
     await api(visit, "replayFire")
-    url = back_to(visit)
+    url = back_to(visit.form)
     return see_other(f"{url}{'&' if '?' in url else '?'}done=replayed")

@@ -24,7 +24,7 @@ from app.runtime import make_bus, make_store, observed, serve_api, stop_event, u
 from app.settings import Settings
 from app.store import Store
 from app.store.records import ApiKeyRecord
-from dispatcher.signing import signature
+from dispatcher.invoke.signing import signature
 
 log = logging.getLogger("cronhook.echo")
 
@@ -134,9 +134,9 @@ Try it:
 
 async def run_dev(settings: Settings) -> None:
     from app.api import create_app
-    from dispatcher.dispatcher import Dispatcher
-    from dispatcher.http_client import WebhookClient
-    from dispatcher.invoker import Invoker
+    from dispatcher.dispatch.dispatcher import Dispatcher
+    from dispatcher.http.client import WebhookClient
+    from dispatcher.invoke.invoker import Invoker
     from dispatcher.registry import beating, invoker_heartbeat
 
     generated = not settings.admin_token

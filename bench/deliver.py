@@ -54,8 +54,8 @@ from app.models import (
     Tenant,
     TenantLimits,
 )
+from app.planning import fire_item_payload
 from app.store import Store, open_store
-from dispatcher.planning import fire_item_payload
 
 REDIS_URL = os.environ.get("CRONHOOK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 AMQP_URL = os.environ.get("CRONHOOK_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")

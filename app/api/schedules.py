@@ -14,9 +14,9 @@ from app.api.views import occurrence_view, schedule_view
 from app.errors import Conflict, FieldError, NotFound, ValidationFailed
 from app.keys import schedule_item
 from app.models import Schedule, from_ms, parse_rfc3339, to_ms
+from app.planning import first_due_ms, timing_of
 from app.schedules import build_schedule, schedule_input
 from app.store.records import Versioned
-from dispatcher.planning import first_due_ms, timing_of
 
 SCAN_BUDGET = 1000  # schedules examined per filtered page at most
 _TRIES = 3

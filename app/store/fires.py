@@ -18,7 +18,7 @@ from app.store.scripts import Call, Scripts
 @dataclass(frozen=True)
 class LimitArgs:
     """A tenant's delivery limits as ``fire_begin.lua`` takes them (built by
-    ``dispatcher.limits``). The defaults limit nothing."""
+    ``dispatcher.invoke.limits``). The defaults limit nothing."""
 
     interval_ms: float = 0.0  # GCRA emission interval (1000 / per_second); 0 = no rate limit
     burst: int = 1

@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dispatcher import retry
-from dispatcher.http_client import DeliveryResult
-from dispatcher.retry import (
+from dispatcher.http.client import DeliveryResult
+from dispatcher.http.retry_after import parse_retry_after
+from dispatcher.invoke import retry
+from dispatcher.invoke.retry import (
     RetryPolicy,
     backoff_seconds,
     classify,
     next_retry_delay,
-    parse_retry_after,
 )
 
 T0 = 1_700_000_000.0

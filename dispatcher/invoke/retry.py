@@ -35,15 +35,10 @@ from __future__ import annotations
 
 import math
 import random
-import re
-import time
 from dataclasses import dataclass
-from datetime import UTC
-from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-if TYPE_CHECKING:
-    from dispatcher.http_client import DeliveryResult
+from dispatcher.http.client import DeliveryResult
 
 __all__ = [
     "Outcome",
@@ -51,14 +46,12 @@ __all__ = [
     "backoff_seconds",
     "classify",
     "next_retry_delay",
-    "parse_retry_after",
 ]
 
 Outcome = Literal["success", "retry", "fail", "gone"]
 
 _PERMANENT_ERRORS = frozenset({"ssrf_blocked", "invalid_url", "invalid_request"})
 _RETRYABLE_4XX = frozenset({408, 425, 429})
-_DELAY_SECONDS = re.compile(r"\d{1,12}(?:\.\d{1,6})?")
 
 
 @dataclass(frozen=True)
@@ -147,28 +140,3 @@ def next_retry_delay(
     else:
         delay = backoff_seconds(policy, attempt, rng)
     return min(delay, remaining)
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """A ``Retry-After`` header as seconds from ``now`` (epoch; default: the clock).
-
-    Accepts delay-seconds (a decimal fraction is tolerated) and an HTTP date (a date in
-    the past gives 0). Absent, negative, or garbage values give ``None``.
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    if not value or len(value) > 64:
-        return None
-    if _DELAY_SECONDS.fullmatch(value):
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when is None:
-        return None  # type: ignore[unreachable]  # older Pythons return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)

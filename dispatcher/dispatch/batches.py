@@ -30,13 +30,13 @@ from app.errors import BusUnavailable, CronhookError, StoreUnavailable
 from app.logs import fire_fields
 from app.metrics import DispatcherMetrics
 from app.models import Fire
+from app.planning import BatchPlan, Release, merge_releases, parse_payload, plan_batch
 from app.settings import Settings
 from app.store import Store
 from app.store.timeindex import ClaimBatch, Completion
-from dispatcher.fairness import interleave_by_tenant
-from dispatcher.planning import BatchPlan, Release, merge_releases, parse_payload, plan_batch
-from dispatcher.schedules import ScheduleReader
-from dispatcher.stats import DispatcherStats
+from dispatcher.dispatch.fairness import interleave_by_tenant
+from dispatcher.dispatch.schedules import ScheduleReader
+from dispatcher.dispatch.stats import DispatcherStats
 
 log = logging.getLogger("cronhook.dispatcher")
 

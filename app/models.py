@@ -228,7 +228,7 @@ class Attempt:
     status_code: int | None
     error: str | None
     response_excerpt: str
-    outcome: str  # success | retry | fail | gone | deferred
+    outcome: str  # success | retry | exhausted | fail | gone | deferred
     replay: bool = False
     invoker: str = ""
 

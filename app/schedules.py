@@ -7,6 +7,7 @@ from typing import Any
 
 from app import cron
 from app.errors import FieldError, ValidationFailed
+from app.headers import header_error, value_error
 from app.ids import new_id
 from app.models import (
     Misfire,
@@ -21,24 +22,6 @@ from app.models import (
 )
 from app.ssrf import check_target_url
 
-RESERVED_HEADERS = frozenset(
-    {
-        "host",
-        "content-length",
-        "transfer-encoding",
-        "connection",
-        "idempotency-key",
-        "user-agent",
-        "te",
-        "upgrade",
-        "trailer",
-        "expect",
-        "keep-alive",
-        "proxy-authorization",
-        "proxy-connection",
-    }
-)
-RESERVED_PREFIXES = ("webhook-", "cronhook-")
 CALLBACKS = ("callback_url", "failure_callback_url")
 
 
@@ -65,13 +48,12 @@ def target_errors(
     if reason:
         errors.append(FieldError(f"{root}.url", reason))
     for name, value in (target.get("headers") or {}).items():
-        low = name.lower()
-        if low in RESERVED_HEADERS or low.startswith(RESERVED_PREFIXES):
-            errors.append(
-                FieldError(f"{root}.headers.{name}", "is set by cronhook and cannot be overridden")
-            )
-        elif any(c in value for c in "\r\n\x00"):
-            errors.append(FieldError(f"{root}.headers.{name}", "CR, LF and NUL are not allowed"))
+        reason = header_error(name, value)
+        if reason:
+            errors.append(FieldError(f"{root}.headers.{name}", reason))
+    reason = value_error(target.get("content_type") or "")
+    if reason:
+        errors.append(FieldError(f"{root}.content_type", reason))
     body, _ = Target(**target).encoded_body()
     if len(body) > tenant.limits.max_body_bytes:
         errors.append(

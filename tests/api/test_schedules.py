@@ -102,6 +102,9 @@ async def test_patch_merges_bumps_the_version_and_retimes(
         ({"target": {"headers": {"Content-Length": "1"}}}, "target.headers.Content-Length"),
         ({"target": {"headers": {"cronhook-attempt": "9"}}}, "target.headers.cronhook-attempt"),
         ({"target": {"headers": {"X-Ok": "a\nb"}}}, "target.headers.X-Ok"),
+        ({"target": {"headers": {"X-Ok": "a\x01b"}}}, "target.headers.X-Ok"),
+        ({"target": {"headers": {"X-Ok": "a\x7fb"}}}, "target.headers.X-Ok"),
+        ({"target": {"content_type": "text/plain\x1b"}}, "target.content_type"),
         ({"callback_url": "http://user:pw@example.com/"}, "callback_url"),
         (
             {"retry": {"min_backoff_seconds": 100, "max_backoff_seconds": 10}},

@@ -86,12 +86,18 @@ def retry_errors(retry: RetrySettings, root: str = "retry") -> list[FieldError]:
 
 
 def timing_errors(
-    expr: str, tz: str, seed: str, anchor_ms: int, tenant: Tenant
+    expr: str, tz: str, seed: str, anchor_ms: int, tenant: Tenant, after_ms: int | None = None
 ) -> list[FieldError]:
+    """Why the cron cannot be used: a syntax or range fault, an instant that can never come,
+    no instant left after ``after_ms`` (None: not checked), or more often than the tenant
+    allows."""
     try:
         timing = cron.parse(expr, tz, seed=seed, anchor=from_ms(anchor_ms))
     except cron.CronError as e:
         return [FieldError(e.field, str(e))]
+    if after_ms is not None and timing.next_after(from_ms(after_ms)) is None:
+        after = rfc3339(from_ms(after_ms))
+        return [FieldError("cron", f"can never fire again: it has no instant after {after}")]
     gap = timing.min_gap_seconds()
     if gap < tenant.limits.min_interval_seconds:
         return [
@@ -123,7 +129,16 @@ def build_schedule(
         errors.append(FieldError("end_at", "must be after start_at"))
     tz = body.get("timezone") or "UTC"
     anchor = start_at if start_at is not None else created
-    errors += timing_errors(body["cron"], tz, sid, anchor, tenant)
+    # A new timing must fire again; an unchanged one may have run its course (an `at`).
+    timing_changed = base is None or (base.cron, base.timezone, base.start_at) != (
+        body["cron"],
+        tz,
+        start_at,
+    )
+    after = max(now_ms, start_at - 1 if start_at is not None else now_ms)
+    errors += timing_errors(
+        body["cron"], tz, sid, anchor, tenant, after if timing_changed else None
+    )
     errors += target_errors(body["target"], tenant, allow_private)
     errors += callback_errors(body, tenant, allow_private)
     retry = RetrySettings.from_json(body.get("retry") or {})

@@ -272,3 +272,39 @@ async def test_private_targets_need_the_tenants_permission(store: Store) -> None
             assert r.status_code == 422 and r.json()["errors"][0]["field"] == "target.url", url
             r = await api.post("/v1/schedules", json=body, headers=opened.auth)
             assert r.status_code == 201, (url, r.text)
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"cron": "0 0 12 * * * 1999"}, "never fire again"),
+        ({"cron": "at 2001-01-01T00:00:00Z"}, "never fire again"),
+        ({"cron": "0 0 12 * * * 2027", "start_at": "2028-01-01T00:00:00Z"}, "never fire again"),
+        ({"cron": "0 0 12 31 2 ?"}, "never"),
+    ],
+)
+async def test_a_cron_that_can_never_fire_again_is_refused_with_the_reason(
+    api: httpx.AsyncClient, tenant: Tenant, changes: dict[str, Any], words: str
+) -> None:
+    r = await api.post("/v1/schedules", json=schedule_body(**changes), headers=tenant.auth)
+    assert r.status_code == 422, r.text
+    [error] = r.json()["errors"]
+    assert error["field"] == "cron" and words in error["message"], error
+    assert (await api.get("/v1/schedules", headers=tenant.auth)).json()["items"] == []
+
+
+async def test_a_schedule_past_its_last_instant_can_still_be_renamed(
+    api: httpx.AsyncClient, tenant: Tenant, store: Store
+) -> None:
+    # given a schedule whose cron has no instant left (stored as it was once accepted)
+    s = await make_schedule(api, tenant)
+    stored = await store.records.get_schedule(tenant.id, s["id"])
+    assert stored is not None
+    await store.records.put_schedule(stored.evolve(cron="0 0 12 * * * 2001"), None)
+    # when only its name changes, then that is fine; a new cron must still fire again
+    r = await api.patch(f"/v1/schedules/{s['id']}", json={"name": "x"}, headers=tenant.auth)
+    assert r.status_code == 200, r.text
+    r = await api.patch(
+        f"/v1/schedules/{s['id']}", json={"cron": "0 0 12 * * * 2002"}, headers=tenant.auth
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "cron"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 import httpx
@@ -308,3 +309,29 @@ async def test_a_schedule_past_its_last_instant_can_still_be_renamed(
         f"/v1/schedules/{s['id']}", json={"cron": "0 0 12 * * * 2002"}, headers=tenant.auth
     )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "cron"
+
+
+_RFC3339 = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)$"
+
+
+@pytest.mark.parametrize(
+    ("timezone", "after"),
+    [
+        ("Europe/Amsterdam", "1890-01-01T00:00:00Z"),  # LMT +00:19:32, then AMT until 1937
+        ("Africa/Monrovia", "1960-01-01T00:00:00Z"),  # -00:44:30 until 1972
+        ("Asia/Kolkata", "1850-06-01T00:00:00Z"),
+        ("UTC", "0001-01-01T00:00:00Z"),
+    ],
+)
+async def test_preview_in_a_local_mean_time_era_shows_valid_rfc3339_offsets(
+    api: httpx.AsyncClient, tenant: Tenant, timezone: str, after: str
+) -> None:
+    s = await make_schedule(api, tenant, cron="0 0 12 * * *", timezone=timezone)
+    r = await api.get(f"/v1/schedules/{s['id']}/preview?count=3&after={after}", headers=tenant.auth)
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert len(items) == 3
+    for item in items:
+        # a valid RFC 3339 offset (hours and minutes), naming the very same instant
+        assert re.match(_RFC3339, item["local"]), item
+        assert parse_rfc3339(item["local"]) == parse_rfc3339(item["at"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, Generic, Literal, TypeVar
 
@@ -34,6 +34,18 @@ def rfc3339(dt: datetime | None) -> str | None:
     if dt is None:
         return None
     return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def local_rfc3339(local: datetime) -> str:
+    """A zone-aware wall-clock time in RFC 3339 with milliseconds and its offset. RFC 3339
+    offsets are whole minutes: an offset with seconds (local mean time, used by some zones
+    until as late as 1972) is cut to whole minutes and the clock moved with it, so the text
+    still names the same instant."""
+    offset = local.utcoffset()
+    if offset is not None and offset.seconds % 60:
+        minutes = int(offset.total_seconds() / 60)  # toward zero
+        local = local.astimezone(timezone(timedelta(minutes=minutes)))
+    return local.isoformat(timespec="milliseconds")
 
 
 def ms_rfc3339(ms: int | float) -> str:
@@ -250,7 +262,7 @@ class Attempt:
     status_code: int | None
     error: str | None
     response_excerpt: str
-    outcome: str  # success | retry | fail | gone | deferred
+    outcome: str  # success | retry | exhausted | fail | gone | deferred
     replay: bool = False
     invoker: str = ""
 

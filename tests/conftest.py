@@ -102,9 +102,16 @@ async def store(request: pytest.FixtureRequest, prefix: str) -> AsyncIterator[St
         await delete_prefix(url, prefix)
 
 
-@pytest.fixture(params=["memory", pytest.param("rabbitmq", marks=pytest.mark.external_service)])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("rabbitmq", marks=pytest.mark.external_service),
+        pytest.param("rabbitmq-public", marks=pytest.mark.external_service),
+    ]
+)
 async def bus(request: pytest.FixtureRequest, queue_name: str) -> AsyncIterator[Bus]:
-    """The bus contract runs on the in-process bus and on the real RabbitMQ."""
+    """The bus contract runs on the in-process bus and on the real RabbitMQ, there on the
+    fast paths (aiormq's internals, where the fence allows) and on aio-pika's public API."""
     if request.param == "memory":
         b: Bus = MemoryBus(delivery_limit=3)
         await b.start()
@@ -112,14 +119,19 @@ async def bus(request: pytest.FixtureRequest, queue_name: str) -> AsyncIterator[
         await b.aclose()
         return
     url: str = request.getfixturevalue("amqp_url")
-    async with started_rabbit(url, queue_name, delivery_limit=3) as rb:
+    fast = None if request.param == "rabbitmq" else False
+    async with started_rabbit(url, queue_name, delivery_limit=3, fast_path=fast) as rb:
+        assert fast is None or not rb.fast_path
         yield rb
 
 
-@pytest.fixture
-async def rabbit(amqp_url: str, queue_name: str) -> AsyncIterator[RabbitBus]:
-    """The real RabbitMQ bus alone (default delivery limit), on this test's own queue."""
-    async with started_rabbit(amqp_url, queue_name) as rb:
+@pytest.fixture(params=[None, False], ids=["fast", "public"])
+async def rabbit(
+    request: pytest.FixtureRequest, amqp_url: str, queue_name: str
+) -> AsyncIterator[RabbitBus]:
+    """The real RabbitMQ bus alone (default delivery limit), on this test's own queue: on
+    the fast paths where the fence allows them, and on aio-pika's public API."""
+    async with started_rabbit(amqp_url, queue_name, fast_path=request.param) as rb:
         yield rb
 
 

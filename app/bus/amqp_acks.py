@@ -10,8 +10,9 @@ once that write has been handed to the socket, as with ``basic_ack``. A closed c
 fails the acks of its turn with ``ChannelInvalidStateError``, as ``basic_ack`` does.
 
 It relies on aiormq's channel internals through ``app.bus.amqp_batch.queue_bytes`` (the
-channel's ``write_queue``, ``number``, ``create_future``; aiormq is pinned to a minor
-release in pyproject.toml).
+channel's ``write_queue``, ``number``, ``create_future``), so it runs only on the aiormq and
+pamqp releases it was tested against (``app.bus.amqp_fence``; elsewhere the bus acks
+through aio-pika).
 """
 
 from __future__ import annotations

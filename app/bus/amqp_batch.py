@@ -19,9 +19,11 @@ so each is marshalled once by pamqp and reused, the per-message parts packed aro
 more than one frame goes through pamqp itself.
 
 It relies on aiormq's channel internals (``lock``, ``delivery_tag``, ``confirmations``,
-``message_id_delivery_tag``, ``write_queue``, ``max_content_size``), so aiormq is pinned to
-a minor release in pyproject.toml and tests/integration/test_rabbit_publish.py covers
-confirms, mandatory returns, concurrent batches and a closed channel on the real broker.
+``message_id_delivery_tag``, ``write_queue``, ``max_content_size``), so it runs only on the
+aiormq and pamqp releases it was tested against (``app.bus.amqp_fence``; elsewhere the bus
+publishes through ``app.bus.amqp_public``), and tests/integration/test_rabbit_publish.py
+covers confirms, mandatory returns, concurrent batches and a closed channel on the real
+broker.
 """
 
 from __future__ import annotations
@@ -38,8 +40,7 @@ from pamqp import constants
 from pamqp.body import ContentBody
 from pamqp.header import ContentHeader
 
-CHUNK = 500  # messages per write: bounds the bytes built and the lock's hold time
-CONTENT_TYPE = "application/json"
+from app.bus.amqp_public import CHUNK, CONTENT_TYPE  # the same on both paths
 
 _FRAME_HEAD = struct.Struct(">BHI")  # frame type, channel, payload size
 _CONTENT_HEAD = struct.Struct(">HxxQ")  # class id, weight (0), body size

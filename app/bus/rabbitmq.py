@@ -10,6 +10,11 @@ extra task cost ~5 % of an invoker's CPU) and is started again after each reconn
 
 aio-pika's ``message.process()`` rejects without requeue when its task is cancelled, so it is
 not used: every outcome here is an explicit ack, nack-with-requeue or reject.
+
+The batched publish, the batched acks and the consumer on the aiormq channel are fast paths
+on aiormq's internals, fenced by ``app.bus.amqp_fence``: on aiormq or pamqp releases they
+were not tested against (or with ``fast_path=False``, ``CRONHOOK_AMQP_FAST_PATH=off``) the
+bus publishes, consumes and settles through aio-pika's public API instead.
 """
 
 from __future__ import annotations
@@ -21,13 +26,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import aio_pika
-import aiormq
-from aio_pika.abc import AbstractRobustConnection
-from aiormq.abc import DeliveredMessage
-from pamqp import commands as spec
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from pamqp.commands import Basic
 
-from app.bus.amqp_acks import AckBatch
-from app.bus.amqp_batch import publish_batch
+from app.bus.amqp_fence import use_fast_path
+from app.bus.amqp_public import publish_public
 from app.bus.base import Handler, Requeue
 from app.bus.message import FireMessage
 from app.errors import BusUnavailable, PoisonMessage
@@ -37,8 +40,8 @@ log = logging.getLogger("cronhook.bus")
 CHUNKS_IN_FLIGHT = 4  # publish chunks (amqp_batch.CHUNK messages) awaiting confirms at once
 
 _DRIVER_ERRORS: tuple[type[BaseException], ...] = (
-    aiormq.exceptions.AMQPError,
-    aiormq.exceptions.ChannelInvalidStateError,  # a RuntimeError: the channel closed
+    aio_pika.exceptions.AMQPError,
+    aio_pika.exceptions.ChannelInvalidStateError,  # a RuntimeError: the channel closed
     aio_pika.exceptions.AMQPException,
     ConnectionError,
     OSError,
@@ -53,8 +56,16 @@ _PUBLISH_ERRORS: tuple[type[BaseException], ...] = (
 
 class RabbitBus:
     def __init__(
-        self, url: str, queue: str, *, delivery_limit: int = 20, publish_timeout: float = 10.0
+        self,
+        url: str,
+        queue: str,
+        *,
+        delivery_limit: int = 20,
+        publish_timeout: float = 10.0,
+        fast_path: bool | None = None,
     ) -> None:
+        """``fast_path``: None = where ``app.bus.amqp_fence`` allows (the default), False =
+        aio-pika's public API only, True = the fast paths where the releases are tested."""
         self._url = url
         self._queue_name = queue
         self._delivery_limit = delivery_limit
@@ -68,7 +79,15 @@ class RabbitBus:
         self._handler: Handler | None = None
         self._inflight: set[asyncio.Task[None]] = set()
         self._gate = asyncio.Semaphore(CHUNKS_IN_FLIGHT)
-        self._acks = AckBatch()
+        self.fast_path = use_fast_path(fast_path)
+        self._acks: Any = None
+        self._publish: Any = publish_public
+        if self.fast_path:  # imported only here: they touch aiormq's and pamqp's internals
+            from app.bus.amqp_acks import AckBatch
+            from app.bus.amqp_batch import publish_batch
+
+            self._acks = AckBatch()
+            self._publish = publish_batch
 
     @property
     def dlq_name(self) -> str:
@@ -103,10 +122,10 @@ class RabbitBus:
         if self._pub is None:
             raise BusUnavailable("bus not started")
         try:
-            # aiormq's channel under aio-pika's robust one, one write per batch
-            # (app/bus/amqp_batch.py): same confirms, same mandatory returns.
-            channel = await self._pub.get_underlay_channel()
-            results = await publish_batch(
+            # fast: aiormq's channel under aio-pika's robust one, one write per batch
+            # (app/bus/amqp_batch.py); else aio-pika's. Same confirms, same mandatory returns.
+            channel = await self._pub.get_underlay_channel() if self.fast_path else self._pub
+            results = await self._publish(
                 channel,
                 self._queue_name,
                 [(m.fire_id, m.encode()) for m in messages],
@@ -118,7 +137,7 @@ class RabbitBus:
         for m, result in zip(messages, results, strict=True):
             if isinstance(result, BaseException):
                 raise BusUnavailable(f"publish of {m.fire_id} failed: {result!r}") from result
-            if not isinstance(result, aiormq.spec.Basic.Ack):
+            if not isinstance(result, Basic.Ack):
                 raise BusUnavailable(f"broker did not confirm {m.fire_id}: {result!r}")
 
     async def consume(self, handler: Handler, *, prefetch: int) -> None:
@@ -129,6 +148,9 @@ class RabbitBus:
             self._sub = await self._conn.channel(publisher_confirms=False)
             await self._sub.set_qos(prefetch_count=prefetch)
             self._queue = await self._declare(self._sub)
+            if not self.fast_path:  # aio-pika's robust queue restores its consumer itself
+                self._tag = await self._queue.consume(self._on_message, no_ack=False)
+                return
             # aio-pika restores the channel, its QoS and the queue after a reconnect; the
             # consumer is ours (on the aiormq channel), so it is started again here.
             self._sub.reopen_callbacks.add(self._resubscribe)
@@ -152,39 +174,69 @@ class RabbitBus:
         except _DRIVER_ERRORS as e:
             log.warning("could not consume again after reconnecting: %r", e)
 
-    async def _on_delivery(self, message: DeliveredMessage) -> None:
+    async def _on_delivery(self, message: Any) -> None:
+        """The fast path's consumer callback (an aiormq ``DeliveredMessage``)."""
         # a task of our own: aiormq runs this callback in a task of the channel's, which is
         # cancelled when the channel closes, and a delivery must not stop half-way for that
-        task = asyncio.create_task(self._run(message))
+        self._start(self._run_fast(message))
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        """The public path's consumer callback."""
+        self._start(self._run_public(message))
+
+    def _start(self, run: Any) -> None:
+        task = asyncio.create_task(run)
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
 
-    async def _run(self, message: DeliveredMessage) -> None:
-        delivery = message.delivery
-        assert isinstance(delivery, spec.Basic.Deliver) and self._handler is not None
-        channel, tag = message.channel, delivery.delivery_tag
-        assert tag is not None  # manual ack
+    async def _run_fast(self, message: Any) -> None:
+        channel, tag = message.channel, message.delivery.delivery_tag
         try:
-            await self._handler(message.body)
-        except PoisonMessage as e:
-            log.warning("dead-lettering poison message %s: %s", _message_id(message), e)
-            await _settle(channel.basic_reject(tag, requeue=False))
-            return
+            outcome = await self._outcome(message.body, message.header.properties.message_id)
         except asyncio.CancelledError:
             await _settle(channel.basic_nack(tag, requeue=True))
             raise
+        if outcome == "ack":
+            await _settle(self._acks.ack(channel, tag))
+        else:
+            await _settle(channel.basic_nack(tag, requeue=True) if outcome == "requeue"
+                          else channel.basic_reject(tag, requeue=False))  # fmt: skip
+
+    async def _run_public(self, message: AbstractIncomingMessage) -> None:
+        try:
+            outcome = await self._outcome(message.body, message.message_id)
+        except asyncio.CancelledError:
+            await _settle(message.nack(requeue=True))
+            raise
+        if outcome == "ack":
+            await _settle(message.ack())
+        else:
+            await _settle(message.nack(requeue=True) if outcome == "requeue"
+                          else message.reject(requeue=False))  # fmt: skip
+
+    async def _outcome(self, body: bytes, message_id: str | None) -> str:
+        """Run the handler: ``ack``, ``requeue`` (it failed) or ``reject`` (a poison
+        message, dead-lettered). A cancellation propagates (the caller requeues)."""
+        assert self._handler is not None
+        try:
+            await self._handler(body)
+        except PoisonMessage as e:
+            log.warning("dead-lettering poison message %s: %s", message_id, e)
+            return "reject"
         except Exception as e:
             if not isinstance(e, Requeue):
-                log.exception("handler failed on %s; requeueing", _message_id(message))
-            await _settle(channel.basic_nack(tag, requeue=True))
-            return
-        await _settle(self._acks.ack(channel, tag))
+                log.exception("handler failed on %s; requeueing", message_id)
+            return "requeue"
+        return "ack"
 
     async def drain(self, grace_seconds: float) -> int:
         tag, channel, self._tag = self._tag, self._tag_channel, None
         if tag is not None and channel is not None and not channel.is_closed:
             with contextlib.suppress(*_DRIVER_ERRORS):
                 await channel.basic_cancel(tag)
+        elif tag is not None and not self.fast_path and self._queue is not None:
+            with contextlib.suppress(*_DRIVER_ERRORS):
+                await self._queue.cancel(tag)
         if not self._inflight:
             return 0
         _done, pending = await asyncio.wait(set(self._inflight), timeout=grace_seconds)
@@ -237,10 +289,6 @@ class RabbitBus:
             with contextlib.suppress(*_DRIVER_ERRORS):
                 await self._conn.close()
         self._conn = self._pub = self._sub = self._queue = None
-
-
-def _message_id(message: DeliveredMessage) -> str | None:
-    return message.header.properties.message_id
 
 
 async def _settle(op: Any) -> None:

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import aio_pika
@@ -30,7 +31,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from pamqp.commands import Basic
 
 from app.bus.amqp_fence import use_fast_path
-from app.bus.amqp_public import publish_public
+from app.bus.amqp_public import in_chunks, publish_public
 from app.bus.base import Handler, Requeue
 from app.bus.message import FireMessage
 from app.errors import BusUnavailable, PoisonMessage
@@ -84,10 +85,10 @@ class RabbitBus:
         self._publish: Any = publish_public
         if self.fast_path:  # imported only here: they touch aiormq's and pamqp's internals
             from app.bus.amqp_acks import AckBatch
-            from app.bus.amqp_batch import publish_batch
+            from app.bus.amqp_batch import publish_chunk
 
             self._acks = AckBatch()
-            self._publish = publish_batch
+            self._publish = publish_chunk
 
     @property
     def dlq_name(self) -> str:
@@ -125,10 +126,9 @@ class RabbitBus:
             # fast: aiormq's channel under aio-pika's robust one, one write per batch
             # (app/bus/amqp_batch.py); else aio-pika's. Same confirms, same mandatory returns.
             channel = await self._pub.get_underlay_channel() if self.fast_path else self._pub
-            results = await self._publish(
-                channel,
-                self._queue_name,
+            results = await in_chunks(
                 [(m.fire_id, m.encode()) for m in messages],
+                partial(self._publish, channel, self._queue_name),
                 gate=self._gate,
                 chunk_timeout=self._publish_timeout,
             )

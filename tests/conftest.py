@@ -107,11 +107,13 @@ async def store(request: pytest.FixtureRequest, prefix: str) -> AsyncIterator[St
         "memory",
         pytest.param("rabbitmq", marks=pytest.mark.external_service),
         pytest.param("rabbitmq-public", marks=pytest.mark.external_service),
+        pytest.param("rabbitmq-3-queues", marks=pytest.mark.external_service),
     ]
 )
 async def bus(request: pytest.FixtureRequest, queue_name: str) -> AsyncIterator[Bus]:
-    """The bus contract runs on the in-process bus and on the real RabbitMQ, there on the
-    fast paths (aiormq's internals, where the fence allows) and on aio-pika's public API."""
+    """The bus contract runs on the in-process bus and on the real RabbitMQ: with one work
+    queue and with three, on the fast paths (aiormq's internals, where the fence allows)
+    and with one queue on aio-pika's public API."""
     if request.param == "memory":
         b: Bus = MemoryBus(delivery_limit=3)
         await b.start()
@@ -119,8 +121,11 @@ async def bus(request: pytest.FixtureRequest, queue_name: str) -> AsyncIterator[
         await b.aclose()
         return
     url: str = request.getfixturevalue("amqp_url")
-    fast = None if request.param == "rabbitmq" else False
-    async with started_rabbit(url, queue_name, delivery_limit=3, fast_path=fast) as rb:
+    fast = False if request.param == "rabbitmq-public" else None
+    queues = 3 if request.param == "rabbitmq-3-queues" else 1
+    async with started_rabbit(
+        url, queue_name, delivery_limit=3, queues=queues, fast_path=fast
+    ) as rb:
         assert fast is None or not rb.fast_path
         yield rb
 

@@ -16,11 +16,12 @@ from app.store.outbox import Outbox
 from app.store.records import Records
 from app.store.scripts import Scripts
 from app.store.timeindex import TimeIndex
+from app.store.websessions import WebSessions
 
 
 class Store:
     """Facade over one Redis client: ``time`` (the time index), ``fires``, ``records``,
-    ``nodes`` (the fleet registry)."""
+    ``nodes`` (the fleet registry), ``web`` (sign-in links and browser sessions)."""
 
     def __init__(
         self,
@@ -44,6 +45,7 @@ class Store:
         self.cluster = cluster
         self.guards = Guards(client, self.keys, lua)
         self.outbox = Outbox(client, self.keys, lua, self.time, self.fires)
+        self.web = WebSessions(client, self.keys)
         self.embedded = embedded
         self._owns = owns_client
 

@@ -291,6 +291,33 @@ class Fire:
     deferrals: int = 0  # times a tenant limit put the fire back in the time index
     retry_base: int = 0  # attempts made before the latest replay (its retry budget starts here)
 
+    @classmethod
+    def new(
+        cls,
+        fire_id: str,
+        tenant_id: str,
+        kind: FireKind,
+        at_ms: int,
+        now_ms: int,
+        target: Target,
+        retry: RetrySettings,
+        status: FireStatus = "scheduled",
+        **optional: Any,
+    ) -> Fire:
+        """A fire created at ``now_ms``, due at ``at_ms``; ``optional``: the fields with
+        defaults (``schedule_id``, ``callback_url``...)."""
+        return cls(fire_id, tenant_id, optional.pop("schedule_id", None), kind, at_ms, status,
+                   now_ms, now_ms, target, retry, **optional)  # fmt: skip
+
+    @classmethod
+    def of_schedule(
+        cls, s: Schedule, fire_id: str, kind: FireKind, at_ms: int, now_ms: int, **rest: Any
+    ) -> Fire:
+        """A fire of schedule ``s``: its target, retry settings and callbacks."""
+        return cls.new(fire_id, s.tenant_id, kind, at_ms, now_ms, s.target, s.retry,
+                       schedule_id=s.id, callback_url=s.callback_url,
+                       failure_callback_url=s.failure_callback_url, **rest)  # fmt: skip
+
     def to_record(self) -> dict[str, str]:
         """The Redis hash fields of a new fire record."""
         optional = {

@@ -37,7 +37,12 @@ def make_store(settings: Settings) -> Store:
 def make_bus(settings: Settings) -> Bus:
     if not settings.amqp_url:
         return MemoryBus(delivery_limit=settings.delivery_limit)
-    return RabbitBus(settings.amqp_url, settings.queue, delivery_limit=settings.delivery_limit)
+    return RabbitBus(
+        settings.amqp_url,
+        settings.queue,
+        queues=settings.queues,
+        delivery_limit=settings.delivery_limit,
+    )
 
 
 def require_services(settings: Settings) -> None:

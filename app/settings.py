@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from app.bus.queues import MAX_QUEUES
 from app.errors import ConfigError
 
 # (environment variable, field, type, default, help). The README's table is this table.
@@ -24,7 +25,8 @@ ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
         "amqp_url",
         str,
         "",
-        "RabbitMQ URL (amqp://user:pass@host:5672/vhost); empty in `cronhook dev` = embedded bus",
+        "RabbitMQ URL (amqp://user:pass@host:5672/vhost; a cluster's nodes comma separated: "
+        "amqp://user:pass@n1:5672,n2:5672/vhost); empty in `cronhook dev` = embedded bus",
     ),
     (
         "CRONHOOK_ADMIN_TOKEN",
@@ -35,6 +37,14 @@ ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
     ),
     ("CRONHOOK_PREFIX", "prefix", str, "cronhook", "prefix of every Redis key"),
     ("CRONHOOK_QUEUE", "queue", str, "cronhook.fires", "RabbitMQ quorum queue of ready fires"),
+    (
+        "CRONHOOK_QUEUES",
+        "queues",
+        int,
+        1,
+        "quorum queues the fires are spread over (CRONHOOK_QUEUE, then CRONHOOK_QUEUE.1, ...); "
+        "see docs/scaling.md before changing it on a running deployment",
+    ),
     ("CRONHOOK_SHARDS", "shards", int, 16, "shards of the time index (fixed for a deployment)"),
     (
         "CRONHOOK_LEASE_SECONDS",
@@ -157,6 +167,7 @@ class Settings:
     admin_token: str = ""
     prefix: str = "cronhook"
     queue: str = "cronhook.fires"
+    queues: int = 1
     shards: int = 16
     lease_seconds: float = 30.0
     poll_seconds: float = 0.1
@@ -208,6 +219,8 @@ def _problems(s: Settings) -> list[str]:
     )
     names = {f: env for env, f, *_ in ENV_TABLE}
     out += [f"{names[f]} must be positive" for f in positive if getattr(s, f) <= 0]
+    if not 1 <= s.queues <= MAX_QUEUES:
+        out.append(f"CRONHOOK_QUEUES must be between 1 and {MAX_QUEUES}")
     if not 0 < s.port < 65536:
         out.append("CRONHOOK_PORT must be between 1 and 65535")
     if not 0 <= s.metrics_port < 65536:

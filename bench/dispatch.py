@@ -53,9 +53,10 @@ from proc_cpu import listener_pids, total_cpu_seconds
 
 from app.keys import schedule_item
 from app.models import RetrySettings, Schedule, Target, Tenant, TenantLimits
+from app.payloads import schedule_item_payload
 from app.planning import first_due_ms
 from app.store import Store, open_store
-from app.store.records import schedule_payload, schedule_record
+from app.store.records import schedule_record
 
 ROOT = Path(__file__).resolve().parents[1]
 TENANT = "ten_bench0000000000000000000"
@@ -194,11 +195,11 @@ async def seed(
         await store.scripts.many(
             [
                 (
-                    store.scripts.ti_put,
+                    store.scripts.lua.ti_put,
                     k.shard_for(schedule_item(s.id)).all(),
                     [
                         schedule_item(s.id),
-                        schedule_payload(s),
+                        schedule_item_payload(s.tenant_id, s.id),
                         due_ms if due_ms is not None else first_due_ms(s, now),
                     ],
                 )

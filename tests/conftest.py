@@ -102,9 +102,16 @@ async def store(request: pytest.FixtureRequest, prefix: str) -> AsyncIterator[St
         await delete_prefix(url, prefix)
 
 
-@pytest.fixture(params=["memory", pytest.param("rabbitmq", marks=pytest.mark.external_service)])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("rabbitmq", marks=pytest.mark.external_service),
+        pytest.param("rabbitmq-3-queues", marks=pytest.mark.external_service),
+    ]
+)
 async def bus(request: pytest.FixtureRequest, queue_name: str) -> AsyncIterator[Bus]:
-    """The bus contract runs on the in-process bus and on the real RabbitMQ."""
+    """The bus contract runs on the in-process bus and on the real RabbitMQ, with one
+    work queue and with three."""
     if request.param == "memory":
         b: Bus = MemoryBus(delivery_limit=3)
         await b.start()
@@ -112,7 +119,8 @@ async def bus(request: pytest.FixtureRequest, queue_name: str) -> AsyncIterator[
         await b.aclose()
         return
     url: str = request.getfixturevalue("amqp_url")
-    async with started_rabbit(url, queue_name, delivery_limit=3) as rb:
+    queues = 3 if request.param == "rabbitmq-3-queues" else 1
+    async with started_rabbit(url, queue_name, delivery_limit=3, queues=queues) as rb:
         yield rb
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from app.keys import fire_item
 from app.models import Fire, Target, ms_rfc3339
-from app.planning import fire_item_payload
+from app.payloads import fire_item_payload
 from app.store import Store
 from dispatcher.http.client import DeliveryResult
 

@@ -341,3 +341,27 @@ def test_the_api_process_and_its_pages_import_no_worker_code() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert out.stdout.strip() == "[]"
+
+
+async def test_the_live_preview_applies_the_tenants_own_rules(
+    api: httpx.AsyncClient, app: Any, store: Store
+) -> None:
+    slow = await onboard(api, "slow", limits={"min_interval_seconds": 60})
+    b = await signed_in(app, api, slow)
+    q = "/portal/cron-preview?timezone=Europe/Berlin&cron="
+
+    good = (await b.get(q + "0+9+*+*+MON-FRI")).json()
+    fast = (await b.get(q + "*/10+*+*+*+*+*")).json()
+    bad = (await b.get(q + "61+*+*+*+*")).json()
+
+    assert good["ok"] and good["words"] == "at 09:00 on MON-FRI"
+    assert len(good["next"]) == 5
+    assert all(i["local"][11:19] == "09:00:00" for i in good["next"])
+    assert fast == {
+        "ok": False,
+        "errors": [
+            {"field": "cron", "message": "fires every 10s; this tenant's minimum interval is 60s"}
+        ],
+    }
+    assert bad["ok"] is False and bad["errors"][0]["field"] == "cron"
+    await b.client.aclose()

@@ -38,7 +38,8 @@ function cronPreview(input) {
     words.textContent = answer.words;
     for (const o of answer.next) {
       const li = document.createElement("li");
-      li.textContent = o.local + (o.dst ? " (" + o.dst + ")" : "");
+      const rule = { gap: "moved past a DST gap", fold: "repeated hour" }[o.dst];
+      li.textContent = o.text + (rule ? " — " + rule : "");
       list.appendChild(li);
     }
   }

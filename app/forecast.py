@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from app.cron import CronError, Timing
 from app.models import Schedule, from_ms, to_ms
-from dispatcher.planning import timing_of
+from app.planning import timing_of
 
 MINUTE_MS = 60_000
 _TICK = timedelta(microseconds=1)

@@ -54,6 +54,16 @@ class Keys:
     def node(self, node_id: str) -> str:
         return f"{self.prefix}:node:{node_id}"
 
+    def sign_in_link(self, token_hash: str) -> str:
+        """string with expiry: JSON {area, tenant_id, read_only} of an unused sign-in link
+        (the SHA-256 of its token); taken with GETDEL, so a link opens one session."""
+        return f"{self.prefix}:signin:{token_hash}"
+
+    def web_session(self, token_hash: str) -> str:
+        """string with expiry: JSON {area, tenant_id, read_only, csrf} of a portal or
+        console session (the SHA-256 of its cookie)."""
+        return f"{self.prefix}:websession:{token_hash}"
+
     # -- tenant slot ----------------------------------------------------------------------
     def _t(self, tenant_id: str) -> str:
         return f"{self.prefix}:{{t:{tenant_id}}}"

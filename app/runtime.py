@@ -191,7 +191,7 @@ def tune_gc() -> None:
 
 
 async def run_dispatcher(settings: Settings) -> None:
-    from dispatcher.dispatcher import Dispatcher
+    from dispatcher.dispatch.dispatcher import Dispatcher
 
     require_services(settings)
     stop = stop_event()
@@ -206,8 +206,8 @@ async def run_dispatcher(settings: Settings) -> None:
 
 
 async def run_invoker(settings: Settings) -> None:
-    from dispatcher.http_client import WebhookClient
-    from dispatcher.invoker import Invoker
+    from dispatcher.http.client import WebhookClient
+    from dispatcher.invoke.invoker import Invoker
     from dispatcher.registry import beating, invoker_heartbeat
 
     require_services(settings)

@@ -19,7 +19,7 @@ from app.models import (
     rfc3339,
     to_ms,
 )
-from dispatcher.ssrf import check_target_url
+from app.ssrf import check_target_url
 
 RESERVED_HEADERS = frozenset(
     {

@@ -87,6 +87,14 @@ ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
     ("CRONHOOK_HOST", "host", str, "127.0.0.1", "API bind address"),
     ("CRONHOOK_PORT", "port", int, 8080, "API port"),
     (
+        "CRONHOOK_PUBLIC_URL",
+        "public_url",
+        str,
+        "",
+        "the API's address as browsers reach it (https://... behind TLS), the base of "
+        "portal and console sign-in links; empty = the address each request came to",
+    ),
+    (
         "CRONHOOK_INVOKER_CONCURRENCY",
         "invoker_concurrency",
         int,
@@ -170,6 +178,7 @@ class Settings:
     redis_timeout: float = 5.0
     host: str = "127.0.0.1"
     port: int = 8080
+    public_url: str = ""
     invoker_concurrency: int = 64
     delivery_limit: int = 20
     allow_private_targets: bool = False
@@ -232,6 +241,8 @@ def _problems(s: Settings) -> list[str]:
         out.append("CRONHOOK_REDIS_URL must start with redis://, rediss://, redis+cluster://")
     if s.amqp_url and not s.amqp_url.startswith(("amqp://", "amqps://")):
         out.append("CRONHOOK_AMQP_URL must start with amqp:// or amqps://")
+    if s.public_url and not s.public_url.startswith(("http://", "https://")):
+        out.append("CRONHOOK_PUBLIC_URL must start with http:// or https://")
     if not s.prefix or "{" in s.prefix or "}" in s.prefix:
         out.append("CRONHOOK_PREFIX must be non-empty and contain no braces")
     return out

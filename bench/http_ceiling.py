@@ -4,7 +4,7 @@ Cases, each at concurrency 8 and 64 (``--concurrency``):
 
 - ``httpx``          a bare ``httpx.AsyncClient`` loop (the SDK's client; issue 5's baseline)
 - ``aiohttp``        a bare ``aiohttp.ClientSession`` loop (the raw ceiling of the stack)
-- ``WebhookClient``  ``dispatcher.http_client.WebhookClient.send`` as the invoker calls it
+- ``WebhookClient``  ``dispatcher.http.client.WebhookClient.send`` as the invoker calls it
   (``allow_private=True``: the receiver is on loopback)
 
 The receiver is a minimal keep-alive HTTP/1.1 server in a separate process, so the client
@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 import httpx
 
-from dispatcher.http_client import OutboundRequest, WebhookClient
+from dispatcher.http.client import OutboundRequest, WebhookClient
 
 BODY = (
     b'{"type":"schedule.fired","schedule_id":"sch_01","data":{"n":1,"pad":"' + b"x" * 120 + b'"}}'

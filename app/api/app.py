@@ -14,6 +14,7 @@ from app.api import (
     fires,
     fleet,
     forecast,
+    links,
     observability,
     schedules,
     stream,
@@ -26,6 +27,7 @@ from app.bus.base import Bus
 from app.metrics import ApiMetrics, new_registry
 from app.settings import Settings
 from app.store import Store
+from app.web import routes as web_routes
 
 
 def create_app(
@@ -48,6 +50,8 @@ def create_app(
         *stream.ROUTES,
         *forecast.ROUTES,
         *fleet.ROUTES,
+        *links.ROUTES,
+        *web_routes(),
         *extra_routes,
     ]
     registry = registry if registry is not None else new_registry()

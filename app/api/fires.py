@@ -12,9 +12,9 @@ from app.api.views import fire_view
 from app.errors import FieldError, NotFound, ValidationFailed
 from app.ids import new_id
 from app.models import Fire, RetrySettings, Schedule, Target, parse_rfc3339, to_ms
+from app.payloads import fire_item_payload
 from app.schedules import callback_errors, retry_errors, target_errors
 from app.store.paging import Page
-from dispatcher.planning import fire_item_payload
 
 MAX_DELAY_MS = 365 * 86_400_000
 

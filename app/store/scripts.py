@@ -31,24 +31,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from redis.exceptions import NoScriptError, ResponseError
 
+from app.store.lua_scripts import LuaScripts
 from app.store.resp import Wire, wire_for
 
-NAMES = (
-    "ti_claim",
-    "ti_done",
-    "ti_put",
-    "ti_remove",
-    "fire_create",
-    "fire_begin",
-    "fire_finish",
-    "fire_release",
-)
 CLUSTER_CONCURRENCY = 64
 MAX_BATCH = 256  # calls per coalesced pipeline
 # Coalesced pipelines awaiting their answers at once, per Scripts: on redis-py each holds a
@@ -59,33 +48,19 @@ MAX_PIPELINES = 16
 Call = tuple[Any, Sequence[Any], Sequence[Any]]  # (script, keys, args)
 
 
-@cache
-def source(name: str) -> str:
-    return (resources.files("app.store") / "lua" / f"{name}.lua").read_text()
-
-
 class Scripts:
-    """Every script registered on one client (EVALSHA, reloaded on NOSCRIPT)."""
+    """Sends the calls of every script registered on one client (``lua``: EVALSHA,
+    reloaded on NOSCRIPT)."""
 
     def __init__(self, client: Any, *, cluster: bool = False, wire: bool = True) -> None:
         """``wire=False`` keeps redis-py's pipelines even where a Wire could serve."""
         self._client = client
         self.cluster = cluster
         self._wire: Wire | None = wire_for(client) if wire and not cluster else None
-        for name in NAMES:
-            setattr(self, name, client.register_script(source(name)))
+        self.lua = LuaScripts.register(client)
         self._queued: list[tuple[Call, asyncio.Future[Any]]] = []
         self._sending: set[asyncio.Task[None]] = set()
         self._flushing = False  # a _flush is scheduled
-
-    ti_claim: Any
-    ti_done: Any
-    ti_put: Any
-    ti_remove: Any
-    fire_create: Any
-    fire_begin: Any
-    fire_finish: Any
-    fire_release: Any
 
     async def many(self, calls: Sequence[Call]) -> list[Any]:
         """Run every call; results in order. Driver errors propagate (the caller wraps)."""

@@ -40,18 +40,19 @@ class TimeIndex:
         self._r = client
         self._k = keys
         self._s = scripts
+        self._lua = scripts.lua
 
     @wrapped
     async def put(self, item: str, payload: str, due_ms: int) -> int:
         """Write an item due at ``due_ms`` (-1 = keep the payload, not due). Returns 1, or 2
         when the item is claimed right now (the instant is applied when the claim ends)."""
         sk = self._k.shard_for(item)
-        return int(await self._s.ti_put(keys=sk.all(), args=[item, payload, due_ms]))
+        return int(await self._lua.ti_put(keys=sk.all(), args=[item, payload, due_ms]))
 
     @wrapped
     async def remove(self, item: str) -> None:
         sk = self._k.shard_for(item)
-        await self._s.ti_remove(keys=sk.all(), args=[item])
+        await self._lua.ti_remove(keys=sk.all(), args=[item])
 
     @wrapped
     async def claim(
@@ -69,7 +70,7 @@ class TimeIndex:
         shard_ids = list(range(self._k.shards)) if shards is None else list(shards)
         results = await self._s.many(
             [
-                (self._s.ti_claim, self._k.shard(n).all(), [lease_ms, limit, owner, lookahead_ms])
+                (self._lua.ti_claim, self._k.shard(n).all(), [lease_ms, limit, owner, lookahead_ms])
                 for n in shard_ids
             ]
         )
@@ -100,7 +101,7 @@ class TimeIndex:
             for pos in positions:
                 c = done[pos]
                 args += [c.item, c.next_due_ms, c.payload]
-            calls.append((self._s.ti_done, self._k.shard(n).all(), args))
+            calls.append((self._lua.ti_done, self._k.shard(n).all(), args))
         out = [0] * len(done)
         for positions, results in zip(by_shard.values(), await self._s.many(calls), strict=True):
             for pos, r in zip(positions, results, strict=True):

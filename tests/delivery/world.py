@@ -26,12 +26,13 @@ from app.models import (
     Tenant,
     TenantLimits,
 )
+from app.payloads import fire_item_payload
+from app.planning import first_due_ms
 from app.settings import Settings
 from app.store import Store, open_store
-from dispatcher.dispatcher import Dispatcher
-from dispatcher.http_client import Resolver, WebhookClient
-from dispatcher.invoker import Invoker
-from dispatcher.planning import fire_item_payload, first_due_ms
+from dispatcher.dispatch.dispatcher import Dispatcher
+from dispatcher.http.client import Resolver, WebhookClient
+from dispatcher.invoke.invoker import Invoker
 from tests.conftest import delete_prefix
 
 FAST_RETRY = RetrySettings(

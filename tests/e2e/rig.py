@@ -16,8 +16,8 @@ from app.bus.rabbitmq import RabbitBus
 from app.ids import cron_fire_id
 from app.keys import schedule_item
 from app.models import Misfire, RetrySettings, Schedule, Target, from_ms, to_ms
+from app.planning import first_due_ms, timing_of
 from app.store import Store, open_store
-from dispatcher.planning import first_due_ms, timing_of
 from tests.e2e.plant import wait_log
 from tests.e2e.procs import Fleet, Proc, base_env, fleet
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from dispatcher.http_client import WebhookClient
+from dispatcher.http.client import WebhookClient
 from tests.receiver import Receiver
 
 

@@ -23,11 +23,11 @@ from app.bus.rabbitmq import RabbitBus
 from app.errors import BusUnavailable
 from app.keys import schedule_item
 from app.models import Attempt, Fire, Misfire, RetrySettings, Schedule, Target
+from app.planning import first_due_ms
 from app.settings import Settings
 from app.store import Store, open_store
-from dispatcher.batches import RELEASE_WINDOW_MS
-from dispatcher.dispatcher import Dispatcher
-from dispatcher.planning import first_due_ms
+from dispatcher.dispatch.batches import RELEASE_WINDOW_MS
+from dispatcher.dispatch.dispatcher import Dispatcher
 from tests.conftest import delete_prefix, eventually
 
 SETTINGS = Settings(

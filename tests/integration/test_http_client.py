@@ -16,7 +16,7 @@ import aiohappyeyeballs
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from dispatcher.http_client import (
+from dispatcher.http.client import (
     DeliveryResult,
     GuardedResolver,
     OutboundRequest,

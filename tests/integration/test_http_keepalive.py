@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from dispatcher.http_client import WebhookClient
-from dispatcher.http_pool import Origin, Pool
+from dispatcher.http.client import WebhookClient
+from dispatcher.http.pool import Origin, Pool
 from tests.integration.test_http_client import StubResolver, send_private
 from tests.receiver import Receiver, ReceiverThread, Reply
 

@@ -10,7 +10,7 @@ import pytest
 from app.models import Attempt, Fire, RetrySettings, Target
 from app.store import Store
 from app.store.fires import LimitArgs
-from dispatcher.limits import Admission, parse_admission
+from dispatcher.invoke.limits import Admission, parse_admission
 
 T = "ten_limits"
 TTL = 10_000

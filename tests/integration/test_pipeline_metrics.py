@@ -21,9 +21,9 @@ from app.metrics import DispatcherMetrics, InvokerMetrics, SystemMetrics, new_re
 from app.observe import refresh_gauges
 from app.settings import Settings
 from app.store import Store
-from dispatcher.dispatcher import Dispatcher
-from dispatcher.http_client import WebhookClient
-from dispatcher.invoker import Invoker
+from dispatcher.dispatch.dispatcher import Dispatcher
+from dispatcher.http.client import WebhookClient
+from dispatcher.invoke.invoker import Invoker
 from tests.receiver import Receiver, Reply
 
 ADMIN = "admin-token-for-tests"

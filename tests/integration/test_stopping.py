@@ -12,13 +12,13 @@ from app.bus.message import FireMessage
 from app.dev import demo_tenant
 from app.keys import fire_item
 from app.models import Fire, RetrySettings, Target
+from app.payloads import fire_item_payload
 from app.runtime import until_stopped
 from app.settings import Settings
 from app.store import Store
-from dispatcher.dispatcher import Dispatcher
-from dispatcher.http_client import WebhookClient
-from dispatcher.invoker import Invoker
-from dispatcher.planning import fire_item_payload
+from dispatcher.dispatch.dispatcher import Dispatcher
+from dispatcher.http.client import WebhookClient
+from dispatcher.invoke.invoker import Invoker
 from tests.conftest import eventually
 from tests.receiver import Receiver
 

@@ -205,7 +205,7 @@ async def test_nodes_silent_past_their_record_lifetime_are_pruned(store: Store) 
 
 
 async def test_the_dispatchers_schedule_reader_reparses_only_what_changed(store: Store) -> None:
-    from dispatcher.schedules import ScheduleReader
+    from dispatcher.dispatch.schedules import ScheduleReader
 
     # given a schedule read once
     now = await store.now_ms()

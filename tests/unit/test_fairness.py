@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.bus.message import FireMessage
-from dispatcher.fairness import interleave_by_tenant
+from dispatcher.dispatch.fairness import interleave_by_tenant
 
 
 def _m(tenant: str, n: int) -> FireMessage:

@@ -8,7 +8,7 @@ import pytest
 
 from app.forecast import MINUTE_MS, forecast
 from app.models import RetrySettings, Schedule, Target, from_ms, to_ms
-from dispatcher.planning import timing_of
+from app.planning import timing_of
 
 START = to_ms(datetime(2030, 3, 31, 0, 0, tzinfo=UTC))  # Europe/Berlin springs forward at 01:00
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dispatcher.http_pool import Origin
-from dispatcher.http_request import Endpoint, InvalidRequest, checked_url, request_bytes
+from dispatcher.http.pool import Origin
+from dispatcher.http.request import Endpoint, InvalidRequest, checked_url, request_bytes
 
 UA = "cronhook/test"
 

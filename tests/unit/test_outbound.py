@@ -1,4 +1,4 @@
-"""The signed request of one attempt (``dispatcher.outbound.build_request``), from tables,
+"""The signed request of one attempt (``dispatcher.invoke.outbound.build_request``), from tables,
 verified by the official Standard Webhooks library."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from app.models import Fire, RetrySettings, SigningSecret, Target, Tenant, TenantLimits
-from dispatcher.http_client import OutboundRequest
-from dispatcher.outbound import build_request
+from dispatcher.http.client import OutboundRequest
+from dispatcher.invoke.outbound import build_request
 
 SCHEDULED = 1_795_000_000_123  # 2026-11-18T11:06:40.123Z
 NOW = int(time.time() * 1000)  # when this module was imported: see verify()

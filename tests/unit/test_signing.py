@@ -7,7 +7,7 @@ import base64
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from dispatcher.signing import signature, signature_header
+from dispatcher.invoke.signing import signature, signature_header
 
 # The fixed vector published with the Standard Webhooks reference libraries.
 VECTOR_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dispatcher import ssrf
-from dispatcher.ssrf import (
+from app import ssrf
+from app.ssrf import (
     check_target_url,
     forbidden_reason,
     is_forbidden_ip,

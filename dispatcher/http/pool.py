@@ -11,7 +11,7 @@ Before an idle connection is reused its socket is polled: a server that closed a
 keep-alive connection has left an EOF (or a TLS alert) there, so the connection is dropped
 and the next one tried -- nothing has been sent on it, so nothing can arrive twice. A request
 that was written is never sent again by the pool: a connection that fails after the write
-is reported to the caller (see ``dispatcher.http_client`` for why). Idle connections older
+is reported to the caller (see ``dispatcher.http.client`` for why). Idle connections older
 than ``keepalive_seconds`` are closed: below the 5 s idle timeout of common servers (Node,
 uvicorn, Apache), so the client, not the server, usually ends an idle connection.
 
@@ -33,8 +33,8 @@ from typing import Final
 import aiohappyeyeballs
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from dispatcher.http_connection import Connection
-from dispatcher.ssrf import forbidden_reason, parse_host_literal
+from app.ssrf import forbidden_reason, parse_host_literal
+from dispatcher.http.connection import Connection
 
 __all__ = ["DNSFailure", "GuardedResolver", "Origin", "Pool", "Resolver", "SSRFBlockedError"]
 

@@ -2,7 +2,7 @@
 
 The loop claims, from every shard in one round trip, the items due within the lookahead
 (``CRONHOOK_LOOKAHEAD_SECONDS``) under a lease, and hands each claimed batch to a task
-(dispatcher/batches.py: prepare ahead, publish at the instant with confirms, then complete
+(dispatcher/dispatch/batches.py: prepare ahead, publish at the instant with confirms, then complete
 the claims, fenced by the owner token).
 
 A crash anywhere before completion leaves the claim to expire; the item returns with its
@@ -26,9 +26,9 @@ from app.metrics import DispatcherMetrics
 from app.settings import Settings
 from app.store import Store
 from app.store.timeindex import ClaimBatch
-from dispatcher.batches import Batch, BatchRunner
+from dispatcher.dispatch.batches import Batch, BatchRunner
+from dispatcher.dispatch.stats import DispatcherStats, report
 from dispatcher.registry import Clock, Heartbeat, Rates, beating
-from dispatcher.stats import DispatcherStats, report
 
 log = logging.getLogger("cronhook.dispatcher")
 

@@ -3,7 +3,7 @@
 :func:`checked_url` parses a URL once (cached per text: a schedule's fires share theirs)
 into an :class:`Endpoint` -- the origin to connect to, the request target and the ``Host``
 value -- or refuses it (``invalid_url``; ``ssrf_blocked`` for a forbidden IP literal in
-any form, see :func:`dispatcher.ssrf.parse_host_literal`). :func:`request_bytes` writes the
+any form, see :func:`app.ssrf.parse_host_literal`). :func:`request_bytes` writes the
 request head and body into one buffer, refusing a header that would not go out as given
 (:class:`InvalidRequest`): a name that is not an HTTP token, a value with a control
 character (CR and LF included, so nothing can be injected).
@@ -19,8 +19,8 @@ from typing import Final
 
 from yarl import URL
 
-from dispatcher.http_pool import Origin
-from dispatcher.ssrf import forbidden_reason, parse_host_literal
+from app.ssrf import forbidden_reason, parse_host_literal
+from dispatcher.http.pool import Origin
 
 __all__ = ["Endpoint", "InvalidRequest", "checked_url", "request_bytes", "unsendable"]
 

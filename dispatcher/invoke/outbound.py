@@ -10,8 +10,8 @@ active secret: two during a rotation); ``Idempotency-Key``; ``cronhook-schedule-
 from __future__ import annotations
 
 from app.models import Fire, InstanceMemo, Target, Tenant, ms_rfc3339
-from dispatcher.http_client import OutboundRequest
-from dispatcher.signing import signature_header
+from dispatcher.http.client import OutboundRequest
+from dispatcher.invoke.signing import signature_header
 
 
 def _prepare(target: Target) -> tuple[bytes, dict[str, str]]:

@@ -1,6 +1,8 @@
 """Retry policy: what an attempt's outcome means, and when the next attempt goes.
 
-Pure: no I/O, no clock (times are passed in as epoch seconds), randomness injectable.
+Pure: no I/O, no clock (times are passed in as epoch seconds), randomness injectable. The
+settings and their defaults are the domain's (``app.models.RetrySettings``); a policy is
+made of a fire's settings with :meth:`RetryPolicy.of`.
 
 The backoff is exponential with full jitter, floored at ``min_backoff_seconds``: after
 failed attempt ``n`` (1-based) the next one waits ``uniform(min, cap_n)`` seconds with
@@ -35,15 +37,11 @@ from __future__ import annotations
 
 import math
 import random
-import re
-import time
 from dataclasses import dataclass
-from datetime import UTC
-from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-if TYPE_CHECKING:
-    from dispatcher.http_client import DeliveryResult
+from app.models import RetrySettings
+from dispatcher.http.client import DeliveryResult
 
 __all__ = [
     "Outcome",
@@ -51,25 +49,36 @@ __all__ = [
     "backoff_seconds",
     "classify",
     "next_retry_delay",
-    "parse_retry_after",
 ]
 
 Outcome = Literal["success", "retry", "fail", "gone"]
 
 _PERMANENT_ERRORS = frozenset({"ssrf_blocked", "invalid_url", "invalid_request"})
 _RETRYABLE_4XX = frozenset({408, 425, 429})
-_DELAY_SECONDS = re.compile(r"\d{1,12}(?:\.\d{1,6})?")
+_DEFAULT = RetrySettings()
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often and how long a fire is retried. ``max_attempts`` counts the first try."""
 
-    max_attempts: int = 8
-    min_backoff_seconds: float = 5.0
-    max_backoff_seconds: float = 36000.0
-    max_retry_seconds: float = 86400.0
+    max_attempts: int = _DEFAULT.max_attempts
+    min_backoff_seconds: float = _DEFAULT.min_backoff_seconds
+    max_backoff_seconds: float = _DEFAULT.max_backoff_seconds
+    max_retry_seconds: float = _DEFAULT.max_retry_seconds
     multiplier: float = 8.0
+
+    @classmethod
+    def of(cls, settings: RetrySettings) -> RetryPolicy:
+        """The policy of a fire's settings, brought into range (a record the API did not
+        check, e.g. written by hand, still gets a valid policy)."""
+        low = settings.min_backoff_seconds
+        return cls(
+            max_attempts=max(1, settings.max_attempts),
+            min_backoff_seconds=low,
+            max_backoff_seconds=max(low, settings.max_backoff_seconds),
+            max_retry_seconds=max(0.0, settings.max_retry_seconds),
+        )
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -147,28 +156,3 @@ def next_retry_delay(
     else:
         delay = backoff_seconds(policy, attempt, rng)
     return min(delay, remaining)
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """A ``Retry-After`` header as seconds from ``now`` (epoch; default: the clock).
-
-    Accepts delay-seconds (a decimal fraction is tolerated) and an HTTP date (a date in
-    the past gives 0). Absent, negative, or garbage values give ``None``.
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    if not value or len(value) > 64:
-        return None
-    if _DELAY_SECONDS.fullmatch(value):
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when is None:
-        return None  # type: ignore[unreachable]  # older Pythons return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)

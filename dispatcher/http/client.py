@@ -5,7 +5,7 @@ Measured here (issue 5): httpx ``AsyncClient`` ~260 requests/s at concurrency 8,
 multidict, yarl, its writer) was ~26 % of the invoker's CPU, ~200 us a request, for a
 client that needs none of its generality: so the requests are written by hand and the
 responses parsed by ``httptools`` (llhttp) in a plain ``asyncio.Protocol``
-(``dispatcher.http_connection``) over a small keep-alive pool (``dispatcher.http_pool``).
+(``dispatcher.http.connection``) over a small keep-alive pool (``dispatcher.http.pool``).
 ``bench/http_ceiling.py`` re-measures it next to httpx and aiohttp.
 
 Contract of :meth:`WebhookClient.send` (what the invoker may rely on):
@@ -38,7 +38,7 @@ Contract of :meth:`WebhookClient.send` (what the invoker may rely on):
   one that did not, and a second copy is the invoker's retry policy's call (a new attempt,
   recorded as such), not the client's.
 - SSRF (``allow_private=False``): an IP-literal host (in any form, see
-  :func:`dispatcher.ssrf.parse_host_literal`) is checked before connecting; a name is
+  :func:`app.ssrf.parse_host_literal`) is checked before connecting; a name is
   resolved by a :class:`GuardedResolver`, which refuses the whole answer if ANY address in
   it is forbidden (a mixed answer is a rebinding or misconfiguration sign; refusing it keeps
   the rule simple and deterministic). Only addresses the resolver returned are connected
@@ -65,15 +65,15 @@ from typing import Final
 
 import aiohttp
 
-from dispatcher.http_connection import (
+from dispatcher.http.connection import (
     Connection,
     MalformedResponse,
     Response,
     ResponseTooLarge,
 )
-from dispatcher.http_pool import DNSFailure, GuardedResolver, Pool, Resolver, SSRFBlockedError
-from dispatcher.http_request import InvalidRequest, checked_url, request_bytes, unsendable
-from dispatcher.retry import parse_retry_after
+from dispatcher.http.pool import DNSFailure, GuardedResolver, Pool, Resolver, SSRFBlockedError
+from dispatcher.http.request import InvalidRequest, checked_url, request_bytes, unsendable
+from dispatcher.http.retry_after import parse_retry_after
 
 __all__ = [
     "DeliveryResult",

@@ -24,9 +24,9 @@ from typing import Any
 
 from app.keys import fire_item
 from app.models import Fire, Target, ms_rfc3339
+from app.payloads import fire_item_payload
 from app.store import Store
-from dispatcher.http_client import DeliveryResult
-from dispatcher.planning import fire_item_payload
+from dispatcher.http.client import DeliveryResult
 
 __all__ = ["Callbacks", "callback_body", "callback_fire_id", "callback_urls"]
 

@@ -4,7 +4,7 @@ For each fire message:
 
 1. Read the fire and its tenant; a fire that no longer exists is dropped.
 2. Admission, one atomic script (``fire_begin.lua``): the fire's in-flight marker (one
-   attempt of a fire at a time, fleet-wide) and the tenant's limits (``dispatcher.limits``).
+   attempt of a fire at a time, fleet-wide) and the tenant's limits (``dispatcher.invoke.limits``).
    A stale copy or a finished fire is dropped. A copy whose attempt is in flight elsewhere,
    and a fire over a limit, go back into the time index with the same attempt number (no
    attempt used) and the message is acked.
@@ -39,14 +39,14 @@ from app.keys import fire_item
 from app.logs import fire_fields
 from app.metrics import InvokerMetrics
 from app.models import Attempt, Fire, Tenant
+from app.payloads import fire_item_payload
 from app.settings import Settings
 from app.store import Store
-from dispatcher.callbacks import Callbacks
-from dispatcher.http_client import DeliveryResult, WebhookClient
-from dispatcher.limits import limit_args, parse_admission
-from dispatcher.outbound import build_request
-from dispatcher.planning import fire_item_payload
-from dispatcher.retry import Outcome, RetryPolicy, classify, next_retry_delay
+from dispatcher.http.client import DeliveryResult, WebhookClient
+from dispatcher.invoke.callbacks import Callbacks
+from dispatcher.invoke.limits import limit_args, parse_admission
+from dispatcher.invoke.outbound import build_request
+from dispatcher.invoke.retry import Outcome, RetryPolicy, classify, next_retry_delay
 
 log = logging.getLogger("cronhook.invoker")
 
@@ -183,13 +183,7 @@ class Invoker:
             return Decision(outcome, "succeeded")
         if outcome != "retry":
             return Decision(outcome, "failed")
-        r = fire.retry
-        policy = RetryPolicy(
-            max_attempts=max(1, r.max_attempts),
-            min_backoff_seconds=r.min_backoff_seconds,
-            max_backoff_seconds=max(r.min_backoff_seconds, r.max_backoff_seconds),
-            max_retry_seconds=max(0.0, r.max_retry_seconds),
-        )
+        policy = RetryPolicy.of(fire.retry)
         first_ms = fire.first_attempt_at or now_ms
         delay = next_retry_delay(
             policy,

@@ -1,0 +1,58 @@
+"""HTML out: Jinja2 templates (every value escaped unless a template says otherwise, which
+none does with tenant text) and the headers every page carries."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from app.cron.words import describe
+from app.models import parse_rfc3339
+
+# No inline script or style anywhere: everything comes from /static, served by cronhook.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def when(value: str | None) -> str:
+    """An RFC 3339 instant as people read it, to the second, in UTC."""
+    if not value:
+        return "—"
+    try:
+        return parse_rfc3339(value).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except ValueError:
+        return value
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("app.web", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = when
+    env.filters["in_words"] = describe
+    return env
+
+
+def page(
+    request: Request, template: str, context: dict[str, Any], status: int = 200
+) -> HTMLResponse:
+    html = environment().get_template(template).render(request=request, **context)
+    return HTMLResponse(html, status_code=status, headers=HEADERS)

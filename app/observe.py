@@ -113,8 +113,9 @@ async def refresh_gauges(
     registry (live = a heartbeat within ``fresh_ms``), one passive queue declare."""
     now_ms = await store.now_ms()
     k = store.keys
+    shards = (await store.time.current()).shards
     async with store.client.pipeline(transaction=False) as pipe:
-        for n in range(k.shards):
+        for n in range(shards):
             sk = k.shard(n)
             pipe.zcard(sk.due)
             pipe.zcount(sk.due, "-inf", now_ms)

@@ -45,7 +45,14 @@ ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
         "quorum queues the fires are spread over (CRONHOOK_QUEUE, then CRONHOOK_QUEUE.1, ...); "
         "see docs/scaling.md before changing it on a running deployment",
     ),
-    ("CRONHOOK_SHARDS", "shards", int, 16, "shards of the time index (fixed for a deployment)"),
+    (
+        "CRONHOOK_SHARDS",
+        "shards",
+        int,
+        16,
+        "shards of the time index of a new deployment; grow them later with "
+        "`cronhook shards grow` (the count in Redis then wins)",
+    ),
     (
         "CRONHOOK_LEASE_SECONDS",
         "lease_seconds",

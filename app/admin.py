@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 from app.bus.rabbitmq import RabbitBus
-from app.runtime import require_services
+from app.runtime import make_store, require_services
 from app.settings import Settings
+from app.store.reshard import Resharder
 
 
 def _bus(settings: Settings) -> RabbitBus:
@@ -41,3 +42,25 @@ async def queues_prune(settings: Settings) -> str:
         return json.dumps({"deleted": gone, "kept": kept})
     finally:
         await bus.aclose()
+
+
+async def shards_status(settings: Settings) -> str:
+    """The time index's shard count, and the one it grows from while a reshard runs."""
+    require_services(settings)
+    store = make_store(settings)
+    try:
+        lay = await Resharder(store).status()
+        return json.dumps({"shards": lay.shards, "growing_from": lay.moving_from or None})
+    finally:
+        await store.aclose()
+
+
+async def shards_grow(settings: Settings, count: int) -> str:
+    """Grow the time index to ``count`` shards (or resume a reshard to ``count``)."""
+    require_services(settings)
+    store = make_store(settings)
+    try:
+        report = await Resharder(store).grow(count)
+        return json.dumps(report.__dict__)
+    finally:
+        await store.aclose()

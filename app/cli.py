@@ -27,7 +27,13 @@ COMMANDS = {
         "left behind once drained",
         {"status": "messages ready per queue", "prune": "delete drained leftover queues"},
     ),
+    "shards": (
+        "the time index's shards: status, or grow COUNT on a running deployment "
+        "(docs/scaling.md); run grow again to resume one that stopped",
+        {"status": "the shard layout", "grow": "move the items to COUNT shards"},
+    ),
 }
+COMMAND_ARGS = {("shards", "grow"): ("count", int, "the new shard count (more than now)")}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -50,7 +56,10 @@ def parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(command, help=hlp, description=hlp)
         acts = sp.add_subparsers(dest="action", required=True, metavar="ACTION")
         for action, action_help in actions.items():
-            acts.add_parser(action, help=action_help, description=action_help)
+            ap = acts.add_parser(action, help=action_help, description=action_help)
+            if (command, action) in COMMAND_ARGS:
+                name, kind, arg_help = COMMAND_ARGS[command, action]
+                ap.add_argument(name, type=kind, help=arg_help)
     return p
 
 
@@ -93,11 +102,12 @@ def _runner(role: str) -> Callable[[Settings], Coroutine[Any, Any, None]]:
     }[role]
 
 
-async def _command(command: str, action: str, settings: Settings) -> str:
+async def _command(args: argparse.Namespace, settings: Settings) -> str:
     from app import admin
 
-    run: Callable[[Settings], Coroutine[Any, Any, str]] = getattr(admin, f"{command}_{action}")
-    return await run(settings)
+    run: Callable[..., Coroutine[Any, Any, str]] = getattr(admin, f"{args.role}_{args.action}")
+    extra = COMMAND_ARGS.get((args.role, args.action))
+    return await (run(settings, getattr(args, extra[0])) if extra else run(settings))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with asyncio.Runner(loop_factory=loop_factory(settings.event_loop)) as loop:
             if args.role in COMMANDS:
-                print(loop.run(_command(args.role, args.action, settings)))
+                print(loop.run(_command(args, settings)))
             else:
                 loop.run(_runner(args.role)(settings))
     except ConfigError as e:

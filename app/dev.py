@@ -20,7 +20,15 @@ from app.api.links import SIGN_IN_PATHS
 from app.ids import api_key_hash, new_api_key, new_id, new_signing_secret
 from app.metrics import DispatcherMetrics, InvokerMetrics, new_registry
 from app.models import SigningSecret, Tenant, TenantLimits
-from app.runtime import make_bus, make_store, observed, serve_api, stop_event, until_stopped
+from app.runtime import (
+    check_eviction,
+    make_bus,
+    make_store,
+    observed,
+    serve_api,
+    stop_event,
+    until_stopped,
+)
 from app.settings import Settings
 from app.store import Store
 from app.store.records import ApiKeyRecord
@@ -157,6 +165,7 @@ async def run_dev(settings: Settings) -> None:
     store, bus = make_store(settings), make_bus(settings)
     client = WebhookClient()
     try:
+        await check_eviction(store, settings)
         await bus.start()
         tenant, key = await demo_tenant(store)
         echo = EchoReceiver(store)

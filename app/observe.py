@@ -25,7 +25,7 @@ from app.bus.base import Bus
 from app.bus.memory import MemoryBus
 from app.errors import CronhookError
 from app.metrics import CONTENT_TYPE, SystemMetrics, exposition
-from app.store import Store
+from app.store import Store, memory
 from app.store.errors import DRIVER_ERRORS
 
 log = logging.getLogger("cronhook.observe")
@@ -113,8 +113,9 @@ async def refresh_gauges(
     registry (live = a heartbeat within ``fresh_ms``), one passive queue declare."""
     now_ms = await store.now_ms()
     k = store.keys
+    shards = (await store.time.current()).shards
     async with store.client.pipeline(transaction=False) as pipe:
-        for n in range(k.shards):
+        for n in range(shards):
             sk = k.shard(n)
             pipe.zcard(sk.due)
             pipe.zcount(sk.due, "-inf", now_ms)
@@ -133,6 +134,11 @@ async def refresh_gauges(
         gauges.fleet.labels(role).set(live.get(role, 0))
     if bus is not None:
         gauges.queue.set(await bus.depth())
+    if not store.embedded:
+        masters = await memory.read(store.client, cluster=store.cluster)
+        fullest = min(masters, key=lambda m: m.headroom)
+        gauges.redis_headroom.set(fullest.headroom)
+        gauges.redis_used.set(fullest.used)
 
 
 async def gauge_loop(

@@ -19,7 +19,8 @@ from app.errors import ConfigError
 from app.metrics import DispatcherMetrics, InvokerMetrics, SystemMetrics, new_registry
 from app.observe import gauge_loop, load_scripts, ops_app
 from app.settings import Settings
-from app.store import Store, open_store
+from app.store import Store, memory, open_store
+from app.store.errors import DRIVER_ERRORS
 
 log = logging.getLogger("cronhook")
 
@@ -58,6 +59,19 @@ def require_services(settings: Settings) -> None:
         raise ConfigError(f"{', '.join(missing)} must be set (only `cronhook dev` embeds them)")
 
 
+async def check_eviction(store: Store, settings: Settings) -> None:
+    """Refuse to start on a Redis that may evict keys (app/store/memory.py); a Redis that
+    cannot be reached yet is the process's retry loops' business, not a reason to stop."""
+    if store.embedded:
+        return
+    try:
+        await memory.check_policy(
+            store.client, cluster=store.cluster, allow_eviction=settings.allow_eviction
+        )
+    except DRIVER_ERRORS as e:
+        log.warning("could not read Redis's maxmemory-policy at start: %r", e)
+
+
 def stop_event() -> asyncio.Event:
     """Set on SIGTERM or SIGINT."""
     stop = asyncio.Event()
@@ -73,6 +87,7 @@ async def opened(settings: Settings, *, need_bus: bool) -> AsyncIterator[tuple[S
     store = make_store(settings)
     bus = make_bus(settings)
     try:
+        await check_eviction(store, settings)
         if need_bus:
             await bus.start()
         yield store, bus

@@ -45,7 +45,14 @@ ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
         "quorum queues the fires are spread over (CRONHOOK_QUEUE, then CRONHOOK_QUEUE.1, ...); "
         "see docs/scaling.md before changing it on a running deployment",
     ),
-    ("CRONHOOK_SHARDS", "shards", int, 16, "shards of the time index (fixed for a deployment)"),
+    (
+        "CRONHOOK_SHARDS",
+        "shards",
+        int,
+        16,
+        "shards of the time index of a new deployment; grow them later with "
+        "`cronhook shards grow` (the count in Redis then wins)",
+    ),
     (
         "CRONHOOK_LEASE_SECONDS",
         "lease_seconds",
@@ -122,6 +129,14 @@ ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
         7 * 86400,
         "how long fire records and attempts are kept",
     ),
+    (
+        "CRONHOOK_ALLOW_EVICTION",
+        "allow_eviction",
+        bool,
+        False,
+        "start even when Redis has maxmemory with a policy other than noeviction (it may "
+        "delete schedules and time-index items); logged as an error at every start",
+    ),
     ("CRONHOOK_LOG_FORMAT", "log_format", str, "json", "json or console"),
     ("CRONHOOK_LOG_LEVEL", "log_level", str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
     (
@@ -183,6 +198,7 @@ class Settings:
     delivery_limit: int = 20
     allow_private_targets: bool = False
     fire_retention_seconds: int = 7 * 86400
+    allow_eviction: bool = False
     log_format: str = "json"
     log_level: str = "INFO"
     metrics_port: int = 0

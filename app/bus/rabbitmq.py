@@ -131,23 +131,24 @@ class RabbitBus:
                 },
             )
 
-    async def leftovers(self) -> list[str]:
+    async def leftovers(self) -> dict[str, int]:
         """Queues past this bus's ``N`` that still exist (a larger ``N`` left them), in
-        order, up to the first one missing. Each probe is a passive declare on a channel of
-        its own (a missing queue closes the channel)."""
+        order up to the first one missing, with the messages ready in each. Each probe is a
+        passive declare on a channel of its own (a missing queue closes the channel)."""
         if self._conn is None:
             raise BusUnavailable("bus not started")
-        found: list[str] = []
+        found: dict[str, int] = {}
         for name in q.leftover_names(self._queue_name, self._count):
-            channel = await self._conn.channel(publisher_confirms=False)
+            robust = await self._conn.channel(publisher_confirms=False)
             try:
-                await channel.declare_queue(name, passive=True)
+                channel = await robust.get_underlay_channel()
+                ok = await channel.queue_declare(name, passive=True)
             except aio_pika.exceptions.ChannelClosed:
                 break
             finally:
                 with contextlib.suppress(*_DRIVER_ERRORS):
-                    await channel.close()
-            found.append(name)
+                    await robust.close()
+            found[name] = int(ok.message_count or 0)
         return found
 
     async def publish(self, messages: Sequence[FireMessage]) -> None:
@@ -188,7 +189,9 @@ class RabbitBus:
             raise BusUnavailable("bus not started")
         self._deliveries.handler = handler
         try:
-            self._consumed = self.queue_names + await self.leftovers()
+            # a leftover is consumed while it holds work; an empty one is left to `prune`
+            waiting = [n for n, ready in (await self.leftovers()).items() if ready]
+            self._consumed = self.queue_names + waiting
             if len(self._consumed) > self._count:
                 extra = self._consumed[self._count :]
                 log.info("also draining queues left by a larger N: %s", extra)
@@ -254,7 +257,7 @@ class RabbitBus:
             # on the aiormq channel: aio-pika's robust channel answers a declare of a queue
             # it declared before from its cache, with the count of that first declare
             channel = await self._pub.get_underlay_channel()
-            for name in self.queue_names + await self.leftovers():
+            for name in self.queue_names + list(await self.leftovers()):
                 ok = await channel.queue_declare(name, passive=True)
                 out[name] = int(ok.message_count or 0)
         except _DRIVER_ERRORS as e:
@@ -290,7 +293,7 @@ class RabbitBus:
         if self._conn is None:
             raise BusUnavailable("bus not started")
         gone: list[str] = []
-        for name in reversed(await self.leftovers()):  # the last first: never leave a gap
+        for name in reversed(list(await self.leftovers())):  # the last first: no gap
             robust = await self._conn.channel(publisher_confirms=False)
             channel = await robust.get_underlay_channel()
             try:
@@ -318,7 +321,7 @@ class RabbitBus:
             return
         names = list(self.queue_names)
         with contextlib.suppress(*_DRIVER_ERRORS):
-            names += await self.leftovers()
+            names += list(await self.leftovers())
         for name in [*names, self.dlq_name]:
             with contextlib.suppress(*_DRIVER_ERRORS):
                 await self._pub.queue_delete(name)

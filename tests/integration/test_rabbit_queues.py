@@ -107,7 +107,7 @@ async def test_shrinking_n_drains_the_old_queues_before_they_are_pruned(
         await invoker.drain(1)
         await eventually(_empty(old))
         assert await new.prune() == [f"{queue_name}.2", f"{queue_name}.1"]
-        assert await new.leftovers() == []
+        assert await new.leftovers() == {}
 
 
 async def test_growing_n_keeps_what_waits_in_the_first_queue(
@@ -137,14 +137,35 @@ async def test_a_prune_never_removes_a_queue_with_a_consumer(
     amqp_url: str, queue_name: str
 ) -> None:
     async with _buses(amqp_url, queue_name) as made:
-        await _started(made, amqp_url, queue_name, 2)
+        # given a leftover queue with work, consumed by an invoker of the smaller N
+        old = await _started(made, amqp_url, queue_name, 2)
+        await old.publish(_msgs(0, 40))
+        invoker = await _started(made, amqp_url, queue_name, 1)
+        got: set[str] = set()
+
+        async def handler(body: bytes) -> None:
+            got.add(FireMessage.decode(body).fire_id)
+
+        await invoker.consume(handler, prefetch=4)
+        await eventually(lambda: len(got) == 40)
+        # then the drained queue stays while consumed, and goes once it is not
+        shrunk = await _started(made, amqp_url, queue_name, 1)
+        assert await shrunk.prune() == []
+        await invoker.drain(1)
+        assert await shrunk.prune() == [f"{queue_name}.1"]
+
+
+async def test_an_invoker_leaves_an_empty_leftover_queue_alone(
+    amqp_url: str, queue_name: str
+) -> None:
+    async with _buses(amqp_url, queue_name) as made:
+        await _started(made, amqp_url, queue_name, 3)
         invoker = await _started(made, amqp_url, queue_name, 1)
 
         async def handler(body: bytes) -> None:
             return None
 
-        await invoker.consume(handler, prefetch=4)  # consumes the leftover .1 as well
+        await invoker.consume(handler, prefetch=4)
+        # the drained leftovers have no consumer, so they can go while the invoker runs
         shrunk = await _started(made, amqp_url, queue_name, 1)
-        assert await shrunk.prune() == []
-        await invoker.drain(1)
-        assert await shrunk.prune() == [f"{queue_name}.1"]
+        assert await shrunk.prune() == [f"{queue_name}.2", f"{queue_name}.1"]

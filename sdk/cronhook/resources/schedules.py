@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 from cronhook import _protocol as p
+from cronhook._codec import encode
 from cronhook._protocol import UNSET, Call, PageQuery, Unset
 from cronhook._resource import M, Resource, endpoint, paginated
-from cronhook.models import Fire, Misfire, Preview, RetrySettings, Schedule, Target
+from cronhook.models import BulkResult, Fire, Misfire, Preview, RetrySettings, Schedule, Target
 
 __all__ = ["Schedules"]
 
@@ -54,6 +55,19 @@ def _create(
         failure_callback_url=failure_callback_url,
     )
     return p.post("/v1/schedules", p.model(Schedule), payload, idempotency_key=idempotency_key)
+
+
+def _create_many(
+    items: Sequence[JSONObject], *, idempotency_key: str | None = None
+) -> Call[BulkResult]:
+    """Create up to 1,000 schedules in one request, each given as the JSON body `create`
+    sends (`{"name", "cron", "target", ...}`). Each is checked on its own: the result says,
+    per item in order, the created schedule or the problem with its fields named
+    `items.<index>.<field>`; one bad item does not stop the others."""
+    payload = {"items": [encode(dict(item)) for item in items]}
+    return p.post(
+        "/v1/schedules/bulk", p.model(BulkResult), payload, idempotency_key=idempotency_key
+    )
 
 
 def _list(
@@ -152,6 +166,7 @@ class Schedules(Resource[M]):
     """Create, read, change, pause, trigger and preview schedules."""
 
     create = endpoint(_create)
+    create_many = endpoint(_create_many)
     list = paginated(_list)
     get = endpoint(_get)
     update = endpoint(_update)

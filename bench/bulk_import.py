@@ -1,5 +1,5 @@
 """Onboarding speed: schedules created per second through ``POST /v1/schedules`` one at a
-time (``--concurrency`` requests in flight) against ``POST /v1/schedules/bulk`` (1,000 per
+time (``--concurrency`` requests in flight) against ``POST /v1/schedules:bulk`` (1,000 per
 request, ``--bulk-concurrency`` in flight), same API process, same Redis, same run.
 
     .venv/bin/python bench/bulk_import.py                 # 5,000 each way, 3 runs
@@ -39,7 +39,7 @@ async def bulk(api: str, key: str, bodies: list[dict[str, Any]], concurrency: in
         async def worker() -> None:
             for at in chunks:
                 items = bodies[at : at + PER_REQUEST]
-                async with session.post(f"{api}/v1/schedules/bulk", json={"items": items}) as r:
+                async with session.post(f"{api}/v1/schedules:bulk", json={"items": items}) as r:
                     result = await r.json()
                 if r.status != 200 or result["failed"]:
                     raise SystemExit(f"bulk create failed: {r.status} {str(result)[:300]}")

@@ -78,4 +78,4 @@ async def create_schedules_in_bulk(ctx: Ctx) -> Response:
     return JSONResponse({"created": created, "failed": len(results) - created, "items": results})
 
 
-ROUTES = [route("/v1/schedules/bulk", POST=create_schedules_in_bulk)]
+ROUTES = [route("/v1/schedules:bulk", POST=create_schedules_in_bulk)]

@@ -13,7 +13,7 @@ from tests.api.conftest import Tenant, onboard, schedule_body
 
 
 async def _bulk(api: httpx.AsyncClient, t: Tenant, items: list[Any]) -> httpx.Response:
-    return await api.post("/v1/schedules/bulk", json={"items": items}, headers=t.auth)
+    return await api.post("/v1/schedules:bulk", json={"items": items}, headers=t.auth)
 
 
 async def _count(api: httpx.AsyncClient, t: Tenant) -> int:
@@ -97,7 +97,7 @@ async def test_a_malformed_bulk_request_is_refused_whole(
         ({"items": [schedule_body()], "extra": 1}, "extra"),
     ]
     for body, field in cases:
-        r = await api.post("/v1/schedules/bulk", json=body, headers=tenant.auth)
+        r = await api.post("/v1/schedules:bulk", json=body, headers=tenant.auth)
         assert r.status_code == 422, (body if len(str(body)) < 200 else field, r.text)
         assert r.headers["content-type"] == "application/problem+json"
         assert field in [e["field"] for e in r.json()["errors"]]
@@ -108,7 +108,7 @@ async def test_a_tenant_key_is_needed_and_schedules_land_in_its_own_tenant(
     api: httpx.AsyncClient, tenant: Tenant
 ) -> None:
     other = await onboard(api, name="other")
-    r = await api.post("/v1/schedules/bulk", json={"items": [schedule_body()]})
+    r = await api.post("/v1/schedules:bulk", json={"items": [schedule_body()]})
     assert r.status_code == 401
     result = (await _bulk(api, tenant, [schedule_body(name="mine")])).json()
     sid = result["items"][0]["schedule"]["id"]

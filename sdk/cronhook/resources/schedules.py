@@ -66,7 +66,7 @@ def _create_many(
     `items.<index>.<field>`; one bad item does not stop the others."""
     payload = {"items": [encode(dict(item)) for item in items]}
     return p.post(
-        "/v1/schedules/bulk", p.model(BulkResult), payload, idempotency_key=idempotency_key
+        "/v1/schedules:bulk", p.model(BulkResult), payload, idempotency_key=idempotency_key
     )
 
 

@@ -335,3 +335,16 @@ async def test_preview_in_a_local_mean_time_era_shows_valid_rfc3339_offsets(
         # a valid RFC 3339 offset (hours and minutes), naming the very same instant
         assert re.match(_RFC3339, item["local"]), item
         assert parse_rfc3339(item["local"]) == parse_rfc3339(item["at"])
+
+
+@pytest.mark.parametrize(
+    ("cron", "weekday"),
+    [("quartz:0 0 12 ? * 6#3", 4), ("0 0 12 ? * 5#3", 4), ("0 0 12 ? * 6#3", 5)],
+)
+async def test_day_of_week_numbers_preview_as_documented(
+    api: httpx.AsyncClient, tenant: Tenant, cron: str, weekday: int
+) -> None:
+    s = await make_schedule(api, tenant, cron=cron)
+    r = await api.get(f"/v1/schedules/{s['id']}/preview?count=4", headers=tenant.auth)
+    days = {parse_rfc3339(i["at"]).weekday() for i in r.json()["items"]}
+    assert days == {weekday}  # Python: Monday = 0, Friday = 4

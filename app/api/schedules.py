@@ -30,7 +30,13 @@ async def _owned(ctx: Ctx) -> Versioned:
 
 
 async def _view(ctx: Ctx, s: Schedule) -> dict[str, Any]:
-    due = None if s.paused else await ctx.store.time.due_at(schedule_item(s.id))
+    if s.paused:
+        return schedule_view(s, None)
+    due = await ctx.store.time.due_at(schedule_item(s.id))
+    if due is None:
+        # Not waiting in the index: a dispatcher holds its instant (claimed ahead, or being
+        # published), or it has no instant left. Either way the timing says what is next.
+        due = first_due_ms(s, ctx.now_ms())
     return schedule_view(s, due)
 
 

@@ -348,3 +348,19 @@ async def test_day_of_week_numbers_preview_as_documented(
     r = await api.get(f"/v1/schedules/{s['id']}/preview?count=4", headers=tenant.auth)
     days = {parse_rfc3339(i["at"]).weekday() for i in r.json()["items"]}
     assert days == {weekday}  # Python: Monday = 0, Friday = 4
+
+
+async def test_next_fire_at_shows_while_a_dispatcher_holds_the_instant(
+    api: httpx.AsyncClient, tenant: Tenant, store: Store
+) -> None:
+    # given an hourly schedule whose next instant a dispatcher claimed ahead of time
+    s = await make_schedule(api, tenant, cron="0 * * * *")
+    due = await store.time.due_at(schedule_item(s["id"]))
+    assert due is not None and s["next_fire_at"] is not None
+    claim = await store.time.claim("d1:x", 30_000, 1000, lookahead_ms=2 * 3_600_000)
+    assert schedule_item(s["id"]) in [c.item for c in claim.items]
+    # then the schedule, read alone or listed, still shows that instant
+    one = (await api.get(f"/v1/schedules/{s['id']}", headers=tenant.auth)).json()
+    listed = (await api.get("/v1/schedules", headers=tenant.auth)).json()["items"]
+    assert one["next_fire_at"] == s["next_fire_at"]
+    assert [i["next_fire_at"] for i in listed if i["id"] == s["id"]] == [s["next_fire_at"]]

@@ -48,6 +48,7 @@ NAMES = (
     "fire_begin",
     "fire_finish",
     "fire_release",
+    "fire_skip",
 )
 CLUSTER_CONCURRENCY = 64
 MAX_BATCH = 256  # calls per coalesced pipeline
@@ -86,6 +87,7 @@ class Scripts:
     fire_begin: Any
     fire_finish: Any
     fire_release: Any
+    fire_skip: Any
 
     async def many(self, calls: Sequence[Call]) -> list[Any]:
         """Run every call; results in order. Driver errors propagate (the caller wraps)."""

@@ -15,12 +15,13 @@ from app.store.nodes import NodeRegistry
 from app.store.outbox import Outbox
 from app.store.records import Records
 from app.store.scripts import Scripts
+from app.store.skips import SkipLog
 from app.store.timeindex import TimeIndex
 
 
 class Store:
     """Facade over one Redis client: ``time`` (the time index), ``fires``, ``records``,
-    ``nodes`` (the fleet registry)."""
+    ``nodes`` (the fleet registry), ``skips`` (skipped instants per schedule)."""
 
     def __init__(
         self,
@@ -43,6 +44,7 @@ class Store:
         self.cluster = cluster
         self.guards = Guards(client, self.keys)
         self.outbox = Outbox(client, self.keys, self.time, self.fires)
+        self.skips = SkipLog(client, self.keys, self.scripts)
         self.embedded = embedded
         self._owns = owns_client
 

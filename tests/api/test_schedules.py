@@ -14,6 +14,7 @@ import pytest
 from app.keys import fire_item, schedule_item
 from app.models import parse_rfc3339, to_ms
 from app.store import Store
+from app.store.skips import Skip
 from tests.api.conftest import ADMIN, Tenant, make_schedule, onboard, schedule_body
 
 
@@ -364,3 +365,19 @@ async def test_next_fire_at_shows_while_a_dispatcher_holds_the_instant(
     listed = (await api.get("/v1/schedules", headers=tenant.auth)).json()["items"]
     assert one["next_fire_at"] == s["next_fire_at"]
     assert [i["next_fire_at"] for i in listed if i["id"] == s["id"]] == [s["next_fire_at"]]
+
+
+async def test_a_schedule_shows_the_instants_it_skipped(
+    api: httpx.AsyncClient, tenant: Tenant, store: Store
+) -> None:
+    s = await make_schedule(api, tenant)
+    assert s["skipped"] == {"misfire": 0, "overlap": 0, "last_skipped_at": None}
+    # when the dispatchers skip instants of it (misfire policy, overlap forbid)
+    skips = [Skip(tenant.id, s["id"], "misfire", 7), Skip(tenant.id, s["id"], "overlap")]
+    await store.skips.count(skips, to_ms(parse_rfc3339("2030-01-01T00:00:00Z")))
+    # then reading it, listing it and changing it show them
+    one = (await api.get(f"/v1/schedules/{s['id']}", headers=tenant.auth)).json()
+    listed = (await api.get("/v1/schedules", headers=tenant.auth)).json()["items"]
+    r = await api.patch(f"/v1/schedules/{s['id']}", json={"name": "y"}, headers=tenant.auth)
+    want = {"misfire": 7, "overlap": 1, "last_skipped_at": "2030-01-01T00:00:00.000Z"}
+    assert one["skipped"] == listed[0]["skipped"] == r.json()["skipped"] == want

@@ -274,6 +274,9 @@ async def test_overlap_forbid_records_skipped_fires_until_the_previous_one_finis
         fires = {f.id: f for f in await store.fires.get_many(s.tenant_id, page.items)}
         skipped = [f for f in fires.values() if f.status == "skipped"]
         assert len(skipped) >= 2 and all(f.scheduled_at > first.scheduled_at_ms for f in skipped)
+        # and the schedule counts them
+        counts = await store.skips.get(s.tenant_id, s.id)
+        assert counts.overlap >= len(skipped) and counts.misfire == 0
         # when the first fire reaches a final status
         await store.fires.begin(s.tenant_id, first.fire_id, "inv", 1, 10_000, 1)
         attempt = Attempt(1, 1, 1.0, 200, None, "ok", "success")
@@ -499,3 +502,17 @@ async def test_a_fire_released_late_after_a_stall_follows_the_misfire_policy(
     # and the schedule counts what it skipped
     counts = await store.skips.get(s.tenant_id, s.id)
     assert counts.misfire >= 2 and counts.last_at is not None
+
+
+async def test_instants_a_misfire_skips_are_counted_on_the_schedule(store: Store, bus: Bus) -> None:
+    # given a per-second schedule with misfire skip, whose instant came 5 s ago
+    wb = WatchedBus(bus)
+    s = schedule(misfire=Misfire(policy="skip"))
+    now = await store.now_ms()
+    await store.records.put_schedule(s, now - now % 1000 - 5000)
+    # when a dispatcher catches up
+    async with running(Dispatcher(store, wb, SETTINGS)):
+        await eventually(lambda: len(wb.sent) >= 1, within=5)
+    # then the instants it did not fire are counted on the schedule
+    counts = await store.skips.get(s.tenant_id, s.id)
+    assert counts.misfire >= 4 and counts.overlap == 0 and counts.last_at is not None

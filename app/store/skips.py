@@ -72,5 +72,5 @@ class SkipLog:
     ) -> list[bool]:
         """Record created, unpublished fires ((tenant id, fire id)) as skipped for
         ``reason`` (``fire_skip.lua``); False for one that had moved on."""
-        calls = [(self._s.fire_skip, [self._k.fire(t, f)], [reason, now_ms]) for t, f in fires]
+        calls = [(self._s.lua.fire_skip, [self._k.fire(t, f)], [reason, now_ms]) for t, f in fires]
         return [bool(r) for r in await self._s.many(calls)]

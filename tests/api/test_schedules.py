@@ -138,10 +138,34 @@ async def test_pause_takes_the_schedule_out_of_time_and_resume_brings_it_back(
     assert r.status_code == 200  # idempotent
     r = await api.post(f"/v1/schedules/{s['id']}/resume", headers=tenant.auth)
     resumed = r.json()
-    assert resumed["paused"] is False and resumed["version"] == s["version"] + 3
+    assert resumed["paused"] is False and resumed["version"] == s["version"] + 2
     assert await store.time.due_at(schedule_item(s["id"])) == to_ms(
         parse_rfc3339(resumed["next_fire_at"])
     )
+
+
+async def test_pausing_a_paused_or_resuming_an_active_schedule_changes_nothing(
+    api: httpx.AsyncClient, tenant: Tenant, store: Store
+) -> None:
+    # given an active schedule and a paused one
+    active = await make_schedule(api, tenant, name="on")
+    paused = await make_schedule(api, tenant, name="off", paused=True)
+    due = await store.time.due_at(schedule_item(active["id"]))
+    await asyncio.sleep(0.01)
+    # when each gets the call that asks for the state it is already in
+    r_on = await api.post(f"/v1/schedules/{active['id']}/resume", headers=tenant.auth)
+    r_off = await api.post(f"/v1/schedules/{paused['id']}/pause", headers=tenant.auth)
+    # then both answer 200 with the schedule as it was: same version, same updated_at
+    assert r_on.status_code == 200 and r_off.status_code == 200
+    for before, r in ((active, r_on), (paused, r_off)):
+        got = r.json()
+        assert (got["version"], got["updated_at"]) == (before["version"], before["updated_at"])
+        stored = (await api.get(f"/v1/schedules/{before['id']}", headers=tenant.auth)).json()
+        assert (stored["version"], stored["updated_at"]) == (
+            before["version"],
+            before["updated_at"],
+        )
+    assert await store.time.due_at(schedule_item(active["id"])) == due
 
 
 async def test_trigger_returns_a_manual_fire_due_now(

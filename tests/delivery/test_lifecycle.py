@@ -13,7 +13,7 @@ from standardwebhooks.webhooks import Webhook
 
 from app.bus.message import FireMessage
 from app.models import RetrySettings, Tenant
-from app.planning import fire_item_payload
+from app.payloads import fire_item_payload
 from dispatcher.invoke.callbacks import callback_fire_id
 from tests.delivery.world import World, now_ms
 from tests.receiver import Receiver, Reply

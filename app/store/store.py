@@ -15,13 +15,15 @@ from app.store.nodes import NodeRegistry
 from app.store.outbox import Outbox
 from app.store.records import Records
 from app.store.scripts import Scripts
+from app.store.skips import SkipLog
 from app.store.timeindex import TimeIndex
 from app.store.websessions import WebSessions
 
 
 class Store:
     """Facade over one Redis client: ``time`` (the time index), ``fires``, ``records``,
-    ``nodes`` (the fleet registry), ``web`` (sign-in links and browser sessions)."""
+    ``nodes`` (the fleet registry), ``web`` (sign-in links and browser sessions), ``skips``
+    (skipped instants per schedule)."""
 
     def __init__(
         self,
@@ -46,6 +48,7 @@ class Store:
         self.guards = Guards(client, self.keys, lua)
         self.outbox = Outbox(client, self.keys, lua, self.time, self.fires)
         self.web = WebSessions(client, self.keys)
+        self.skips = SkipLog(client, self.keys, self.scripts)
         self.embedded = embedded
         self._owns = owns_client
 

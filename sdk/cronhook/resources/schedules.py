@@ -39,21 +39,9 @@ def _create(
     a macro (`@hourly`), `every 90s` or `at <RFC 3339>`; `timezone` an IANA name (default
     UTC). Options left None take the server's defaults. Raises `ValidationError` naming each
     bad field (`cron`, `target.url`, ...)."""
-    payload = p.body(
-        name=name,
-        cron=cron,
-        target=target,
-        timezone=timezone,
-        retry=retry,
-        paused=paused,
-        start_at=start_at,
-        end_at=end_at,
-        misfire=misfire,
-        overlap=overlap,
-        metadata=metadata,
-        callback_url=callback_url,
-        failure_callback_url=failure_callback_url,
-    )
+    fields = dict(locals())  # the arguments: each one a field of the body
+    del fields["idempotency_key"]
+    payload = p.body(**fields)
     return p.post("/v1/schedules", p.model(Schedule), payload, idempotency_key=idempotency_key)
 
 
@@ -104,21 +92,9 @@ def _update(
     """Change the fields given (a JSON merge patch): objects merge field by field, None
     resets a field to its default (or removes a header or metadata key inside a dict), the
     rest replaces. Applies from the schedule's next instant; `version` goes up by one."""
-    patch = p.merge_patch(
-        name=name,
-        cron=cron,
-        timezone=timezone,
-        target=target,
-        retry=retry,
-        paused=paused,
-        start_at=start_at,
-        end_at=end_at,
-        misfire=misfire,
-        overlap=overlap,
-        metadata=metadata,
-        callback_url=callback_url,
-        failure_callback_url=failure_callback_url,
-    )
+    fields = dict(locals())  # the arguments: each one a field of the patch
+    del fields["schedule_id"]
+    patch = p.merge_patch(**fields)
     if not patch:
         raise ValueError("update needs at least one field to change")
     return p.patch(p.path("/v1/schedules/{}", schedule_id), p.model(Schedule), patch)

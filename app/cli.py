@@ -11,6 +11,7 @@ from typing import Any
 from app import logs
 from app.errors import ConfigError, CronhookError
 from app.settings import ENV_TABLE, Settings, from_env
+from app.version import __version__
 
 ROLES = {
     "dev": "everything in one process on embedded backends (or the real ones if "
@@ -32,6 +33,7 @@ def parser() -> argparse.ArgumentParser:
         epilog=f"configuration (environment):\n{env_help}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument("--version", action="version", version=f"cronhook {__version__}")
     sub = p.add_subparsers(dest="role", required=True, metavar="ROLE")
     for role, hlp in ROLES.items():
         sp = sub.add_parser(role, help=hlp, description=hlp)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from app import logs
@@ -40,21 +41,29 @@ def parser() -> argparse.ArgumentParser:
         if role in ("dev", "api"):
             sp.add_argument("--host", help="bind address (CRONHOOK_HOST)")
             sp.add_argument("--port", type=int, help="port (CRONHOOK_PORT)")
+        else:
+            sp.add_argument(
+                "--metrics-port",
+                type=int,
+                help="port of /metrics, /healthz, /readyz; wins over CRONHOOK_METRICS_PORT "
+                "(the systemd units give each instance its own)",
+            )
     return p
 
 
-def settings_for(args: argparse.Namespace) -> Settings:
+def settings_for(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings of ``environ`` (default: the process's), command-line options winning."""
+    environ = os.environ if environ is None else environ
     overrides: dict[str, Any] = {}
     if getattr(args, "host", None):
         overrides["host"] = args.host
     if getattr(args, "port", None):
         overrides["port"] = args.port
-    if args.role == "dev":
-        import os
-
-        if "CRONHOOK_LOG_FORMAT" not in os.environ:
-            overrides["log_format"] = "console"
-    return from_env(None, **overrides)
+    if getattr(args, "metrics_port", None) is not None:
+        overrides["metrics_port"] = args.metrics_port
+    if args.role == "dev" and "CRONHOOK_LOG_FORMAT" not in environ:
+        overrides["log_format"] = "console"
+    return from_env(environ, **overrides)
 
 
 def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:

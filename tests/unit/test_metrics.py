@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
@@ -136,3 +137,13 @@ def test_the_oldest_due_age_is_taken_from_the_earliest_shard_head() -> None:
     assert oldest_due_seconds([[("s:a", now + 500.0)]], now) == 0  # not due yet
     firsts = [[("s:a", now - 2_000.0)], [], [("s:b", now - 30_500.0)], [("s:c", now + 9.0)]]
     assert oldest_due_seconds(firsts, now) == 30.5
+
+
+def test_every_metric_is_in_the_operations_table() -> None:
+    table = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    for family in everything().collect():
+        if not family.name.startswith("cronhook_"):
+            continue
+        exposed = f"{family.name}_total" if family.type == "counter" else family.name
+        exposed = f"{family.name}_info" if family.type == "info" else exposed
+        assert f"| `{exposed}` |" in table, exposed

@@ -30,7 +30,8 @@ from app.errors import BusUnavailable, CronhookError, StoreUnavailable
 from app.logs import fire_fields
 from app.metrics import DispatcherMetrics
 from app.models import Fire
-from app.planning import BatchPlan, Release, merge_releases, parse_payload, plan_batch
+from app.payloads import ScheduleRef, read_payload
+from app.planning import BatchPlan, Release, merge_releases, plan_batch
 from app.settings import Settings
 from app.store import Store
 from app.store.timeindex import ClaimBatch, Completion
@@ -120,10 +121,10 @@ class BatchRunner:
             raise
 
     async def _prepare(self, batch: Batch) -> BatchPlan:
-        parsed = [(c, parse_payload(c.payload)) for c in batch.claim.items]
-        refs = [(d["t"], d["s"]) for _, d in parsed if d.get("k") == "s" and "t" in d]
+        parsed = [(c, read_payload(c.payload)) for c in batch.claim.items]
+        refs = [d for _, d in parsed if type(d) is ScheduleRef]
         found = iter(await self._schedules.get_many(refs))
-        items = [(c, d, next(found) if d.get("k") == "s" and "t" in d else None) for c, d in parsed]
+        items = [(c, d, next(found) if type(d) is ScheduleRef else None) for c, d in parsed]
         plan = plan_batch(batch.claim.now_ms, items)
         for item in plan.dropped:
             log.error("dropping unreadable or unplannable time-index item %s", item)

@@ -63,6 +63,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from app.headers import unsendable
 from app.version import __version__
 from dispatcher.http.connection import (
     Connection,
@@ -71,7 +72,7 @@ from dispatcher.http.connection import (
     ResponseTooLarge,
 )
 from dispatcher.http.pool import DNSFailure, GuardedResolver, Pool, SSRFBlockedError
-from dispatcher.http.request import InvalidRequest, checked_url, request_bytes, unsendable
+from dispatcher.http.request import InvalidRequest, checked_url, request_bytes
 from dispatcher.http.resolver import Resolver, SystemResolver
 from dispatcher.http.retry_after import parse_retry_after
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 import redis.asyncio as aioredis
 
-from app.errors import StoreUnavailable
+from app.errors import ConfigError, StoreUnavailable
 from app.keys import Keys
 from app.store.errors import DRIVER_ERRORS, wrapped
 from app.store.fires import FireLog
@@ -85,8 +86,7 @@ def open_store(
             client, prefix=prefix, shards=shards, retention_s=retention_s, owns_client=False
         )
     if not url:
-        import fakeredis
-
+        fakeredis = _embedded_redis()
         fake = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=True)
         return Store(
             fake,
@@ -119,3 +119,20 @@ def open_store(
     except ValueError as e:
         raise StoreUnavailable(f"bad Redis URL: {e}") from e
     return Store(r, prefix=prefix, shards=shards, retention_s=retention_s, owns_client=True)
+
+
+EMBEDDED_MISSING = (
+    "CRONHOOK_REDIS_URL is empty, so the embedded store is used, and it needs the `dev` "
+    "extra (fakeredis and lupa, which runs the Lua scripts): "
+    "pip install 'cronhook-server[dev]' (./scripts/dev does), or set CRONHOOK_REDIS_URL"
+)
+
+
+def _embedded_redis() -> Any:
+    """The ``fakeredis`` module, or ConfigError saying how to install it (the embedded store
+    is for `cronhook dev` and the tests; ``pip install cronhook-server`` leaves it out)."""
+    if importlib.util.find_spec("fakeredis") is None or importlib.util.find_spec("lupa") is None:
+        raise ConfigError(EMBEDDED_MISSING)
+    import fakeredis
+
+    return fakeredis

@@ -1,6 +1,6 @@
 """Redis memory per schedule, per fire record and per attempt, and at a million schedules.
 
-Runs a private redis-server (127.0.0.1:7202, no persistence) so that nothing else's keys
+Runs a private redis-server (a free loopback port, no persistence) so that nothing else's keys
 count, writes schedules the way the API does (record, the tenant's list, the time-index
 item with its payload, bench/dispatch.py's ``seed``), then fire records (``FireLog
 .create_many``, as the dispatcher does) and attempts (the JSON line fire_finish.lua appends
@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,6 @@ from app.models import Attempt, Fire, RetrySettings, Target
 from app.store import Store, open_store
 from bench.dispatch import TENANT, seed
 
-PORT = 7202
 CRON = "0 0 1 1 *"  # nothing due while the dispatcher idles
 
 
@@ -102,6 +102,15 @@ async def idle_dispatcher(store: Store, seconds: float) -> float:
     stop.set()
     await task
     return round(100 * cpu / wall, 2)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+PORT = free_port()
 
 
 async def main() -> None:

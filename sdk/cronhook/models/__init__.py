@@ -13,6 +13,8 @@ from cronhook.models.fires import (
     Fire,
 )
 from cronhook.models.schedules import (
+    BulkItem,
+    BulkResult,
     HttpMethod,
     Misfire,
     Preview,
@@ -48,6 +50,8 @@ __all__ = [
     "ApiKey",
     "ApiKeyCreated",
     "Attempt",
+    "BulkItem",
+    "BulkResult",
     "CurrentTenant",
     "Event",
     "Fire",

@@ -92,3 +92,21 @@ class Preview:
     schedule_id: str
     timezone: str
     items: tuple[PreviewInstant, ...]
+
+
+@frozen
+class BulkItem:
+    """One item of a bulk create, by its position in the request: `status` 201 with the
+    created `schedule`, or the `problem` (problem+json) that refused it (503: send again)."""
+
+    index: int
+    status: int
+    schedule: Schedule | None = None
+    problem: Mapping[str, Any] | None = None
+
+
+@frozen
+class BulkResult:
+    created: int
+    failed: int
+    items: tuple[BulkItem, ...]

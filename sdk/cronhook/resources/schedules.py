@@ -9,7 +9,15 @@ from typing import Any, Literal
 from cronhook import _protocol as p
 from cronhook._protocol import UNSET, Call, PageQuery, Unset
 from cronhook._resource import M, Resource, endpoint, paginated
-from cronhook.models import Fire, Misfire, Preview, RetrySettings, Schedule, Target
+from cronhook.models import (
+    BulkResult,
+    Fire,
+    Misfire,
+    Preview,
+    RetrySettings,
+    Schedule,
+    Target,
+)
 
 __all__ = ["Schedules"]
 
@@ -54,6 +62,18 @@ def _create(
         failure_callback_url=failure_callback_url,
     )
     return p.post("/v1/schedules", p.model(Schedule), payload, idempotency_key=idempotency_key)
+
+
+def _bulk_create(
+    items: list[JSONObject], *, idempotency_key: str | None = None
+) -> Call[BulkResult]:
+    """Create up to 1,000 schedules at once, each item shaped as `create`'s arguments
+    (`{"name", "cron", "target", ...}`) and checked as `create` checks it. One item's error
+    does not stop the others: the result lists per item the created schedule or the problem
+    that refused it (status 503: send that item again)."""
+    return p.post(
+        "/v1/schedules/bulk", p.model(BulkResult), {"items": items}, idempotency_key=idempotency_key
+    )
 
 
 def _list(
@@ -152,6 +172,7 @@ class Schedules(Resource[M]):
     """Create, read, change, pause, trigger and preview schedules."""
 
     create = endpoint(_create)
+    bulk_create = endpoint(_bulk_create)
     list = paginated(_list)
     get = endpoint(_get)
     update = endpoint(_update)

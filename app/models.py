@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, Generic, Literal, TypeVar
 
@@ -34,6 +34,18 @@ def rfc3339(dt: datetime | None) -> str | None:
     if dt is None:
         return None
     return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def local_rfc3339(local: datetime) -> str:
+    """A zone-aware wall-clock time in RFC 3339 with milliseconds and its offset. RFC 3339
+    offsets are whole minutes: an offset with seconds (local mean time, used by some zones
+    until as late as 1972) is cut to whole minutes and the clock moved with it, so the text
+    still names the same instant."""
+    offset = local.utcoffset()
+    if offset is not None and offset.seconds % 60:
+        minutes = int(offset.total_seconds() / 60)  # toward zero
+        local = local.astimezone(timezone(timedelta(minutes=minutes)))
+    return local.isoformat(timespec="milliseconds")
 
 
 def ms_rfc3339(ms: int | float) -> str:
@@ -250,7 +262,7 @@ class Attempt:
     status_code: int | None
     error: str | None
     response_excerpt: str
-    outcome: str  # success | retry | fail | gone | deferred
+    outcome: str  # success | retry | exhausted | fail | gone | deferred
     replay: bool = False
     invoker: str = ""
 
@@ -278,6 +290,33 @@ class Fire:
     failure_callback_url: str | None = None
     deferrals: int = 0  # times a tenant limit put the fire back in the time index
     retry_base: int = 0  # attempts made before the latest replay (its retry budget starts here)
+
+    @classmethod
+    def new(
+        cls,
+        fire_id: str,
+        tenant_id: str,
+        kind: FireKind,
+        at_ms: int,
+        now_ms: int,
+        target: Target,
+        retry: RetrySettings,
+        status: FireStatus = "scheduled",
+        **optional: Any,
+    ) -> Fire:
+        """A fire created at ``now_ms``, due at ``at_ms``; ``optional``: the fields with
+        defaults (``schedule_id``, ``callback_url``...)."""
+        return cls(fire_id, tenant_id, optional.pop("schedule_id", None), kind, at_ms, status,
+                   now_ms, now_ms, target, retry, **optional)  # fmt: skip
+
+    @classmethod
+    def of_schedule(
+        cls, s: Schedule, fire_id: str, kind: FireKind, at_ms: int, now_ms: int, **rest: Any
+    ) -> Fire:
+        """A fire of schedule ``s``: its target, retry settings and callbacks."""
+        return cls.new(fire_id, s.tenant_id, kind, at_ms, now_ms, s.target, s.retry,
+                       schedule_id=s.id, callback_url=s.callback_url,
+                       failure_callback_url=s.failure_callback_url, **rest)  # fmt: skip
 
     def to_record(self) -> dict[str, str]:
         """The Redis hash fields of a new fire record."""

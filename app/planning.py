@@ -61,22 +61,8 @@ def plan_schedule(s: Schedule, due_ms: int, now_ms: int, created_ms: int | None 
         ms = to_ms(at)
         if s.end_at is not None and ms > s.end_at:
             continue
-        fires.append(
-            Fire(
-                id=cron_fire_id(s.id, ms),
-                tenant_id=s.tenant_id,
-                schedule_id=s.id,
-                kind="cron",
-                scheduled_at=ms,
-                status="dispatched",
-                created_at=stamp,
-                updated_at=stamp,
-                target=s.target,
-                retry=s.retry,
-                callback_url=s.callback_url,
-                failure_callback_url=s.failure_callback_url,
-            )
-        )
+        fires.append(Fire.of_schedule(s, cron_fire_id(s.id, ms), "cron", ms, stamp,
+                                      status="dispatched"))  # fmt: skip
     nxt = -1 if plan.next_at is None else to_ms(plan.next_at)
     if s.end_at is not None and nxt > s.end_at:
         nxt = -1

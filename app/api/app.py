@@ -28,7 +28,6 @@ from app.bus.base import Bus
 from app.metrics import ApiMetrics, new_registry
 from app.settings import Settings
 from app.store import Store
-from app.web import routes as web_routes
 
 
 def create_app(
@@ -41,6 +40,8 @@ def create_app(
 ) -> Starlette:
     """The API over a ready store (the caller owns its lifetime). ``registry``: the
     process's metrics registry, served on /metrics (a fresh one when not given)."""
+    from app.web import routes as web_routes  # the pages stand on the API: imported last
+
     routes: list[BaseRoute] = [
         *system.ROUTES,
         *observability.ROUTES,

@@ -17,6 +17,11 @@ start and on every reconnect, so publishers and consumers move to a live node by
 
 aio-pika's ``message.process()`` rejects without requeue when its task is cancelled, so it is
 not used: every outcome here is an explicit ack, nack-with-requeue or reject.
+
+The batched publish, the batched acks and the consumers on the aiormq channel are fast paths
+on aiormq's internals, fenced by ``app.bus.amqp_fence``: on aiormq or pamqp releases they
+were not tested against (or with ``fast_path=False``, ``CRONHOOK_AMQP_FAST_PATH=off``) the
+bus publishes, consumes and settles through aio-pika's public API instead.
 """
 
 from __future__ import annotations
@@ -25,29 +30,29 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import aio_pika
-import aiormq
 from aio_pika.abc import AbstractRobustConnection
-from aiormq.abc import DeliveredMessage
-from pamqp import commands as spec
+from pamqp.commands import Basic
 
 from app.bus import queues as q
-from app.bus.amqp_acks import AckBatch
-from app.bus.amqp_batch import publish_batch
-from app.bus.base import Handler, Requeue
+from app.bus.amqp_deliveries import Deliveries
+from app.bus.amqp_fence import use_fast_path
+from app.bus.amqp_public import in_chunks, publish_public
+from app.bus.base import Handler
 from app.bus.brokers import connect
 from app.bus.message import FireMessage
-from app.errors import BusUnavailable, PoisonMessage
+from app.errors import BusUnavailable
 
 log = logging.getLogger("cronhook.bus")
 
 CHUNKS_IN_FLIGHT = 4  # publish chunks (amqp_batch.CHUNK messages) awaiting confirms at once
 
 _DRIVER_ERRORS: tuple[type[BaseException], ...] = (
-    aiormq.exceptions.AMQPError,
-    aiormq.exceptions.ChannelInvalidStateError,  # a RuntimeError: the channel closed
+    aio_pika.exceptions.AMQPError,
+    aio_pika.exceptions.ChannelInvalidStateError,  # a RuntimeError: the channel closed
     aio_pika.exceptions.AMQPException,
     ConnectionError,
     OSError,
@@ -69,7 +74,10 @@ class RabbitBus:
         queues: int = 1,
         delivery_limit: int = 20,
         publish_timeout: float = 10.0,
+        fast_path: bool | None = None,
     ) -> None:
+        """``fast_path``: None = where ``app.bus.amqp_fence`` allows (the default), False =
+        aio-pika's public API only, True = the fast paths where the releases are tested."""
         self._url = url
         self._queue_name = queue
         self._count = queues
@@ -83,10 +91,17 @@ class RabbitBus:
         self._tags: list[str] = []
         self._tag_channel: Any = None
         self._consuming = False
-        self._handler: Handler | None = None
-        self._inflight: set[asyncio.Task[None]] = set()
         self._gate = asyncio.Semaphore(CHUNKS_IN_FLIGHT)
-        self._acks = AckBatch()
+        self.fast_path = use_fast_path(fast_path)
+        self._publish: Any = publish_public
+        acks = None
+        if self.fast_path:  # imported only here: they touch aiormq's and pamqp's internals
+            from app.bus.amqp_acks import AckBatch
+            from app.bus.amqp_batch import publish_chunk
+
+            self._publish, acks = publish_chunk, AckBatch()
+        self._deliveries = Deliveries(_DRIVER_ERRORS, acks)
+        self._public_consumers: list[tuple[Any, str]] = []  # (aio-pika queue, tag)
 
     @property
     def dlq_name(self) -> str:
@@ -143,15 +158,14 @@ class RabbitBus:
             raise BusUnavailable("bus not started")
         groups = q.split([m.fire_id for m in messages], self._count)
         try:
-            # aiormq's channel under aio-pika's robust one, one write per batch
-            # (app/bus/amqp_batch.py): same confirms, same mandatory returns.
-            channel = await self._pub.get_underlay_channel()
+            # fast: aiormq's channel under aio-pika's robust one, one write per chunk
+            # (app/bus/amqp_batch.py); else aio-pika's. Same confirms, same mandatory returns.
+            channel = await self._pub.get_underlay_channel() if self.fast_path else self._pub
             parts = await asyncio.gather(
                 *(
-                    publish_batch(
-                        channel,
-                        self.queue_names[index],
+                    in_chunks(
                         [(messages[p].fire_id, messages[p].encode()) for p in positions],
+                        partial(self._publish, channel, self.queue_names[index]),
                         gate=self._gate,
                         chunk_timeout=self._publish_timeout,
                     )
@@ -167,13 +181,13 @@ class RabbitBus:
         for m, result in zip(messages, results, strict=True):
             if isinstance(result, BaseException):
                 raise BusUnavailable(f"publish of {m.fire_id} failed: {result!r}") from result
-            if not isinstance(result, aiormq.spec.Basic.Ack):
+            if not isinstance(result, Basic.Ack):
                 raise BusUnavailable(f"broker did not confirm {m.fire_id}: {result!r}")
 
     async def consume(self, handler: Handler, *, prefetch: int) -> None:
         if self._conn is None:
             raise BusUnavailable("bus not started")
-        self._handler = handler
+        self._deliveries.handler = handler
         try:
             # a leftover is consumed while it holds work; an empty one is left to `prune`
             waiting = [n for n, ready in (await self.leftovers()).items() if ready]
@@ -186,6 +200,12 @@ class RabbitBus:
                 prefetch_count=q.per_consumer_prefetch(prefetch, len(self._consumed))
             )
             await self._declare(self._sub)
+            if not self.fast_path:  # aio-pika's robust queues restore their consumers
+                for name in self._consumed:
+                    queue = await self._sub.declare_queue(name, passive=True)
+                    tag = await queue.consume(self._deliveries.on_message, no_ack=False)
+                    self._public_consumers.append((queue, tag))
+                return
             # aio-pika restores the channel and its QoS after a reconnect; the consumers
             # are ours (on the aiormq channel), so they are started again here.
             self._sub.reopen_callbacks.add(self._resubscribe)
@@ -200,7 +220,7 @@ class RabbitBus:
         channel = await self._sub.get_underlay_channel()
         tags = []
         for name in self._consumed:
-            ok = await channel.basic_consume(name, self._on_delivery, no_ack=False)
+            ok = await channel.basic_consume(name, self._deliveries.on_delivery, no_ack=False)
             tags.append(ok.consumer_tag)
         self._tags, self._tag_channel = tags, channel
 
@@ -212,48 +232,17 @@ class RabbitBus:
         except _DRIVER_ERRORS as e:
             log.warning("could not consume again after reconnecting: %r", e)
 
-    async def _on_delivery(self, message: DeliveredMessage) -> None:
-        # a task of our own: aiormq runs this callback in a task of the channel's, which is
-        # cancelled when the channel closes, and a delivery must not stop half-way for that
-        task = asyncio.create_task(self._run(message))
-        self._inflight.add(task)
-        task.add_done_callback(self._inflight.discard)
-
-    async def _run(self, message: DeliveredMessage) -> None:
-        delivery = message.delivery
-        assert isinstance(delivery, spec.Basic.Deliver) and self._handler is not None
-        channel, tag = message.channel, delivery.delivery_tag
-        assert tag is not None  # manual ack
-        try:
-            await self._handler(message.body)
-        except PoisonMessage as e:
-            log.warning("dead-lettering poison message %s: %s", _message_id(message), e)
-            await _settle(channel.basic_reject(tag, requeue=False))
-            return
-        except asyncio.CancelledError:
-            await _settle(channel.basic_nack(tag, requeue=True))
-            raise
-        except Exception as e:
-            if not isinstance(e, Requeue):
-                log.exception("handler failed on %s; requeueing", _message_id(message))
-            await _settle(channel.basic_nack(tag, requeue=True))
-            return
-        await _settle(self._acks.ack(channel, tag))
-
     async def drain(self, grace_seconds: float) -> int:
         tags, channel, self._tags, self._consuming = self._tags, self._tag_channel, [], False
         if channel is not None and not channel.is_closed:
             for tag in tags:
                 with contextlib.suppress(*_DRIVER_ERRORS):
                     await channel.basic_cancel(tag)
-        if not self._inflight:
-            return 0
-        _done, pending = await asyncio.wait(set(self._inflight), timeout=grace_seconds)
-        for t in pending:
-            t.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=2)
-        return len(pending)
+        consumers, self._public_consumers = self._public_consumers, []
+        for queue, tag in consumers:
+            with contextlib.suppress(*_DRIVER_ERRORS):
+                await queue.cancel(tag)
+        return await self._deliveries.drain(grace_seconds)
 
     async def depth(self) -> int:
         """Messages ready across this bus's ``N`` queues."""
@@ -343,15 +332,3 @@ class RabbitBus:
             with contextlib.suppress(*_DRIVER_ERRORS):
                 await self._conn.close()
         self._conn = self._pub = self._sub = None
-
-
-def _message_id(message: DeliveredMessage) -> str | None:
-    return message.header.properties.message_id
-
-
-async def _settle(op: Any) -> None:
-    """Ack/nack/reject; a closed channel means RabbitMQ redelivers anyway."""
-    try:
-        await op
-    except _DRIVER_ERRORS as e:
-        log.warning("could not settle message (broker will redeliver): %r", e)

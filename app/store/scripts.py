@@ -37,6 +37,7 @@ from redis.exceptions import NoScriptError, ResponseError
 
 from app.store.lua_scripts import LuaScripts
 from app.store.resp import Wire, wire_for
+from app.turns import TurnEnd
 
 CLUSTER_CONCURRENCY = 64
 MAX_BATCH = 256  # calls per coalesced pipeline
@@ -60,7 +61,7 @@ class Scripts:
         self.lua = LuaScripts.register(client)
         self._queued: list[tuple[Call, asyncio.Future[Any]]] = []
         self._sending: set[asyncio.Task[None]] = set()
-        self._flushing = False  # a _flush is scheduled
+        self._turn = TurnEnd(self._flush)
 
     async def many(self, calls: Sequence[Call]) -> list[Any]:
         """Run every call; results in order. Driver errors propagate (the caller wraps)."""
@@ -79,11 +80,8 @@ class Scripts:
         errors propagate (the caller wraps)."""
         if self.cluster:
             return await script(keys=keys, args=args)
-        loop = asyncio.get_running_loop()
-        if not self._flushing:
-            self._flushing = True
-            loop.call_soon(self._flush)
-        future: asyncio.Future[Any] = loop.create_future()
+        self._turn.schedule()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queued.append(((script, keys, args), future))
         return await future
 
@@ -120,7 +118,6 @@ class Scripts:
     def _flush(self) -> None:
         """Send what is queued, at most ``MAX_PIPELINES`` pipelines in flight: beyond that,
         calls wait for one to answer and go together."""
-        self._flushing = False
         while self._queued and len(self._sending) < MAX_PIPELINES:
             batch, self._queued = self._queued[:MAX_BATCH], self._queued[MAX_BATCH:]
             task = asyncio.create_task(self._send(batch))
@@ -129,9 +126,8 @@ class Scripts:
 
     def _sent(self, task: asyncio.Task[None]) -> None:
         self._sending.discard(task)
-        if self._queued and not self._flushing:
-            self._flushing = True
-            asyncio.get_running_loop().call_soon(self._flush)
+        if self._queued:
+            self._turn.schedule()
 
     async def _send(self, queued: list[tuple[Call, asyncio.Future[Any]]]) -> None:
         try:

@@ -15,7 +15,7 @@ from app.schedules import timing_errors
 from app.web import forms
 from app.web.chart import forecast_svg
 from app.web.portal import METHODS, api, notice
-from app.web.render import HEADERS, page
+from app.web.render import HEADERS, page, wall
 from app.web.session import Visit, web_page
 
 PREVIEW_COUNT = 5
@@ -111,8 +111,8 @@ async def cron_preview(visit: Visit) -> Response:
         body = {"ok": False, "errors": [{"field": e.field, "message": e.message} for e in errors]}
         return JSONResponse(body, headers=HEADERS)
     timing = cron.parse(expr, tz, seed="preview", anchor=from_ms(now))
-    items = [
-        {"at": rfc3339(o.utc), "local": o.local.isoformat(timespec="seconds"), "dst": o.dst}
-        for o in timing.occurrences(from_ms(now), PREVIEW_COUNT)
-    ]
+    items = []
+    for o in timing.occurrences(from_ms(now), PREVIEW_COUNT):
+        local = o.local.isoformat(timespec="seconds")
+        items.append({"at": rfc3339(o.utc), "local": local, "text": wall(local), "dst": o.dst})
     return JSONResponse({"ok": True, "words": describe(expr), "next": items}, headers=HEADERS)

@@ -11,7 +11,7 @@ from markupsafe import Markup, escape
 
 from app.models import parse_rfc3339
 
-WIDTH, HEIGHT, PAD = 720, 200, 24
+WIDTH, HEIGHT, PAD, TOP = 960, 220, 24, 20
 MAX_BARS = 72
 
 
@@ -38,18 +38,26 @@ def bars(minutes: list[dict[str, Any]]) -> tuple[int, list[Bar]]:
     width = (WIDTH - PAD) / max(1, len(sums))
     out = []
     for i, n in enumerate(sums):
-        h = (HEIGHT - PAD) * n / peak
+        h = (HEIGHT - PAD - TOP) * n / peak
         at = parse_rfc3339(minutes[i * size]["at"]).strftime("%H:%M")
         out.append(Bar(PAD + i * width, HEIGHT - PAD - h, max(1.0, width - 1), h, n, at))
     return size, out
 
 
-def forecast_svg(forecast: dict[str, Any]) -> Markup:
+@dataclass(frozen=True)
+class Chart:
+    svg: Markup
+    minutes_per_bar: int
+
+
+def forecast_svg(forecast: dict[str, Any]) -> Chart:
     size, drawn = bars(forecast["minutes"])
     unit = "minute" if size == 1 else f"{size} minutes"
+    peak = max((b.fires for b in drawn), default=0)
     parts = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'aria-label="fires per {unit}, peak {max((b.fires for b in drawn), default=0)}">'
+        f'aria-label="fires per {unit}, peak {peak}">',
+        f'<text x="{PAD}" y="12">{peak} per bar at most</text>',
     ]
     for b in drawn:
         parts.append(
@@ -60,4 +68,4 @@ def forecast_svg(forecast: dict[str, Any]) -> Markup:
     for b in drawn[::step]:
         parts.append(f'<text x="{b.x:.1f}" y="{HEIGHT - 6}">{escape(b.label)}</text>')
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return Chart(Markup("".join(parts)), size)

@@ -3,6 +3,7 @@ none does with tenant text) and the headers every page carries."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -37,6 +38,17 @@ def when(value: str | None) -> str:
         return value
 
 
+def wall(value: str) -> str:
+    """A local instant with its offset (``2030-03-31T03:00:00.000+02:00``) as people read
+    it: ``2030-03-31 03:00:00 (UTC+02:00)``."""
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    offset = dt.isoformat()[-6:] if dt.utcoffset() else "+00:00"
+    return f"{dt:%Y-%m-%d %H:%M:%S} (UTC{offset})"
+
+
 @cache
 def environment() -> Environment:
     env = Environment(
@@ -47,6 +59,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = when
+    env.filters["wall"] = wall
     env.filters["in_words"] = describe
     return env
 

@@ -194,7 +194,7 @@ class Invoker:
             self._rng,
         )
         if delay is None:
-            return Decision(outcome, "failed")
+            return Decision("exhausted", "failed")
         return Decision(outcome, "retrying", now_ms + int(delay * 1000))
 
     async def _record(

@@ -31,6 +31,9 @@ Outcomes (:func:`classify`): 2xx success; 3xx fail (redirects are never followed
 gone (the schedule gets paused); 408, 425, 429, 5xx and every transport error retry;
 other 4xx retry unless the schedule opted out (``retry_on_4xx=False``); an SSRF refusal,
 an invalid URL or an unsendable request fail at once -- retrying cannot change them.
+A retryable attempt with no retry left (``max_attempts`` reached, or too little of
+``max_retry_seconds``) is recorded as ``exhausted``: the invoker's word, not
+:func:`classify`'s.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ __all__ = [
     "next_retry_delay",
 ]
 
-Outcome = Literal["success", "retry", "fail", "gone"]
+Outcome = Literal["success", "retry", "fail", "gone", "exhausted"]
 
 _PERMANENT_ERRORS = frozenset({"ssrf_blocked", "invalid_url", "invalid_request"})
 _RETRYABLE_4XX = frozenset({408, 425, 429})

@@ -173,7 +173,7 @@ async def test_a_dead_letter_is_replayed_explicitly_and_recorded_as_a_replay(
     assert {h.headers["webhook-id"] for h in hits} == {fire.id}
     assert [(a.number, a.replay, a.outcome) for a in done.attempts] == [
         (1, False, "retry"),
-        (2, False, "retry"),
+        (2, False, "exhausted"),
         (3, True, "success"),
     ]
     assert (await w.store.fires.list_dead(tenant.id, 10, None)).items == []

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
+import sys
 from typing import Any
 
 import httpx
@@ -16,6 +18,7 @@ from app.store import Store
 from app.store.websessions import Grant
 from app.web.portal import back_to
 from app.web.render import CSP
+from tests.e2e.procs import ROOT
 from tests.web.conftest import ADMIN, Browser, Tenant, onboard, signed_in
 
 SCHEDULE = {
@@ -320,3 +323,45 @@ async def test_replaying_a_fire_not_yet_finished_shows_the_apis_conflict(
 )
 def test_a_form_goes_back_only_to_a_page_of_its_own_area(given: str, goes: str) -> None:
     assert back_to({"next": given}) == goes
+
+
+async def test_deleting_the_tenant_ends_its_sessions(
+    api: httpx.AsyncClient, browser: Browser, tenant: Tenant
+) -> None:
+    assert (await api.delete(f"/v1/tenants/{tenant.id}", headers=ADMIN)).status_code == 204
+    assert (await browser.get("/portal")).status_code == 401
+
+
+def test_the_api_process_and_its_pages_import_no_worker_code() -> None:
+    code = (
+        "import sys, app.api, app.web, app.cli; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'dispatcher'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert out.stdout.strip() == "[]"
+
+
+async def test_the_live_preview_applies_the_tenants_own_rules(
+    api: httpx.AsyncClient, app: Any, store: Store
+) -> None:
+    slow = await onboard(api, "slow", limits={"min_interval_seconds": 60})
+    b = await signed_in(app, api, slow)
+    q = "/portal/cron-preview?timezone=Europe/Berlin&cron="
+
+    good = (await b.get(q + "0+9+*+*+MON-FRI")).json()
+    fast = (await b.get(q + "*/10+*+*+*+*+*")).json()
+    bad = (await b.get(q + "61+*+*+*+*")).json()
+
+    assert good["ok"] and good["words"] == "at 09:00 on MON-FRI"
+    assert len(good["next"]) == 5
+    assert all(i["local"][11:19] == "09:00:00" for i in good["next"])
+    assert fast == {
+        "ok": False,
+        "errors": [
+            {"field": "cron", "message": "fires every 10s; this tenant's minimum interval is 60s"}
+        ],
+    }
+    assert bad["ok"] is False and bad["errors"][0]["field"] == "cron"
+    await b.client.aclose()

@@ -1,8 +1,9 @@
 // cronhook pages: small progressive enhancements. Every page works without this file.
 "use strict";
 
-function cell(row, text) {
+function cell(row, text, label) {
   const td = document.createElement("td");
+  td.dataset.label = label;
   td.textContent = text == null ? "—" : String(text);
   row.appendChild(td);
   return td;
@@ -37,7 +38,8 @@ function cronPreview(input) {
     words.textContent = answer.words;
     for (const o of answer.next) {
       const li = document.createElement("li");
-      li.textContent = o.local + (o.dst ? " (" + o.dst + ")" : "");
+      const rule = { gap: "moved past a DST gap", fold: "repeated hour" }[o.dst];
+      li.textContent = o.text + (rule ? " — " + rule : "");
       list.appendChild(li);
     }
   }
@@ -70,12 +72,12 @@ function eventFeed(table) {
       row.className = "event";
       row.dataset.fire = e.fire_id;
       row.dataset.type = e.type;
-      cell(row, e.at);
-      cell(row, e.type);
-      cell(row, e.fire_id);
-      cell(row, e.attempt);
-      cell(row, e.status).className = "status " + e.status;
-      cell(row, e.status_code != null ? e.status_code : e.error);
+      cell(row, e.at, "At");
+      cell(row, e.type, "Event");
+      cell(row, e.fire_id, "Fire");
+      cell(row, e.attempt, "Attempt");
+      cell(row, e.status, "Status").className = "status " + e.status;
+      cell(row, e.status_code != null ? e.status_code : e.error, "Code or error");
       body.prepend(row);
       while (body.rows.length > 200) body.deleteRow(-1);
     });

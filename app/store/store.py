@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 
 from app.errors import ConfigError, StoreUnavailable
 from app.keys import Keys
+from app.store import sentinel
 from app.store.errors import DRIVER_ERRORS, wrapped
 from app.store.fires import FireLog
 from app.store.guards import Guards
@@ -52,6 +53,7 @@ class Store:
         self.skips = SkipLog(client, self.keys, self.scripts)
         self.embedded = embedded
         self._owns = owns_client
+        self._also: list[Any] = []
 
     @wrapped
     async def now_ms(self) -> int:
@@ -65,10 +67,16 @@ class Store:
         except DRIVER_ERRORS:
             return False
 
+    def also_close(self, *clients: Any) -> None:
+        """Clients opened with this store's own (a Sentinel's sentinels), closed with it."""
+        self._also.extend(clients)
+
     async def aclose(self) -> None:
         await self.scripts.aclose()
         if self._owns:
             await self.client.aclose()
+            for c in self._also:
+                await c.aclose()
 
 
 def open_store(
@@ -114,6 +122,13 @@ def open_store(
             owns_client=True,
             cluster=True,
         )
+    if url.startswith(sentinel.SCHEME):
+        master, sentinels = sentinel.master_client(url, common)
+        store = Store(
+            master, prefix=prefix, shards=shards, retention_s=retention_s, owns_client=True
+        )
+        store.also_close(*sentinels.sentinels)
+        return store
     try:
         r = aioredis.Redis.from_url(url, health_check_interval=15, retry_on_timeout=True, **common)
     except ValueError as e:

@@ -13,6 +13,9 @@ from cronhook.models.fires import (
     Fire,
 )
 from cronhook.models.schedules import (
+    BulkItem,
+    BulkProblem,
+    BulkResult,
     HttpMethod,
     Misfire,
     Preview,
@@ -48,6 +51,9 @@ __all__ = [
     "ApiKey",
     "ApiKeyCreated",
     "Attempt",
+    "BulkItem",
+    "BulkProblem",
+    "BulkResult",
     "CurrentTenant",
     "Event",
     "Fire",

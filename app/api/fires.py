@@ -7,13 +7,14 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
+from app.api.contract import contract_errors, merged
 from app.api.guard import Ctx, endpoint, route
 from app.api.views import fire_view
 from app.errors import FieldError, NotFound, ValidationFailed
 from app.ids import new_id
-from app.models import Fire, RetrySettings, Schedule, Target, parse_rfc3339, to_ms
+from app.models import Fire, RetrySettings, Schedule, Target, Tenant, parse_rfc3339, to_ms
 from app.planning import fire_item_payload
-from app.schedules import callback_errors, retry_errors, target_errors
+from app.schedules import callback_errors, raw_retry_errors, target_errors
 from app.store.paging import Page
 
 MAX_DELAY_MS = 365 * 86_400_000
@@ -116,17 +117,36 @@ def _deliver_at(body: dict[str, Any], now: int) -> int:
     return max(at, now)
 
 
+def _message_errors(
+    body: dict[str, Any], tenant: Tenant, allow: bool, now: int
+) -> list[FieldError]:
+    """Every domain rule's verdict on a message body (fields of the wrong type skipped)."""
+    errors = []
+    if isinstance(body.get("target"), dict):
+        errors += target_errors(body["target"], tenant, allow)
+    errors += callback_errors(body, tenant, allow) + raw_retry_errors(body.get("retry"))
+    delay = body.get("delay_seconds")
+    if isinstance(body.get("deliver_at"), str) and (
+        delay is None or isinstance(delay, int | float)
+    ):
+        try:
+            _deliver_at(body, now)
+        except ValidationFailed as e:
+            errors += e.errors
+    return errors
+
+
 @endpoint("createMessage", "tenant")
 async def create_message(ctx: Ctx) -> Response:
-    body = await ctx.body()
+    body = await ctx.document()
     tenant, allow = ctx.tenant, ctx.st.settings.allow_private_targets
     now = ctx.now_ms()
+    schema = contract_errors("MessageCreate", body)
+    rules = _message_errors(body, tenant, allow, now)
+    if schema or rules:
+        raise ValidationFailed(merged(schema, rules))
     due = _deliver_at(body, now)
     retry = RetrySettings.from_json(body.get("retry") or {})
-    errors = target_errors(body["target"], tenant, allow)
-    errors += callback_errors(body, tenant, allow) + retry_errors(retry)
-    if errors:
-        raise ValidationFailed(errors)
     fire = Fire(
         id=new_id("fire"),
         tenant_id=tenant.id,

@@ -17,7 +17,7 @@ from app.api.auth import Principal, authenticate
 from app.api.contract import Operation, operation, parse_query
 from app.api.idempotency import idempotent
 from app.api.problems import ApiProblem
-from app.api.requests import json_body
+from app.api.requests import json_body, json_document
 from app.api.state import ApiState
 from app.errors import NotFound
 from app.models import Tenant
@@ -58,6 +58,10 @@ class Ctx:
 
     async def body(self) -> dict[str, Any]:
         return await json_body(self.request, self.op)
+
+    async def document(self) -> dict[str, Any]:
+        """The body as a JSON object, its schema not checked yet (see ``contract_errors``)."""
+        return await json_document(self.request, self.op)
 
 
 Handler = Callable[[Ctx], Awaitable[Response]]

@@ -21,7 +21,7 @@ def request_id_of(scope: Scope) -> str:
     """The caller's id when sane, else a new one."""
     for name, value in scope.get("headers", ()):
         if name == HEADER and _SANE.match(value):
-            return value.decode("ascii")
+            return bytes(value).decode("ascii")
     return new_request_id()
 
 

@@ -62,6 +62,11 @@ class Keys:
         """string: the tenant record (JSON)."""
         return f"{self._t(tenant_id)}:tenant"
 
+    def tenant_version(self, tenant_id: str) -> str:
+        """string: a counter raised after every write of the tenant record; invokers
+        compare it with their cached copy's before signing (a rotation applies at once)."""
+        return f"{self._t(tenant_id)}:version"
+
     def tenant_api_keys(self, tenant_id: str) -> str:
         """hash: key_id -> JSON {prefix, hash, created_at}."""
         return f"{self._t(tenant_id)}:apikeys"

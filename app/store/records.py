@@ -91,6 +91,7 @@ class Records:
     async def create_tenant(self, tenant: Tenant, key: ApiKeyRecord, key_hash: str) -> None:
         async with self._pipe() as pipe:
             pipe.set(self._k.tenant(tenant.id), _dump(tenant))
+            pipe.incr(self._k.tenant_version(tenant.id))
             pipe.hset(self._k.tenant_api_keys(tenant.id), key.key_id, _key_json(key, key_hash))
             await pipe.execute()
         # the global lookups last: a key never resolves to a tenant that is not written
@@ -101,7 +102,16 @@ class Records:
 
     @wrapped
     async def put_tenant(self, tenant: Tenant) -> None:
-        await self._r.set(self._k.tenant(tenant.id), _dump(tenant))
+        async with self._pipe() as pipe:
+            pipe.set(self._k.tenant(tenant.id), _dump(tenant))
+            pipe.incr(self._k.tenant_version(tenant.id))
+            await pipe.execute()
+
+    @wrapped
+    async def tenant_version(self, tenant_id: str) -> str | None:
+        """Changes after every write of the tenant (None: never written, or deleted)."""
+        version: str | None = await self._r.get(self._k.tenant_version(tenant_id))
+        return version
 
     @wrapped
     async def get_tenant(self, tenant_id: str) -> Tenant | None:
@@ -121,6 +131,8 @@ class Records:
                 return None
             new = change(Tenant.from_json(json.loads(raw)))
             if await self._cas(keys=[key], args=[raw, _dump(new), 0]):
+                # before the caller hears of the change: a rotated secret never signs again
+                await self._r.incr(self._k.tenant_version(tenant_id))
                 return new
         raise Conflict(f"tenant {tenant_id} is being changed concurrently; try again")
 

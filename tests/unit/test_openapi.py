@@ -160,6 +160,8 @@ SCHEMA_KEYWORDS = frozenset(
         "discriminator",
         "externalDocs",
         "contentMediaType",
+        "contentSchema",
+        "contentEncoding",
     }
 )
 _SUBSCHEMA_MAPS = ("properties", "$defs")

@@ -112,6 +112,10 @@ class Keys:
         """zset: fire ids of a schedule by scheduled instant (ms)."""
         return f"{self._t(tenant_id)}:sfires:{schedule_id}"
 
+    def tenant_fires(self, tenant_id: str) -> str:
+        """zset: every fire id of a tenant by scheduled instant (ms), messages included."""
+        return f"{self._t(tenant_id)}:fires"
+
     def dead_letters(self, tenant_id: str) -> str:
         """zset: fire ids that failed for good, by failure time (ms)."""
         return f"{self._t(tenant_id)}:dead"

@@ -3,19 +3,20 @@ and how a claimed batch splits into releases, one per instant."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from app import cron
 from app.bus.message import FireMessage
 from app.errors import CronhookError
 from app.ids import cron_fire_id
-from app.misfire import plan_misfire
+from app.misfire import plan_misfire, still_fires
 from app.models import Fire, Schedule, from_ms, to_ms
+from app.payloads import ScheduleRef
+from app.store.skips import Skip
 from app.store.timeindex import Claimed, Completion
 
+LATE_TOLERANCE_MS = 1000  # plan_misfire's late_tolerance_seconds: a release this late is on time
 # An overlap-forbid marker outlives the longest delivery a fire can have: its retry window,
 # one more request, and slack for the queue.
 _MARKER_SLACK_S = 300
@@ -26,33 +27,6 @@ class ItemPlan:
     fires: tuple[Fire, ...]  # new fire records to create, then publish
     next_due_ms: int  # -1 = the item is finished
     skipped: int = 0
-
-
-def parse_payload(payload: str) -> dict[str, Any]:
-    try:
-        data = json.loads(payload)
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def fire_item_payload(
-    tenant_id: str, fire_id: str, attempt: int, scheduled_ms: int, replay: bool = False
-) -> str:
-    return json.dumps(
-        {"k": "f", "t": tenant_id, "f": fire_id, "a": attempt, "at": scheduled_ms, "r": replay},
-        separators=(",", ":"),
-    )
-
-
-def fire_message(data: dict[str, Any]) -> FireMessage:
-    return FireMessage(
-        fire_id=data["f"],
-        tenant_id=data["t"],
-        attempt=int(data["a"]),
-        scheduled_at_ms=int(data.get("at", 0)),
-        replay=bool(data.get("r")),
-    )
 
 
 def timing_of(s: Schedule) -> cron.Timing:
@@ -89,22 +63,8 @@ def plan_schedule(s: Schedule, due_ms: int, now_ms: int, created_ms: int | None 
         ms = to_ms(at)
         if s.end_at is not None and ms > s.end_at:
             continue
-        fires.append(
-            Fire(
-                id=cron_fire_id(s.id, ms),
-                tenant_id=s.tenant_id,
-                schedule_id=s.id,
-                kind="cron",
-                scheduled_at=ms,
-                status="dispatched",
-                created_at=stamp,
-                updated_at=stamp,
-                target=s.target,
-                retry=s.retry,
-                callback_url=s.callback_url,
-                failure_callback_url=s.failure_callback_url,
-            )
-        )
+        fires.append(Fire.of_schedule(s, cron_fire_id(s.id, ms), "cron", ms, stamp,
+                                      status="dispatched"))  # fmt: skip
     nxt = -1 if plan.next_at is None else to_ms(plan.next_at)
     if s.end_at is not None and nxt > s.end_at:
         nxt = -1
@@ -124,6 +84,8 @@ class Release:
     messages: list[FireMessage] = field(default_factory=list)  # ready (retries, messages)
     completions: list[Completion] = field(default_factory=list)
     skipped: int = 0  # instants the misfire policy did not fire
+    skips: list[Skip] = field(default_factory=list)  # the same and overlap skips, per schedule
+    schedules: dict[str, Schedule] = field(default_factory=dict)  # of its cron fires, by id
 
 
 def merge_releases(releases: list[Release]) -> Release:
@@ -138,6 +100,29 @@ def merge_releases(releases: list[Release]) -> Release:
         out.messages += r.messages
         out.completions += r.completions
         out.skipped += r.skipped
+        out.skips += r.skips
+        out.schedules |= r.schedules
+    return out
+
+
+def stale_fires(r: Release, now_ms: float) -> set[str]:
+    """The ids of the release's cron fires that their schedule's misfire policy would not
+    fire any more, published at ``now_ms``: none while the release is on time; after a
+    stall between plan and publish, :func:`app.misfire.still_fires` decides."""
+    if now_ms - r.at_ms <= LATE_TOLERANCE_MS:
+        return set()
+    now = from_ms(int(now_ms))
+    out = set()
+    for f in (*r.fires, *r.forbid_fires):
+        s = r.schedules.get(f.schedule_id or "")
+        if s is not None and not still_fires(
+            timing_of(s),
+            from_ms(f.scheduled_at),
+            now,
+            policy=s.misfire.policy,
+            grace_seconds=s.misfire.grace_seconds,
+        ):
+            out.add(f.id)
     return out
 
 
@@ -154,7 +139,7 @@ def marker_ttl_s(s: Schedule) -> int:
 
 def plan_batch(
     now_ms: int,
-    items: Sequence[tuple[Claimed, dict[str, Any], Schedule | None]],
+    items: Sequence[tuple[Claimed, ScheduleRef | FireMessage | None, Schedule | None]],
 ) -> BatchPlan:
     """Split a claimed batch into releases. ``items`` pairs each claimed item with its
     parsed payload and, for schedule items, the schedule (None: deleted). A schedule item is
@@ -163,19 +148,18 @@ def plan_batch(
     by_at: dict[int, Release] = {}
     forbid: dict[str, int] = {}
     dropped: list[str] = []
-    for c, data, s in items:
+    for c, item, s in items:
         at = max(c.due_ms, now_ms)
         rel = by_at.get(at)
         if rel is None:
             rel = by_at[at] = Release(at)
         rel.items.append(c)
-        kind = data.get("k")
-        if kind == "f":
-            rel.messages.append(fire_message(data))
+        if isinstance(item, FireMessage):
+            rel.messages.append(item)
             rel.completions.append(Completion(c.item, -1))
             continue
-        if kind != "s" or s is None or s.paused:
-            if kind != "s":
+        if item is None or s is None or s.paused:
+            if item is None:
                 dropped.append(c.item)
             rel.completions.append(Completion(c.item, -1))
             continue
@@ -191,5 +175,9 @@ def plan_batch(
         else:
             rel.fires.extend(plan.fires)
         rel.skipped += plan.skipped
+        if plan.skipped:
+            rel.skips.append(Skip(s.tenant_id, s.id, "misfire", plan.skipped))
+        if plan.fires:
+            rel.schedules[s.id] = s
         rel.completions.append(Completion(c.item, plan.next_due_ms))
     return BatchPlan([by_at[k] for k in sorted(by_at)], forbid, dropped)

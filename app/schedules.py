@@ -7,6 +7,7 @@ from typing import Any
 
 from app import cron
 from app.errors import FieldError, ValidationFailed
+from app.headers import header_error, value_error
 from app.ids import new_id
 from app.models import (
     Misfire,
@@ -21,24 +22,6 @@ from app.models import (
 )
 from app.ssrf import check_target_url
 
-RESERVED_HEADERS = frozenset(
-    {
-        "host",
-        "content-length",
-        "transfer-encoding",
-        "connection",
-        "idempotency-key",
-        "user-agent",
-        "te",
-        "upgrade",
-        "trailer",
-        "expect",
-        "keep-alive",
-        "proxy-authorization",
-        "proxy-connection",
-    }
-)
-RESERVED_PREFIXES = ("webhook-", "cronhook-")
 CALLBACKS = ("callback_url", "failure_callback_url")
 
 
@@ -73,13 +56,13 @@ def target_errors(
         errors.append(FieldError(f"{root}.url", reason))
     headers = target.get("headers")
     for name, value in (headers if isinstance(headers, dict) else {}).items():
-        low = name.lower()
-        if low in RESERVED_HEADERS or low.startswith(RESERVED_PREFIXES):
-            errors.append(
-                FieldError(f"{root}.headers.{name}", "is set by cronhook and cannot be overridden")
-            )
-        elif isinstance(value, str) and any(c in value for c in "\r\n\x00"):
-            errors.append(FieldError(f"{root}.headers.{name}", "CR, LF and NUL are not allowed"))
+        reason = isinstance(value, str) and header_error(name, value)
+        if reason:
+            errors.append(FieldError(f"{root}.headers.{name}", reason))
+    content_type = target.get("content_type")
+    reason = isinstance(content_type, str) and value_error(content_type)
+    if reason:
+        errors.append(FieldError(f"{root}.content_type", reason))
     body, _ = Target(url="", body=target.get("body")).encoded_body()
     if len(body) > tenant.limits.max_body_bytes:
         errors.append(
@@ -114,8 +97,11 @@ def retry_errors(retry: RetrySettings, root: str = "retry") -> list[FieldError]:
 
 
 def timing_errors(
-    expr: str, tz: str, seed: str, anchor_ms: int, tenant: Tenant
+    expr: str, tz: str, seed: str, anchor_ms: int, tenant: Tenant, after_ms: int | None = None
 ) -> list[FieldError]:
+    """Why the cron cannot be used: a syntax or range fault, an instant that can never come,
+    no instant left after ``after_ms`` (None: not checked), or more often than the tenant
+    allows."""
     try:
         timing = cron.parse(expr, tz, seed=seed, anchor=from_ms(anchor_ms))
     except cron.CronError as e:
@@ -123,6 +109,9 @@ def timing_errors(
             rest = timing_errors(expr, "UTC", seed, anchor_ms, tenant)
             return [FieldError(e.field, str(e)), *rest]
         return [FieldError(e.field, str(e))]
+    if after_ms is not None and timing.next_after(from_ms(after_ms)) is None:
+        after = rfc3339(from_ms(after_ms))
+        return [FieldError("cron", f"can never fire again: it has no instant after {after}")]
     gap = timing.min_gap_seconds()
     if gap < tenant.limits.min_interval_seconds:
         return [
@@ -150,19 +139,28 @@ def raw_retry_errors(raw: Any, root: str = "retry") -> list[FieldError]:
 
 
 def schedule_errors(
-    body: dict[str, Any], tenant: Tenant, *, allow_private: bool, sid: str, created_ms: int
+    body: dict[str, Any],
+    tenant: Tenant,
+    now_ms: int,
+    *,
+    allow_private: bool,
+    sid: str,
+    base: Schedule | None = None,
 ) -> list[FieldError]:
-    """Every domain rule's verdict on a schedule body (any body: fields of the wrong type
-    are skipped, the schema reports them)."""
+    """Every domain rule's verdict on a schedule body (a new one, or ``base`` changed); any
+    body: fields of the wrong type are skipped, the schema reports them."""
     errors: list[FieldError] = []
     start_at = instant_field(body, "start_at", errors)
     end_at = instant_field(body, "end_at", errors)
     if start_at is not None and end_at is not None and end_at <= start_at:
         errors.append(FieldError("end_at", "must be after start_at"))
     expr, tz = body.get("cron"), body.get("timezone") or "UTC"
-    anchor = start_at if start_at is not None else created_ms
+    anchor = start_at if start_at is not None else (base.created_at if base else now_ms)
+    # A new timing must fire again; an unchanged one may have run its course (an `at`).
+    changed = base is None or (base.cron, base.timezone, base.start_at) != (expr, tz, start_at)
+    after = max(now_ms, start_at - 1 if start_at is not None else now_ms)
     if isinstance(expr, str) and isinstance(tz, str):
-        errors += timing_errors(expr, tz, sid, anchor, tenant)
+        errors += timing_errors(expr, tz, sid, anchor, tenant, after if changed else None)
     if isinstance(body.get("target"), dict):
         errors += target_errors(body["target"], tenant, allow_private)
     errors += callback_errors(body, tenant, allow_private)
@@ -181,7 +179,7 @@ def build_schedule(
     creation time, next version); raises ValidationFailed naming every bad field."""
     sid = base.id if base else new_id("sch")
     created = base.created_at if base else now_ms
-    errors = schedule_errors(body, tenant, allow_private=allow_private, sid=sid, created_ms=created)
+    errors = schedule_errors(body, tenant, now_ms, allow_private=allow_private, sid=sid, base=base)
     if errors:
         raise ValidationFailed(errors)
     start_at = instant_field(body, "start_at", errors)

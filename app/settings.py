@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from app.bus.queues import MAX_QUEUES
 from app.errors import ConfigError
 from app.secretbox import Keyring
 
@@ -17,7 +18,8 @@ ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
         "redis_url",
         str,
         "",
-        "Redis URL (redis://, rediss://, or redis+cluster:// for Redis Cluster); "
+        "Redis URL (redis://, rediss://, redis+cluster://host:port for Redis Cluster, or "
+        "redis+sentinel://host1:26379,host2:26379/<master name> for Sentinel); "
         "empty in `cronhook dev` = embedded store",
     ),
     (
@@ -25,7 +27,8 @@ ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
         "amqp_url",
         str,
         "",
-        "RabbitMQ URL (amqp://user:pass@host:5672/vhost); empty in `cronhook dev` = embedded bus",
+        "RabbitMQ URL (amqp://user:pass@host:5672/vhost; a cluster's nodes comma separated: "
+        "amqp://user:pass@n1:5672,n2:5672/vhost); empty in `cronhook dev` = embedded bus",
     ),
     (
         "CRONHOOK_ADMIN_TOKEN",
@@ -45,7 +48,22 @@ ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
         "(`cronhook dev` on its embedded store uses a key of its own)",
     ),
     ("CRONHOOK_QUEUE", "queue", str, "cronhook.fires", "RabbitMQ quorum queue of ready fires"),
-    ("CRONHOOK_SHARDS", "shards", int, 16, "shards of the time index (fixed for a deployment)"),
+    (
+        "CRONHOOK_QUEUES",
+        "queues",
+        int,
+        1,
+        "quorum queues the fires are spread over (CRONHOOK_QUEUE, then CRONHOOK_QUEUE.1, ...); "
+        "see docs/scaling.md before changing it on a running deployment",
+    ),
+    (
+        "CRONHOOK_SHARDS",
+        "shards",
+        int,
+        16,
+        "shards of the time index of a new deployment; grow them later with "
+        "`cronhook shards grow` (the count in Redis then wins)",
+    ),
     (
         "CRONHOOK_LEASE_SECONDS",
         "lease_seconds",
@@ -87,6 +105,14 @@ ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
     ("CRONHOOK_HOST", "host", str, "127.0.0.1", "API bind address"),
     ("CRONHOOK_PORT", "port", int, 8080, "API port"),
     (
+        "CRONHOOK_PUBLIC_URL",
+        "public_url",
+        str,
+        "",
+        "the API's address as browsers reach it (https://... behind TLS), the base of "
+        "portal and console sign-in links; empty = the address each request came to",
+    ),
+    (
         "CRONHOOK_INVOKER_CONCURRENCY",
         "invoker_concurrency",
         int,
@@ -113,6 +139,14 @@ ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
         int,
         7 * 86400,
         "how long fire records and attempts are kept",
+    ),
+    (
+        "CRONHOOK_ALLOW_EVICTION",
+        "allow_eviction",
+        bool,
+        False,
+        "start even when Redis has maxmemory with a policy other than noeviction (it may "
+        "delete schedules and time-index items); logged as an error at every start",
     ),
     ("CRONHOOK_LOG_FORMAT", "log_format", str, "json", "json or console"),
     ("CRONHOOK_LOG_LEVEL", "log_level", str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
@@ -160,6 +194,7 @@ class Settings:
     prefix: str = "cronhook"
     secret_keys: str = field(default="", repr=False)
     queue: str = "cronhook.fires"
+    queues: int = 1
     shards: int = 16
     lease_seconds: float = 30.0
     poll_seconds: float = 0.1
@@ -170,10 +205,12 @@ class Settings:
     redis_timeout: float = 5.0
     host: str = "127.0.0.1"
     port: int = 8080
+    public_url: str = ""
     invoker_concurrency: int = 64
     delivery_limit: int = 20
     allow_private_targets: bool = False
     fire_retention_seconds: int = 7 * 86400
+    allow_eviction: bool = False
     log_format: str = "json"
     log_level: str = "INFO"
     metrics_port: int = 0
@@ -210,6 +247,8 @@ def _problems(s: Settings) -> list[str]:
     )
     names = {f: env for env, f, *_ in ENV_TABLE}
     out += [f"{names[f]} must be positive" for f in positive if getattr(s, f) <= 0]
+    if not 1 <= s.queues <= MAX_QUEUES:
+        out.append(f"CRONHOOK_QUEUES must be between 1 and {MAX_QUEUES}")
     if not 0 < s.port < 65536:
         out.append("CRONHOOK_PORT must be between 1 and 65535")
     if not 0 <= s.metrics_port < 65536:
@@ -225,11 +264,16 @@ def _problems(s: Settings) -> list[str]:
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         out.append("CRONHOOK_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
     if s.redis_url and not s.redis_url.startswith(
-        ("redis://", "rediss://", "redis+cluster://", "unix://")
+        ("redis://", "rediss://", "redis+cluster://", "redis+sentinel://", "unix://")
     ):
-        out.append("CRONHOOK_REDIS_URL must start with redis://, rediss://, redis+cluster://")
+        out.append(
+            "CRONHOOK_REDIS_URL must start with redis://, rediss://, redis+cluster:// "
+            "or redis+sentinel://"
+        )
     if s.amqp_url and not s.amqp_url.startswith(("amqp://", "amqps://")):
         out.append("CRONHOOK_AMQP_URL must start with amqp:// or amqps://")
+    if s.public_url and not s.public_url.startswith(("http://", "https://")):
+        out.append("CRONHOOK_PUBLIC_URL must start with http:// or https://")
     if not s.prefix or "{" in s.prefix or "}" in s.prefix:
         out.append("CRONHOOK_PREFIX must be non-empty and contain no braces")
     if s.secret_keys:

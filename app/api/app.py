@@ -11,9 +11,11 @@ from starlette.routing import BaseRoute
 
 from app.api import (
     account,
+    bulk,
     fires,
     fleet,
     forecast,
+    links,
     observability,
     schedules,
     stream,
@@ -39,16 +41,21 @@ def create_app(
 ) -> Starlette:
     """The API over a ready store (the caller owns its lifetime). ``registry``: the
     process's metrics registry, served on /metrics (a fresh one when not given)."""
+    from app.web import routes as web_routes  # the pages stand on the API: imported last
+
     routes: list[BaseRoute] = [
         *system.ROUTES,
         *observability.ROUTES,
         *tenants.ROUTES,
         *account.ROUTES,
+        *bulk.ROUTES,
         *schedules.ROUTES,
         *fires.ROUTES,
         *stream.ROUTES,
         *forecast.ROUTES,
         *fleet.ROUTES,
+        *links.ROUTES,
+        *web_routes(),
         *extra_routes,
     ]
     registry = registry if registry is not None else new_registry()

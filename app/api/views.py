@@ -6,8 +6,20 @@ from dataclasses import asdict
 from typing import Any
 
 from app.cron import Occurrence
-from app.models import Attempt, Fire, Schedule, SigningSecret, Tenant, from_ms, rfc3339
+from app.models import (
+    Attempt,
+    Fire,
+    Schedule,
+    SigningSecret,
+    Tenant,
+    from_ms,
+    local_rfc3339,
+    rfc3339,
+)
 from app.store.records import ApiKeyRecord
+from app.store.skips import SkipCounts
+
+_NO_SKIPS = SkipCounts()
 
 
 def instant(ms: int | None) -> str | None:
@@ -40,7 +52,9 @@ def api_key_view(k: ApiKeyRecord) -> dict[str, Any]:
     return {"id": k.key_id, "prefix": k.prefix, "name": k.name, "created_at": instant(k.created_at)}
 
 
-def schedule_view(s: Schedule, next_fire_ms: int | None) -> dict[str, Any]:
+def schedule_view(
+    s: Schedule, next_fire_ms: int | None, skips: SkipCounts = _NO_SKIPS
+) -> dict[str, Any]:
     return {
         "id": s.id,
         "name": s.name,
@@ -61,13 +75,18 @@ def schedule_view(s: Schedule, next_fire_ms: int | None) -> dict[str, Any]:
         "created_at": instant(s.created_at),
         "updated_at": instant(s.updated_at),
         "next_fire_at": instant(None if s.paused else next_fire_ms),
+        "skipped": {
+            "misfire": skips.misfire,
+            "overlap": skips.overlap,
+            "last_skipped_at": instant(skips.last_at),
+        },
     }
 
 
 def occurrence_view(o: Occurrence) -> dict[str, Any]:
     return {
         "at": rfc3339(o.utc),
-        "local": o.local.isoformat(timespec="milliseconds"),
+        "local": local_rfc3339(o.local),
         "dst": o.dst,
     }
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from app.models import Tenant
 from app.secretbox import Keyring, SecretUnreadable
+from app.store.formats import dump_tenant, load_tenant
 
 
 class TenantCodec:
@@ -16,16 +17,20 @@ class TenantCodec:
         self.keyring = keyring
 
     def dump(self, tenant: Tenant) -> str:
-        data = tenant.to_json()
-        if self.keyring is not None:
-            ring = self.keyring
-            data["secrets"] = [_sealed(s, ring, tenant.id) for s in data["secrets"]]
+        text = dump_tenant(tenant)
+        if self.keyring is None:
+            return text
+        data = json.loads(text)
+        data["secrets"] = [_sealed(s, self.keyring, tenant.id) for s in data["secrets"]]
         return json.dumps(data, separators=(",", ":"))
 
     def load(self, raw: str) -> Tenant:
         data = json.loads(raw)
-        data["secrets"] = [self._opened(s, data["id"]) for s in data["secrets"]]
-        return Tenant.from_json(data)
+        secrets = data.get("secrets") or []
+        if not any("sealed" in s for s in secrets):
+            return load_tenant(raw)
+        data["secrets"] = [self._opened(s, data["id"]) for s in secrets]
+        return load_tenant(json.dumps(data))
 
     def needs_rewrite(self, raw: str) -> bool:
         """Whether the record holds a secret in plain text, or sealed under a key that is

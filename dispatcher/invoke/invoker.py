@@ -39,7 +39,7 @@ from app.keys import fire_item
 from app.logs import fire_fields
 from app.metrics import InvokerMetrics
 from app.models import Attempt, Fire, Tenant
-from app.planning import fire_item_payload
+from app.payloads import fire_item_payload
 from app.settings import Settings
 from app.store import Store
 from dispatcher.http.client import DeliveryResult, WebhookClient
@@ -187,13 +187,7 @@ class Invoker:
             return Decision(outcome, "succeeded")
         if outcome != "retry":
             return Decision(outcome, "failed")
-        r = fire.retry
-        policy = RetryPolicy(
-            max_attempts=max(1, r.max_attempts),
-            min_backoff_seconds=r.min_backoff_seconds,
-            max_backoff_seconds=max(r.min_backoff_seconds, r.max_backoff_seconds),
-            max_retry_seconds=max(0.0, r.max_retry_seconds),
-        )
+        policy = RetryPolicy.of(fire.retry)
         first_ms = fire.first_attempt_at or now_ms
         delay = next_retry_delay(
             policy,
@@ -204,7 +198,7 @@ class Invoker:
             self._rng,
         )
         if delay is None:
-            return Decision(outcome, "failed")
+            return Decision("exhausted", "failed")
         return Decision(outcome, "retrying", now_ms + int(delay * 1000))
 
     async def _record(
@@ -251,7 +245,9 @@ class Invoker:
         if decision.outcome == "gone" and fire.schedule_id:
             await self._pause_gone(tenant.id, fire.schedule_id)
         self._count(decision.status)
-        self.metrics.on_attempt(tenant.id, decision.status, decision.outcome, result.duration_ms)
+        self.metrics.on_attempt(
+            tenant.id, decision.status, decision.outcome, result.duration_ms, result.error
+        )
         if log.isEnabledFor(logging.INFO):
             log.info(
                 "attempt %s of %s: %s (%s)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ import pytest
 from app.keys import fire_item, schedule_item
 from app.models import parse_rfc3339, to_ms
 from app.store import Store
+from app.store.skips import Skip
 from tests.api.conftest import ADMIN, Tenant, make_schedule, onboard, schedule_body
 
 
@@ -102,6 +104,9 @@ async def test_patch_merges_bumps_the_version_and_retimes(
         ({"target": {"headers": {"Content-Length": "1"}}}, "target.headers.Content-Length"),
         ({"target": {"headers": {"cronhook-attempt": "9"}}}, "target.headers.cronhook-attempt"),
         ({"target": {"headers": {"X-Ok": "a\nb"}}}, "target.headers.X-Ok"),
+        ({"target": {"headers": {"X-Ok": "a\x01b"}}}, "target.headers.X-Ok"),
+        ({"target": {"headers": {"X-Ok": "a\x7fb"}}}, "target.headers.X-Ok"),
+        ({"target": {"content_type": "text/plain\x1b"}}, "target.content_type"),
         ({"callback_url": "http://user:pw@example.com/"}, "callback_url"),
         (
             {"retry": {"min_backoff_seconds": 100, "max_backoff_seconds": 10}},
@@ -293,3 +298,110 @@ async def test_private_targets_need_the_tenants_permission(store: Store) -> None
             assert r.status_code == 422 and r.json()["errors"][0]["field"] == "target.url", url
             r = await api.post("/v1/schedules", json=body, headers=opened.auth)
             assert r.status_code == 201, (url, r.text)
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"cron": "0 0 12 * * * 1999"}, "never fire again"),
+        ({"cron": "at 2001-01-01T00:00:00Z"}, "never fire again"),
+        ({"cron": "0 0 12 * * * 2027", "start_at": "2028-01-01T00:00:00Z"}, "never fire again"),
+        ({"cron": "0 0 12 31 2 ?"}, "never"),
+    ],
+)
+async def test_a_cron_that_can_never_fire_again_is_refused_with_the_reason(
+    api: httpx.AsyncClient, tenant: Tenant, changes: dict[str, Any], words: str
+) -> None:
+    r = await api.post("/v1/schedules", json=schedule_body(**changes), headers=tenant.auth)
+    assert r.status_code == 422, r.text
+    [error] = r.json()["errors"]
+    assert error["field"] == "cron" and words in error["message"], error
+    assert (await api.get("/v1/schedules", headers=tenant.auth)).json()["items"] == []
+
+
+async def test_a_schedule_past_its_last_instant_can_still_be_renamed(
+    api: httpx.AsyncClient, tenant: Tenant, store: Store
+) -> None:
+    # given a schedule whose cron has no instant left (stored as it was once accepted)
+    s = await make_schedule(api, tenant)
+    stored = await store.records.get_schedule(tenant.id, s["id"])
+    assert stored is not None
+    await store.records.put_schedule(stored.evolve(cron="0 0 12 * * * 2001"), None)
+    # when only its name changes, then that is fine; a new cron must still fire again
+    r = await api.patch(f"/v1/schedules/{s['id']}", json={"name": "x"}, headers=tenant.auth)
+    assert r.status_code == 200, r.text
+    r = await api.patch(
+        f"/v1/schedules/{s['id']}", json={"cron": "0 0 12 * * * 2002"}, headers=tenant.auth
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "cron"
+
+
+_RFC3339 = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)$"
+
+
+@pytest.mark.parametrize(
+    ("timezone", "after"),
+    [
+        ("Europe/Amsterdam", "1890-01-01T00:00:00Z"),  # LMT +00:19:32, then AMT until 1937
+        ("Africa/Monrovia", "1960-01-01T00:00:00Z"),  # -00:44:30 until 1972
+        ("Asia/Kolkata", "1850-06-01T00:00:00Z"),
+        ("UTC", "0001-01-01T00:00:00Z"),
+    ],
+)
+async def test_preview_in_a_local_mean_time_era_shows_valid_rfc3339_offsets(
+    api: httpx.AsyncClient, tenant: Tenant, timezone: str, after: str
+) -> None:
+    s = await make_schedule(api, tenant, cron="0 0 12 * * *", timezone=timezone)
+    r = await api.get(f"/v1/schedules/{s['id']}/preview?count=3&after={after}", headers=tenant.auth)
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert len(items) == 3
+    for item in items:
+        # a valid RFC 3339 offset (hours and minutes), naming the very same instant
+        assert re.match(_RFC3339, item["local"]), item
+        assert parse_rfc3339(item["local"]) == parse_rfc3339(item["at"])
+
+
+@pytest.mark.parametrize(
+    ("cron", "weekday"),
+    [("quartz:0 0 12 ? * 6#3", 4), ("0 0 12 ? * 5#3", 4), ("0 0 12 ? * 6#3", 5)],
+)
+async def test_day_of_week_numbers_preview_as_documented(
+    api: httpx.AsyncClient, tenant: Tenant, cron: str, weekday: int
+) -> None:
+    s = await make_schedule(api, tenant, cron=cron)
+    r = await api.get(f"/v1/schedules/{s['id']}/preview?count=4", headers=tenant.auth)
+    days = {parse_rfc3339(i["at"]).weekday() for i in r.json()["items"]}
+    assert days == {weekday}  # Python: Monday = 0, Friday = 4
+
+
+async def test_next_fire_at_shows_while_a_dispatcher_holds_the_instant(
+    api: httpx.AsyncClient, tenant: Tenant, store: Store
+) -> None:
+    # given an hourly schedule whose next instant a dispatcher claimed ahead of time
+    s = await make_schedule(api, tenant, cron="0 * * * *")
+    due = await store.time.due_at(schedule_item(s["id"]))
+    assert due is not None and s["next_fire_at"] is not None
+    claim = await store.time.claim("d1:x", 30_000, 1000, lookahead_ms=2 * 3_600_000)
+    assert schedule_item(s["id"]) in [c.item for c in claim.items]
+    # then the schedule, read alone or listed, still shows that instant
+    one = (await api.get(f"/v1/schedules/{s['id']}", headers=tenant.auth)).json()
+    listed = (await api.get("/v1/schedules", headers=tenant.auth)).json()["items"]
+    assert one["next_fire_at"] == s["next_fire_at"]
+    assert [i["next_fire_at"] for i in listed if i["id"] == s["id"]] == [s["next_fire_at"]]
+
+
+async def test_a_schedule_shows_the_instants_it_skipped(
+    api: httpx.AsyncClient, tenant: Tenant, store: Store
+) -> None:
+    s = await make_schedule(api, tenant)
+    assert s["skipped"] == {"misfire": 0, "overlap": 0, "last_skipped_at": None}
+    # when the dispatchers skip instants of it (misfire policy, overlap forbid)
+    skips = [Skip(tenant.id, s["id"], "misfire", 7), Skip(tenant.id, s["id"], "overlap")]
+    await store.skips.count(skips, to_ms(parse_rfc3339("2030-01-01T00:00:00Z")))
+    # then reading it, listing it and changing it show them
+    one = (await api.get(f"/v1/schedules/{s['id']}", headers=tenant.auth)).json()
+    listed = (await api.get("/v1/schedules", headers=tenant.auth)).json()["items"]
+    r = await api.patch(f"/v1/schedules/{s['id']}", json={"name": "y"}, headers=tenant.auth)
+    want = {"misfire": 7, "overlap": 1, "last_skipped_at": "2030-01-01T00:00:00.000Z"}
+    assert one["skipped"] == listed[0]["skipped"] == r.json()["skipped"] == want

@@ -16,7 +16,6 @@ from app.metrics import new_registry
 from app.runtime import make_bus, make_store
 from app.settings import Settings
 from app.store import Store, open_store
-from app.store.scripts import NAMES
 
 ADMIN = "admin-token-for-tests"
 
@@ -136,7 +135,7 @@ async def test_readyz_on_the_real_services_names_redis_and_rabbitmq(
 async def test_readyz_loads_scripts_that_redis_forgot(api: httpx.AsyncClient, store: Store) -> None:
     # given Redis lost its script cache (a restart, a failover to a fresh replica)
     await store.client.script_flush()
-    shas = [getattr(store.scripts, n).sha for n in NAMES]
+    shas = [s.sha for s in store.scripts.lua.by_name().values()]
     # when readiness is asked
     r = await api.get("/readyz")
     # then the scripts are loaded again and the process is ready

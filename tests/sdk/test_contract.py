@@ -68,6 +68,7 @@ OPERATIONS: dict[str, tuple[type[Resource[Any]], str, tuple[Any, ...], Any]] = {
     "triggerSchedule": (Schedules, "trigger", ("sch_1",), cronhook.Fire),
     "previewSchedule": (Schedules, "preview", ("sch_1",), cronhook.Preview),
     "listScheduleFires": (Schedules, "fires", ("sch_1",), cronhook.Fire),
+    "listFires": (Fires, "list", (), cronhook.Fire),
     "getFire": (Fires, "get", ("fire_1",), cronhook.Fire),
     "replayFire": (Fires, "replay", ("fire_1",), cronhook.Fire),
     "listDeadLetters": (DeadLetters, "list", (), cronhook.Fire),

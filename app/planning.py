@@ -4,7 +4,7 @@ and how a claimed batch splits into releases, one per instant."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +12,7 @@ from app import cron
 from app.bus.message import FireMessage
 from app.errors import CronhookError
 from app.ids import cron_fire_id
+from app.jobs.state import watch_step
 from app.misfire import plan_misfire
 from app.models import Fire, Schedule, from_ms, to_ms
 from app.store.timeindex import Claimed, Completion
@@ -45,13 +46,24 @@ def fire_item_payload(
     )
 
 
-def fire_message(data: dict[str, Any]) -> FireMessage:
+def job_watch_payload(
+    tenant_id: str, fire_id: str, attempt: int, scheduled_ms: int, replay: bool = False
+) -> str:
+    """The payload of a long job's watch item (``app.keys.job_item``)."""
+    return json.dumps(
+        {"k": "j", "t": tenant_id, "f": fire_id, "a": attempt, "at": scheduled_ms, "r": replay},
+        separators=(",", ":"),
+    )
+
+
+def fire_message(data: dict[str, Any], *, settle: bool = False) -> FireMessage:
     return FireMessage(
         fire_id=data["f"],
         tenant_id=data["t"],
         attempt=int(data["a"]),
         scheduled_at_ms=int(data.get("at", 0)),
         replay=bool(data.get("r")),
+        settle=settle,
     )
 
 
@@ -149,17 +161,30 @@ class BatchPlan:
 
 
 def marker_ttl_s(s: Schedule) -> int:
-    return int(s.retry.max_retry_seconds + s.target.timeout_seconds) + _MARKER_SLACK_S
+    """A running long job holds the marker too: its last attempt may start at the end of
+    the retry window and then run for its whole timeout."""
+    job = s.target.job.timeout_seconds if s.target.job else 0
+    return int(s.retry.max_retry_seconds + s.target.timeout_seconds + job) + _MARKER_SLACK_S
+
+
+def _plan_watch(rel: Release, c: Claimed, data: dict[str, Any], fields: Any) -> None:
+    """A long job's watch item (app/jobs/state.py ``watch_step``), as of its release."""
+    step = watch_step(fields or [None] * 5, int(data.get("a", 0)), rel.at_ms)
+    if step.action == "settle":
+        rel.messages.append(fire_message(data, settle=True))
+    rel.completions.append(Completion(c.item, step.due_ms if step.action == "retime" else -1))
 
 
 def plan_batch(
     now_ms: int,
     items: Sequence[tuple[Claimed, dict[str, Any], Schedule | None]],
+    jobs: Mapping[str, Any] | None = None,
 ) -> BatchPlan:
     """Split a claimed batch into releases. ``items`` pairs each claimed item with its
-    parsed payload and, for schedule items, the schedule (None: deleted). A schedule item is
-    planned as of its release instant, so an item claimed ahead is on time; a missing or
-    paused schedule finishes its item; an unplannable one is dropped (and reported)."""
+    parsed payload and, for schedule items, the schedule (None: deleted); ``jobs`` maps a
+    long job's watch item to its job's WATCH_FIELDS. A schedule item is planned as of its
+    release instant, so an item claimed ahead is on time; a missing or paused schedule
+    finishes its item; an unplannable one is dropped (and reported)."""
     by_at: dict[int, Release] = {}
     forbid: dict[str, int] = {}
     dropped: list[str] = []
@@ -173,6 +198,9 @@ def plan_batch(
         if kind == "f":
             rel.messages.append(fire_message(data))
             rel.completions.append(Completion(c.item, -1))
+            continue
+        if kind == "j" and "t" in data and "f" in data:
+            _plan_watch(rel, c, data, (jobs or {}).get(c.item))
             continue
         if kind != "s" or s is None or s.paused:
             if kind != "s":

@@ -72,6 +72,14 @@ def target_errors(
             )
         elif any(c in value for c in "\r\n\x00"):
             errors.append(FieldError(f"{root}.headers.{name}", "CR, LF and NUL are not allowed"))
+    job = target.get("job") or {}
+    beat = job.get("heartbeat_seconds")
+    if beat is not None and beat > job["timeout_seconds"]:
+        errors.append(
+            FieldError(
+                f"{root}.job.heartbeat_seconds", f"must be at most {root}.job.timeout_seconds"
+            )
+        )
     body, _ = Target(**target).encoded_body()
     if len(body) > tenant.limits.max_body_bytes:
         errors.append(

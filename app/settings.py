@@ -75,6 +75,14 @@ ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
     ),
     ("CRONHOOK_REDIS_TIMEOUT", "redis_timeout", float, 5.0, "Redis socket timeout, seconds"),
     ("CRONHOOK_HOST", "host", str, "127.0.0.1", "API bind address"),
+    (
+        "CRONHOOK_PUBLIC_URL",
+        "public_url",
+        str,
+        "",
+        "the API's base URL as webhook endpoints reach it (long jobs report to "
+        "<this>/v1/fires/<id>/job); empty = http://CRONHOOK_HOST:CRONHOOK_PORT",
+    ),
     ("CRONHOOK_PORT", "port", int, 8080, "API port"),
     (
         "CRONHOOK_INVOKER_CONCURRENCY",
@@ -158,6 +166,7 @@ class Settings:
     max_clock_skew_seconds: float = 1.0
     redis_timeout: float = 5.0
     host: str = "127.0.0.1"
+    public_url: str = ""
     port: int = 8080
     invoker_concurrency: int = 64
     delivery_limit: int = 20
@@ -177,6 +186,10 @@ class Settings:
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+    def api_base_url(self) -> str:
+        """Where webhook endpoints reach the API (long jobs' ``cronhook-job-url``)."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     def metrics_tenant_ids(self) -> tuple[str, ...]:
         return tuple(t.strip() for t in self.metrics_tenants.split(",") if t.strip())
@@ -217,6 +230,8 @@ def _problems(s: Settings) -> list[str]:
         ("redis://", "rediss://", "redis+cluster://", "unix://")
     ):
         out.append("CRONHOOK_REDIS_URL must start with redis://, rediss://, redis+cluster://")
+    if s.public_url and not s.public_url.startswith(("http://", "https://")):
+        out.append("CRONHOOK_PUBLIC_URL must start with http:// or https://")
     if s.amqp_url and not s.amqp_url.startswith(("amqp://", "amqps://")):
         out.append("CRONHOOK_AMQP_URL must start with amqp:// or amqps://")
     if not s.prefix or "{" in s.prefix or "}" in s.prefix:

@@ -48,6 +48,11 @@ NAMES = (
     "fire_begin",
     "fire_finish",
     "fire_release",
+    "job_start",
+    "job_answer",
+    "job_report",
+    "job_check",
+    "job_settle",
 )
 CLUSTER_CONCURRENCY = 64
 MAX_BATCH = 256  # calls per coalesced pipeline
@@ -86,6 +91,11 @@ class Scripts:
     fire_begin: Any
     fire_finish: Any
     fire_release: Any
+    job_start: Any
+    job_answer: Any
+    job_report: Any
+    job_check: Any
+    job_settle: Any
 
     async def many(self, calls: Sequence[Call]) -> list[Any]:
         """Run every call; results in order. Driver errors propagate (the caller wraps)."""

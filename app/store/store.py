@@ -11,6 +11,7 @@ from app.keys import Keys
 from app.store.errors import DRIVER_ERRORS, wrapped
 from app.store.fires import FireLog
 from app.store.guards import Guards
+from app.store.jobs import JobLog
 from app.store.nodes import NodeRegistry
 from app.store.outbox import Outbox
 from app.store.records import Records
@@ -19,8 +20,8 @@ from app.store.timeindex import TimeIndex
 
 
 class Store:
-    """Facade over one Redis client: ``time`` (the time index), ``fires``, ``records``,
-    ``nodes`` (the fleet registry)."""
+    """Facade over one Redis client: ``time`` (the time index), ``fires``, ``jobs`` (long
+    jobs' attempts), ``records``, ``nodes`` (the fleet registry)."""
 
     def __init__(
         self,
@@ -38,6 +39,7 @@ class Store:
         self.scripts = Scripts(client, cluster=cluster)
         self.time = TimeIndex(client, self.keys, self.scripts)
         self.fires = FireLog(client, self.keys, self.scripts, retention_s)
+        self.jobs = JobLog(client, self.keys, self.scripts)
         self.records = Records(client, self.keys, self.time, cluster=cluster)
         self.nodes = NodeRegistry(client, self.keys)
         self.cluster = cluster

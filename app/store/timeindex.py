@@ -49,6 +49,13 @@ class TimeIndex:
         return int(await self._s.ti_put(keys=sk.all(), args=[item, payload, due_ms]))
 
     @wrapped
+    async def retime(self, item: str, due_ms: int) -> bool:
+        """Move an existing item to ``due_ms`` (its payload kept); False when there is no
+        such item (nothing is written)."""
+        sk = self._k.shard_for(item)
+        return int(await self._s.ti_put(keys=sk.all(), args=[item, "", due_ms])) > 0
+
+    @wrapped
     async def remove(self, item: str) -> None:
         sk = self._k.shard_for(item)
         await self._s.ti_remove(keys=sk.all(), args=[item])

@@ -22,6 +22,7 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from app import events
 from app.bus.base import Bus
@@ -33,7 +34,7 @@ from app.models import Fire
 from app.planning import BatchPlan, Release, merge_releases, parse_payload, plan_batch
 from app.settings import Settings
 from app.store import Store
-from app.store.timeindex import ClaimBatch, Completion
+from app.store.timeindex import ClaimBatch, Claimed, Completion
 from dispatcher.dispatch.fairness import interleave_by_tenant
 from dispatcher.dispatch.schedules import ScheduleReader
 from dispatcher.dispatch.stats import DispatcherStats
@@ -124,7 +125,7 @@ class BatchRunner:
         refs = [(d["t"], d["s"]) for _, d in parsed if d.get("k") == "s" and "t" in d]
         found = iter(await self._schedules.get_many(refs))
         items = [(c, d, next(found) if d.get("k") == "s" and "t" in d else None) for c, d in parsed]
-        plan = plan_batch(batch.claim.now_ms, items)
+        plan = plan_batch(batch.claim.now_ms, items, await self._watched_jobs(parsed))
         for item in plan.dropped:
             log.error("dropping unreadable or unplannable time-index item %s", item)
         ahead = [f for r in plan.releases for f in r.fires]
@@ -132,6 +133,14 @@ class BatchRunner:
         for r in plan.releases:
             self._queue(r, r.fires, [next(statuses) for _ in r.fires])
         return plan
+
+    async def _watched_jobs(self, parsed: list[tuple[Claimed, dict[str, Any]]]) -> dict[str, Any]:
+        """The state of the long jobs whose watch items were claimed (one round trip)."""
+        watches = [(c.item, d) for c, d in parsed if d.get("k") == "j" and "t" in d and "f" in d]
+        if not watches:
+            return {}
+        fields = await self.store.jobs.watch_fields([(d["t"], d["f"]) for _, d in watches])
+        return {item: f for (item, _), f in zip(watches, fields, strict=True)}
 
     def _queue(self, release: Release, fires: list[Fire], statuses: list[str]) -> None:
         for fire, status in zip(fires, statuses, strict=True):

@@ -2,7 +2,9 @@
 
 Calling the API: `Client` / `AsyncClient` with a tenant API key, `AdminClient` /
 `AsyncAdminClient` with the operator's admin token. Receiving deliveries:
-`Webhook(secret).verify(body, headers)` and the ASGI helper `cronhook.asgi.WebhookApp`.
+`Webhook(secret).verify(body, headers)` and the ASGI helper `cronhook.asgi.WebhookApp`;
+long jobs report progress and completion with `cronhook.jobs` (`JobTicket`,
+`JobReporter`, `AsyncJobReporter`).
 """
 
 from cronhook._client import AdminClient, AsyncAdminClient, AsyncClient, Client
@@ -43,6 +45,9 @@ from cronhook.models import (
     Forecast,
     ForecastMinute,
     Health,
+    Job,
+    JobSettings,
+    LateCompletion,
     Misfire,
     Page,
     Preview,
@@ -87,6 +92,9 @@ __all__ = [
     "ForecastMinute",
     "Health",
     "InvalidSignatureError",
+    "Job",
+    "JobSettings",
+    "LateCompletion",
     "MalformedHeaderError",
     "Misfire",
     "MissingHeaderError",

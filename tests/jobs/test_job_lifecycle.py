@@ -8,6 +8,10 @@ import asyncio
 import pytest
 
 from app.models import RetrySettings
+from cronhook import ConflictError, Webhook
+from cronhook import Fire as SdkFire
+from cronhook._codec import decode
+from cronhook.jobs import AsyncJobReporter, JobTicket
 from tests.jobs.rig import JobRig
 from tests.receiver import Reply
 
@@ -208,3 +212,36 @@ async def test_a_completion_before_the_202_arrives_stands(rig: JobRig) -> None:
     assert r.status_code == 200, r.text
     done = await rig.status(tenant, fire.id, "succeeded")
     assert [(a.number, a.status_code, a.outcome) for a in done.attempts] == [(1, 202, "success")]
+
+
+async def test_the_sdk_reports_for_a_verified_delivery(rig: JobRig) -> None:
+    # given a job delivery, verified with the tenant's secret by the SDK's receiver helper
+    tenant = await rig.tenant()
+    fire = await rig.job_fire(tenant)
+    d = await rig.delivery(1)
+    ticket = JobTicket.verify(
+        Webhook(tenant.secrets[0].secret),
+        d.request.body,
+        d.request.headers,
+        api_base_url=rig.w.settings.api_base_url(),
+    )
+    await rig.status(tenant, fire.id, "running")
+
+    # when the job reports through the SDK, from its own task
+    async def job() -> None:
+        async with AsyncJobReporter(ticket, http=rig.api) as reporter:
+            running = await reporter.progress(percent=50, message="half")
+            assert running.status == "running" and running.deadline_at is not None
+            done = await reporter.succeed({"ok": True})
+            assert done.status == "succeeded"
+            with pytest.raises(ConflictError):
+                await reporter.fail()
+
+    await asyncio.create_task(job())
+
+    # then the fire succeeded, and the SDK's client model reads it with its job
+    await rig.status(tenant, fire.id, "succeeded")
+    view = decode(SdkFire, await rig.view(tenant, fire.id))
+    assert view.job is not None
+    assert (view.job.state, view.job.result, view.job.percent) == ("succeeded", {"ok": True}, 50)
+    assert [x.status for x in view.job.late_completions] == ["failed"]

@@ -11,9 +11,12 @@ from cronhook.models.fires import (
     Attempt,
     Event,
     Fire,
+    Job,
+    LateCompletion,
 )
 from cronhook.models.schedules import (
     HttpMethod,
+    JobSettings,
     Misfire,
     Preview,
     PreviewInstant,
@@ -57,6 +60,9 @@ __all__ = [
     "ForecastMinute",
     "Health",
     "HttpMethod",
+    "Job",
+    "JobSettings",
+    "LateCompletion",
     "Misfire",
     "Page",
     "Preview",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from app import logs
@@ -20,6 +20,20 @@ ROLES = {
     "dispatcher": "moves due items from the Redis time index to RabbitMQ; run any number",
     "invoker": "consumes fires from RabbitMQ and calls the webhooks; run any number",
 }
+# operator commands: (help, {action: help})
+COMMANDS = {
+    "queues": (
+        "the RabbitMQ work queues (CRONHOOK_QUEUES): status, or prune the ones a larger N "
+        "left behind once drained",
+        {"status": "messages ready per queue", "prune": "delete drained leftover queues"},
+    ),
+    "shards": (
+        "the time index's shards: status, or grow COUNT on a running deployment "
+        "(docs/scaling.md); run grow again to resume one that stopped",
+        {"status": "the shard layout", "grow": "move the items to COUNT shards"},
+    ),
+}
+COMMAND_ARGS = {("shards", "grow"): ("count", int, "the new shard count (more than now)")}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -38,6 +52,14 @@ def parser() -> argparse.ArgumentParser:
         if role in ("dev", "api"):
             sp.add_argument("--host", help="bind address (CRONHOOK_HOST)")
             sp.add_argument("--port", type=int, help="port (CRONHOOK_PORT)")
+    for command, (hlp, actions) in COMMANDS.items():
+        sp = sub.add_parser(command, help=hlp, description=hlp)
+        acts = sp.add_subparsers(dest="action", required=True, metavar="ACTION")
+        for action, action_help in actions.items():
+            ap = acts.add_parser(action, help=action_help, description=action_help)
+            if (command, action) in COMMAND_ARGS:
+                name, kind, arg_help = COMMAND_ARGS[command, action]
+                ap.add_argument(name, type=kind, help=arg_help)
     return p
 
 
@@ -69,6 +91,25 @@ def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
     return factory
 
 
+def _runner(role: str) -> Callable[[Settings], Coroutine[Any, Any, None]]:
+    from app import dev, runtime
+
+    return {
+        "dev": dev.run_dev,
+        "api": runtime.run_api,
+        "dispatcher": runtime.run_dispatcher,
+        "invoker": runtime.run_invoker,
+    }[role]
+
+
+async def _command(args: argparse.Namespace, settings: Settings) -> str:
+    from app import admin
+
+    run: Callable[..., Coroutine[Any, Any, str]] = getattr(admin, f"{args.role}_{args.action}")
+    extra = COMMAND_ARGS.get((args.role, args.action))
+    return await (run(settings, getattr(args, extra[0])) if extra else run(settings))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -77,17 +118,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cronhook: configuration error: {e}", file=sys.stderr)
         return 2
     logs.setup(settings.log_format, settings.log_level)
-    from app import dev, runtime
-
-    runner = {
-        "dev": dev.run_dev,
-        "api": runtime.run_api,
-        "dispatcher": runtime.run_dispatcher,
-        "invoker": runtime.run_invoker,
-    }[args.role]
     try:
         with asyncio.Runner(loop_factory=loop_factory(settings.event_loop)) as loop:
-            loop.run(runner(settings))
+            if args.role in COMMANDS:
+                print(loop.run(_command(args, settings)))
+            else:
+                loop.run(_runner(args.role)(settings))
     except ConfigError as e:
         print(f"cronhook: configuration error: {e}", file=sys.stderr)
         return 2

@@ -4,7 +4,6 @@ tenant, and an echo receiver that verifies every delivery's signature and logs i
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import secrets
@@ -17,18 +16,26 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from app.api.links import SIGN_IN_PATHS
 from app.ids import api_key_hash, new_api_key, new_id, new_signing_secret
 from app.metrics import DispatcherMetrics, InvokerMetrics, new_registry
 from app.models import SigningSecret, Tenant, TenantLimits
-from app.runtime import make_bus, make_store, observed, serve_api, stop_event, until_stopped
+from app.runtime import (
+    check_eviction,
+    make_bus,
+    make_store,
+    observed,
+    serve_api,
+    stop_event,
+    until_stopped,
+)
 from app.settings import Settings
 from app.store import Store
 from app.store.records import ApiKeyRecord
-from dispatcher.invoke.signing import signature
+from app.store.websessions import Grant
+from dispatcher.invoke.signing import check
 
 log = logging.getLogger("cronhook.echo")
-
-TOLERANCE_S = 300
 
 
 class EchoReceiver:
@@ -48,18 +55,7 @@ class EchoReceiver:
         return out
 
     async def verify(self, headers: Any, body: bytes) -> str:
-        msg_id = headers.get("webhook-id")
-        ts = headers.get("webhook-timestamp", "")
-        sigs = headers.get("webhook-signature", "").split()
-        if not msg_id or not ts.isdigit() or not sigs:
-            return "missing webhook-* headers"
-        if abs(time.time() - int(ts)) > TOLERANCE_S:
-            return "timestamp outside tolerance"
-        for secret in await self._secrets():
-            expected = signature(secret, msg_id, int(ts), body)
-            if any(hmac.compare_digest(expected, s) for s in sigs):
-                return "valid"
-        return "no signature matches any tenant secret"
+        return check(await self._secrets(), headers, body, time.time()) or "valid"
 
     async def handle(self, request: Request) -> Response:
         body = await request.body()
@@ -103,7 +99,23 @@ async def demo_tenant(store: Store) -> tuple[Tenant, str]:
     return tenant, key
 
 
-def banner(settings: Settings, tenant: Tenant, key: str, generated: bool) -> str:
+DEV_LINK_MS = 3600 * 1000
+
+
+async def sign_in_links(store: Store, settings: Settings, tenant: Tenant) -> tuple[str, str]:
+    """Single-use links to the demo tenant's portal and to the console (an hour each)."""
+    base = settings.public_url.rstrip("/") or f"http://{settings.host}:{settings.port}"
+    portal = await store.web.mint_link(Grant("portal", tenant.id), DEV_LINK_MS)
+    console = await store.web.mint_link(Grant("console", None), DEV_LINK_MS)
+    return (
+        f"{base}{SIGN_IN_PATHS['portal']}?token={portal}",
+        f"{base}{SIGN_IN_PATHS['console']}?token={console}",
+    )
+
+
+def banner(
+    settings: Settings, tenant: Tenant, key: str, generated: bool, links: tuple[str, str]
+) -> str:
     base = f"http://{settings.host}:{settings.port}"
     token_note = " (generated; set CRONHOOK_ADMIN_TOKEN to choose one)" if generated else ""
     body = json.dumps(
@@ -122,6 +134,9 @@ bus={"embedded" if not settings.amqp_url else "rabbitmq"}
   demo tenant   {tenant.id}
   API key       {key}
   signing secret {tenant.secrets[0].secret}
+  portal        {links[0]}
+                (the demo tenant's pages; single use, an hour; more: POST /v1/portal-links)
+  console       {links[1]}
   echo receiver {base}/_echo/<anything>  (verifies signatures; GET {base}/_echo lists)
 
 Try it:
@@ -150,6 +165,7 @@ async def run_dev(settings: Settings) -> None:
     store, bus = make_store(settings), make_bus(settings)
     client = WebhookClient()
     try:
+        await check_eviction(store, settings)
         await bus.start()
         tenant, key = await demo_tenant(store)
         echo = EchoReceiver(store)
@@ -163,7 +179,8 @@ async def run_dev(settings: Settings) -> None:
             beating(invoker_heartbeat(store, settings, invoker)),
         ):
             api = asyncio.create_task(serve_api(app, settings, stop))
-            print(banner(settings, tenant, key, generated), file=sys.stderr, flush=True)
+            links = await sign_in_links(store, settings, tenant)
+            print(banner(settings, tenant, key, generated, links), file=sys.stderr, flush=True)
             await until_stopped(dispatcher.run(stop), stop, settings.shutdown_seconds)
             await bus.drain(settings.shutdown_seconds)
             await api

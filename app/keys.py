@@ -6,7 +6,8 @@ slot exist:
 * a tenant's slot, hash tag ``{t:<tenant_id>}``: the tenant record, its schedules, fires,
   attempts, dead letters and in-flight markers;
 * a time-index shard's slot, hash tag ``{ti:<n>}``: the due set, the lease set, the claim
-  owners, the item payloads and pending re-schedules of shard ``n``.
+  owners, the item payloads, pending re-schedules and items being moved by a reshard of
+  shard ``n``.
 
 Global keys (tenant list, API-key lookup, fleet registry) are single-key operations only.
 """
@@ -26,9 +27,14 @@ class ShardKeys:
     claimed: str  # hash: item -> "<owner>|<original due ms>"
     items: str  # hash: item -> payload (JSON)
     pending: str  # hash: item -> due ms set by a writer while the item was claimed (-1 = none)
+    moving: str  # hash: item -> "<due ms>|<payload>" taken out of this shard by a reshard
 
     def all(self) -> list[str]:
         return [self.due, self.lease, self.claimed, self.items, self.pending]
+
+    def with_moving(self) -> list[str]:
+        """The five keys and ``moving``: the scripts of a reshard (app/store/reshard.py)."""
+        return [*self.all(), self.moving]
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,16 @@ class Keys:
 
     def node(self, node_id: str) -> str:
         return f"{self.prefix}:node:{node_id}"
+
+    def sign_in_link(self, token_hash: str) -> str:
+        """string with expiry: JSON {area, tenant_id, read_only} of an unused sign-in link
+        (the SHA-256 of its token); taken with GETDEL, so a link opens one session."""
+        return f"{self.prefix}:signin:{token_hash}"
+
+    def web_session(self, token_hash: str) -> str:
+        """string with expiry: JSON {area, tenant_id, read_only, csrf} of a portal or
+        console session (the SHA-256 of its cookie)."""
+        return f"{self.prefix}:websession:{token_hash}"
 
     # -- tenant slot ----------------------------------------------------------------------
     def _t(self, tenant_id: str) -> str:
@@ -145,8 +161,20 @@ class Keys:
         return f"{self._t(tenant_id)}:*"
 
     # -- time index -----------------------------------------------------------------------
-    def shard_of(self, item: str) -> int:
-        return zlib.crc32(item.encode()) % self.shards
+    @property
+    def layout(self) -> str:
+        """string: JSON {"shards": n, "from": m} of the time index once it was resharded
+        (absent: ``shards`` as configured); "from" is set while items move from m shards."""
+        return f"{self.prefix}:ti:layout"
+
+    @property
+    def reshard_lock(self) -> str:
+        """string with expiry: the token of the one reshard running (app/store/reshard.py)."""
+        return f"{self.prefix}:ti:reshard"
+
+    def shard_of(self, item: str, count: int | None = None) -> int:
+        """The shard of ``item`` among ``count`` shards (default: the configured count)."""
+        return zlib.crc32(item.encode()) % (count or self.shards)
 
     def shard(self, n: int) -> ShardKeys:
         base = f"{self.prefix}:{{ti:{n}}}"
@@ -156,6 +184,7 @@ class Keys:
             claimed=f"{base}:claimed",
             items=f"{base}:items",
             pending=f"{base}:pending",
+            moving=f"{base}:moving",
         )
 
     def shard_for(self, item: str) -> ShardKeys:

@@ -292,6 +292,17 @@ class SystemMetrics:
             ["role"],
             registry=r,
         )
+        self.redis_headroom = Gauge(
+            "cronhook_redis_memory_headroom_ratio",
+            "Share of maxmemory still free on the fullest Redis master (1 without "
+            "maxmemory); alert well before 0: at 0 writes fail (noeviction)",
+            registry=r,
+        )
+        self.redis_used = Gauge(
+            "cronhook_redis_used_memory_bytes",
+            "used_memory of the fullest Redis master",
+            registry=r,
+        )
         self.refresh_errors = Counter(
             "cronhook_gauge_refresh_errors_total",
             "Gauge refreshes that failed (Redis or RabbitMQ unreachable)",

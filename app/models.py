@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, Generic, Literal, TypeVar
 
@@ -43,6 +43,18 @@ def rfc3339(dt: datetime | None) -> str | None:
     return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def local_rfc3339(local: datetime) -> str:
+    """A zone-aware wall-clock time in RFC 3339 with milliseconds and its offset. RFC 3339
+    offsets are whole minutes: an offset with seconds (local mean time, used by some zones
+    until as late as 1972) is cut to whole minutes and the clock moved with it, so the text
+    still names the same instant."""
+    offset = local.utcoffset()
+    if offset is not None and offset.seconds % 60:
+        minutes = int(offset.total_seconds() / 60)  # toward zero
+        local = local.astimezone(timezone(timedelta(minutes=minutes)))
+    return local.isoformat(timespec="milliseconds")
+
+
 def ms_rfc3339(ms: int | float) -> str:
     """``rfc3339(from_ms(ms))``, with the whole second's text kept (many fires share one)."""
     second, milli = divmod(int(ms), 1000)
@@ -61,6 +73,19 @@ def parse_rfc3339(text: str) -> datetime:
     return dt.astimezone(UTC)
 
 
+T = TypeVar("T")
+
+
+def tolerant(cls: type[T], data: dict[str, Any]) -> T:
+    """``cls(**data)`` for a dataclass, the keys it does not know left out: a stored record
+    may carry a field that a newer release added (a rolling deploy)."""
+    try:
+        return cls(**data)
+    except TypeError:
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
 def _ints(data: dict[str, Any], *names: str) -> dict[str, Any]:
     """JSON numbers the contract calls integers (5.0 is one) as Python ints."""
     return {k: int(v) if k in names and isinstance(v, float) else v for k, v in data.items()}
@@ -74,7 +99,7 @@ class RateLimit:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RateLimit:
-        return cls(**_ints(data, "burst"))
+        return tolerant(cls, _ints(data, "burst"))
 
 
 def _api_rate_limit() -> RateLimit:
@@ -99,10 +124,13 @@ class TenantLimits:
         """From stored or API JSON; missing fields (and missing nested ones) get defaults."""
         rest = {k: v for k, v in data.items() if k not in ("rate_limit", "api_rate_limit")}
         api = asdict(_api_rate_limit()) | dict(data.get("api_rate_limit") or {})
-        return cls(
-            rate_limit=RateLimit.from_json(data.get("rate_limit") or {}),
-            api_rate_limit=RateLimit.from_json(api),
-            **_ints(rest, "max_schedules", "max_body_bytes", "max_concurrency"),
+        return tolerant(
+            cls,
+            _ints(rest, "max_schedules", "max_body_bytes", "max_concurrency")
+            | {
+                "rate_limit": RateLimit.from_json(data.get("rate_limit") or {}),
+                "api_rate_limit": RateLimit.from_json(api),
+            },
         )
 
 
@@ -137,7 +165,7 @@ class Tenant:
             name=data["name"],
             created_at=data["created_at"],
             limits=TenantLimits.from_json(data.get("limits") or {}),
-            secrets=tuple(SigningSecret(**s) for s in data["secrets"]),
+            secrets=tuple(tolerant(SigningSecret, s) for s in data["secrets"]),
             metadata=dict(data.get("metadata") or {}),
             updated_at=data.get("updated_at"),
         )
@@ -198,7 +226,7 @@ class RetrySettings:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RetrySettings:
-        return cls(**_ints(data, "max_attempts"))
+        return tolerant(cls, _ints(data, "max_attempts"))
 
 
 @dataclass(frozen=True)
@@ -234,21 +262,27 @@ class Schedule:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Schedule:
+        """From complete JSON (``app.store.formats`` fills in what a record left out);
+        unknown keys are ignored. Equal settings are one shared instance (frozen), whose
+        JSON the fire records of every such schedule then reuse (``_flat_json``)."""
         d = dict(data)
-        d["target"] = Target(**d["target"])
-        # Stored records leave defaults out: all-default settings are one shared instance
-        # (frozen), whose JSON a fire record then reuses (``_flat_json``).
-        retry, misfire = d["retry"], d.get("misfire")
-        d["retry"] = RetrySettings.from_json(retry) if retry else _DEFAULT_RETRY
-        d["misfire"] = Misfire(**misfire) if misfire else _DEFAULT_MISFIRE
-        return cls(**d)
+        d["target"] = tolerant(Target, d["target"])
+        d["retry"] = _shared_retry(tuple(sorted(d["retry"].items())))
+        d["misfire"] = _shared_misfire(tuple(sorted((d.get("misfire") or {}).items())))
+        return tolerant(cls, d)
 
     def evolve(self, **changes: Any) -> Schedule:
         return replace(self, **changes)
 
 
-_DEFAULT_RETRY = RetrySettings()
-_DEFAULT_MISFIRE = Misfire()
+@lru_cache(maxsize=1024)
+def _shared_retry(items: tuple[tuple[str, Any], ...]) -> RetrySettings:
+    return RetrySettings.from_json(dict(items))
+
+
+@lru_cache(maxsize=256)
+def _shared_misfire(items: tuple[tuple[str, Any], ...]) -> Misfire:
+    return tolerant(Misfire, dict(items))
 
 
 # -- fires ------------------------------------------------------------------------------------
@@ -260,7 +294,7 @@ class Attempt:
     status_code: int | None
     error: str | None
     response_excerpt: str
-    outcome: str  # success | retry | fail | gone | deferred
+    outcome: str  # success | retry | exhausted | fail | gone | deferred
     replay: bool = False
     invoker: str = ""
 
@@ -288,6 +322,33 @@ class Fire:
     failure_callback_url: str | None = None
     deferrals: int = 0  # times a tenant limit put the fire back in the time index
     retry_base: int = 0  # attempts made before the latest replay (its retry budget starts here)
+
+    @classmethod
+    def new(
+        cls,
+        fire_id: str,
+        tenant_id: str,
+        kind: FireKind,
+        at_ms: int,
+        now_ms: int,
+        target: Target,
+        retry: RetrySettings,
+        status: FireStatus = "scheduled",
+        **optional: Any,
+    ) -> Fire:
+        """A fire created at ``now_ms``, due at ``at_ms``; ``optional``: the fields with
+        defaults (``schedule_id``, ``callback_url``...)."""
+        return cls(fire_id, tenant_id, optional.pop("schedule_id", None), kind, at_ms, status,
+                   now_ms, now_ms, target, retry, **optional)  # fmt: skip
+
+    @classmethod
+    def of_schedule(
+        cls, s: Schedule, fire_id: str, kind: FireKind, at_ms: int, now_ms: int, **rest: Any
+    ) -> Fire:
+        """A fire of schedule ``s``: its target, retry settings and callbacks."""
+        return cls.new(fire_id, s.tenant_id, kind, at_ms, now_ms, s.target, s.retry,
+                       schedule_id=s.id, callback_url=s.callback_url,
+                       failure_callback_url=s.failure_callback_url, **rest)  # fmt: skip
 
     def to_record(self) -> dict[str, str]:
         """The Redis hash fields of a new fire record."""
@@ -340,7 +401,7 @@ class Fire:
             attempt_count=int(get("attempt_count") or 0),
             first_attempt_at=int(first) if first else None,
             next_attempt_at=int(next_at) if next_at else None,
-            attempts=tuple(Attempt(**a) for a in attempts),
+            attempts=tuple(tolerant(Attempt, a) for a in attempts),
             callback_url=get("callback_url") or None,
             failure_callback_url=get("failure_callback_url") or None,
             deferrals=int(get("deferrals") or 0),
@@ -389,9 +450,9 @@ _flat_json: InstanceMemo[Target | RetrySettings, str] = InstanceMemo(_vars_json,
 # text, and the instance shared (both are frozen and never changed in place).
 @lru_cache(maxsize=1024)
 def _target(text: str) -> Target:
-    return Target(**json.loads(text))
+    return tolerant(Target, json.loads(text))
 
 
 @lru_cache(maxsize=256)
 def _retry(text: str) -> RetrySettings:
-    return RetrySettings(**json.loads(text))
+    return RetrySettings.from_json(json.loads(text))

@@ -2,8 +2,9 @@
 
 ``readiness`` is what ``/readyz`` answers: Redis reachable, every Lua script loaded
 (``SCRIPT EXISTS`` on the shas; a missing one is loaded again, e.g. after a Redis
-restart or failover) and RabbitMQ reachable (a passive queue declare). ``ops_app`` is
-the small HTTP app a dispatcher or invoker serves on ``CRONHOOK_METRICS_PORT``.
+restart or failover) and RabbitMQ reachable (a passive queue declare); under
+``cronhook dev`` the checks are named after the embedded store and bus that run instead.
+``ops_app`` is the small HTTP app a dispatcher or invoker serves on ``CRONHOOK_METRICS_PORT``.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.bus.base import Bus
+from app.bus.memory import MemoryBus
 from app.errors import CronhookError
 from app.metrics import CONTENT_TYPE, SystemMetrics, exposition
-from app.store import Store
+from app.store import Store, memory
 from app.store.errors import DRIVER_ERRORS
-from app.store.scripts import NAMES
 
 log = logging.getLogger("cronhook.observe")
 
@@ -49,7 +50,7 @@ async def _redis(store: Store) -> str:
 
 async def _scripts(store: Store) -> str:
     """Every script's sha known to Redis; a missing one is loaded once more."""
-    scripts = {n: getattr(store.scripts, n) for n in NAMES}
+    scripts = store.scripts.lua.by_name()
     shas = [s.sha for s in scripts.values()]
     exists = await store.client.script_exists(*shas)
     missing = [n for n, ok in zip(scripts, exists, strict=True) if not ok]
@@ -62,21 +63,34 @@ async def _scripts(store: Store) -> str:
     return "ok"
 
 
-async def _bus(bus: Bus | None) -> str:
-    if bus is None:
-        return "ok"
+async def _bus(bus: Bus) -> str:
     await bus.depth()
     return "ok"
 
 
+def _bus_embedded(bus: Bus) -> bool:
+    return isinstance(bus, MemoryBus)
+
+
+def backends(store: Store, bus: Bus | None) -> dict[str, str]:
+    """What this process really runs on, as ``/readyz`` reports it."""
+    out = {"store": "embedded (in-process, lost on exit)" if store.embedded else "redis"}
+    if bus is not None:
+        out["bus"] = "embedded (in-process queue)" if _bus_embedded(bus) else "rabbitmq"
+    return out
+
+
 async def readiness(store: Store, bus: Bus | None) -> dict[str, str]:
-    """One entry per dependency, "ok" or why not."""
-    redis, scripts, rabbit = await asyncio.gather(
-        _check(lambda: _redis(store)),
-        _check(lambda: _scripts(store)),
-        _check(lambda: _bus(bus)),
-    )
-    return {"redis": redis, "scripts": scripts, "rabbitmq": rabbit}
+    """One entry per dependency that runs, named after it ("redis" or "embedded_store",
+    "rabbitmq" or "embedded_bus"; no bus entry without a bus): "ok" or why not."""
+    probes = {
+        "embedded_store" if store.embedded else "redis": lambda: _redis(store),
+        "scripts": lambda: _scripts(store),
+    }
+    if bus is not None:
+        probes["embedded_bus" if _bus_embedded(bus) else "rabbitmq"] = lambda: _bus(bus)
+    results = await asyncio.gather(*(_check(p) for p in probes.values()))
+    return dict(zip(probes, results, strict=True))
 
 
 async def load_scripts(store: Store) -> None:
@@ -86,9 +100,9 @@ async def load_scripts(store: Store) -> None:
         await _scripts(store)
 
 
-def readiness_response(checks: dict[str, str]) -> Response:
+def readiness_response(checks: dict[str, str], runs: dict[str, str]) -> Response:
     ready = all(v == "ok" for v in checks.values())
-    body = {"status": "ok" if ready else "unavailable", "checks": checks}
+    body = {"status": "ok" if ready else "unavailable", "checks": checks, "backends": runs}
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
@@ -99,8 +113,9 @@ async def refresh_gauges(
     registry (live = a heartbeat within ``fresh_ms``), one passive queue declare."""
     now_ms = await store.now_ms()
     k = store.keys
+    shards = (await store.time.current()).shards
     async with store.client.pipeline(transaction=False) as pipe:
-        for n in range(k.shards):
+        for n in range(shards):
             sk = k.shard(n)
             pipe.zcard(sk.due)
             pipe.zcount(sk.due, "-inf", now_ms)
@@ -119,6 +134,11 @@ async def refresh_gauges(
         gauges.fleet.labels(role).set(live.get(role, 0))
     if bus is not None:
         gauges.queue.set(await bus.depth())
+    if not store.embedded:
+        masters = await memory.read(store.client, cluster=store.cluster)
+        fullest = min(masters, key=lambda m: m.headroom)
+        gauges.redis_headroom.set(fullest.headroom)
+        gauges.redis_used.set(fullest.used)
 
 
 async def gauge_loop(
@@ -156,7 +176,7 @@ def ops_app(
         checks = await readiness(store, bus)
         if stopping.is_set():
             checks["process"] = "shutting down"
-        return readiness_response(checks)
+        return readiness_response(checks, backends(store, bus))
 
     return Starlette(
         routes=[

@@ -3,10 +3,8 @@ and how a claimed batch splits into releases, one per instant."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from app import cron
 from app.bus.message import FireMessage
@@ -15,6 +13,7 @@ from app.ids import cron_fire_id
 from app.jobs.state import watch_step
 from app.misfire import plan_misfire
 from app.models import Fire, Schedule, from_ms, to_ms
+from app.payloads import JobWatch, ScheduleRef
 from app.store.timeindex import Claimed, Completion
 
 # An overlap-forbid marker outlives the longest delivery a fire can have: its retry window,
@@ -27,44 +26,6 @@ class ItemPlan:
     fires: tuple[Fire, ...]  # new fire records to create, then publish
     next_due_ms: int  # -1 = the item is finished
     skipped: int = 0
-
-
-def parse_payload(payload: str) -> dict[str, Any]:
-    try:
-        data = json.loads(payload)
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def fire_item_payload(
-    tenant_id: str, fire_id: str, attempt: int, scheduled_ms: int, replay: bool = False
-) -> str:
-    return json.dumps(
-        {"k": "f", "t": tenant_id, "f": fire_id, "a": attempt, "at": scheduled_ms, "r": replay},
-        separators=(",", ":"),
-    )
-
-
-def job_watch_payload(
-    tenant_id: str, fire_id: str, attempt: int, scheduled_ms: int, replay: bool = False
-) -> str:
-    """The payload of a long job's watch item (``app.keys.job_item``)."""
-    return json.dumps(
-        {"k": "j", "t": tenant_id, "f": fire_id, "a": attempt, "at": scheduled_ms, "r": replay},
-        separators=(",", ":"),
-    )
-
-
-def fire_message(data: dict[str, Any], *, settle: bool = False) -> FireMessage:
-    return FireMessage(
-        fire_id=data["f"],
-        tenant_id=data["t"],
-        attempt=int(data["a"]),
-        scheduled_at_ms=int(data.get("at", 0)),
-        replay=bool(data.get("r")),
-        settle=settle,
-    )
 
 
 def timing_of(s: Schedule) -> cron.Timing:
@@ -101,22 +62,8 @@ def plan_schedule(s: Schedule, due_ms: int, now_ms: int, created_ms: int | None 
         ms = to_ms(at)
         if s.end_at is not None and ms > s.end_at:
             continue
-        fires.append(
-            Fire(
-                id=cron_fire_id(s.id, ms),
-                tenant_id=s.tenant_id,
-                schedule_id=s.id,
-                kind="cron",
-                scheduled_at=ms,
-                status="dispatched",
-                created_at=stamp,
-                updated_at=stamp,
-                target=s.target,
-                retry=s.retry,
-                callback_url=s.callback_url,
-                failure_callback_url=s.failure_callback_url,
-            )
-        )
+        fires.append(Fire.of_schedule(s, cron_fire_id(s.id, ms), "cron", ms, stamp,
+                                      status="dispatched"))  # fmt: skip
     nxt = -1 if plan.next_at is None else to_ms(plan.next_at)
     if s.end_at is not None and nxt > s.end_at:
         nxt = -1
@@ -167,18 +114,18 @@ def marker_ttl_s(s: Schedule) -> int:
     return int(s.retry.max_retry_seconds + s.target.timeout_seconds + job) + _MARKER_SLACK_S
 
 
-def _plan_watch(rel: Release, c: Claimed, data: dict[str, Any], fields: Any) -> None:
+def _plan_watch(rel: Release, c: Claimed, watch: JobWatch, fields: Sequence[str | None]) -> None:
     """A long job's watch item (app/jobs/state.py ``watch_step``), as of its release."""
-    step = watch_step(fields or [None] * 5, int(data.get("a", 0)), rel.at_ms)
+    step = watch_step(fields, watch.attempt, rel.at_ms)
     if step.action == "settle":
-        rel.messages.append(fire_message(data, settle=True))
+        rel.messages.append(watch.settle_message())
     rel.completions.append(Completion(c.item, step.due_ms if step.action == "retime" else -1))
 
 
 def plan_batch(
     now_ms: int,
-    items: Sequence[tuple[Claimed, dict[str, Any], Schedule | None]],
-    jobs: Mapping[str, Any] | None = None,
+    items: Sequence[tuple[Claimed, ScheduleRef | FireMessage | JobWatch | None, Schedule | None]],
+    jobs: Mapping[str, Sequence[str | None]] | None = None,
 ) -> BatchPlan:
     """Split a claimed batch into releases. ``items`` pairs each claimed item with its
     parsed payload and, for schedule items, the schedule (None: deleted); ``jobs`` maps a
@@ -188,22 +135,21 @@ def plan_batch(
     by_at: dict[int, Release] = {}
     forbid: dict[str, int] = {}
     dropped: list[str] = []
-    for c, data, s in items:
+    for c, item, s in items:
         at = max(c.due_ms, now_ms)
         rel = by_at.get(at)
         if rel is None:
             rel = by_at[at] = Release(at)
         rel.items.append(c)
-        kind = data.get("k")
-        if kind == "f":
-            rel.messages.append(fire_message(data))
+        if isinstance(item, FireMessage):
+            rel.messages.append(item)
             rel.completions.append(Completion(c.item, -1))
             continue
-        if kind == "j" and "t" in data and "f" in data:
-            _plan_watch(rel, c, data, (jobs or {}).get(c.item))
+        if isinstance(item, JobWatch):
+            _plan_watch(rel, c, item, (jobs or {}).get(c.item) or [None] * 5)
             continue
-        if kind != "s" or s is None or s.paused:
-            if kind != "s":
+        if item is None or s is None or s.paused:
+            if item is None:
                 dropped.append(c.item)
             rel.completions.append(Completion(c.item, -1))
             continue

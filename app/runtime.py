@@ -19,7 +19,8 @@ from app.errors import ConfigError
 from app.metrics import DispatcherMetrics, InvokerMetrics, SystemMetrics, new_registry
 from app.observe import gauge_loop, load_scripts, ops_app
 from app.settings import Settings
-from app.store import Store, open_store
+from app.store import Store, memory, open_store
+from app.store.errors import DRIVER_ERRORS
 
 log = logging.getLogger("cronhook")
 
@@ -37,7 +38,12 @@ def make_store(settings: Settings) -> Store:
 def make_bus(settings: Settings) -> Bus:
     if not settings.amqp_url:
         return MemoryBus(delivery_limit=settings.delivery_limit)
-    return RabbitBus(settings.amqp_url, settings.queue, delivery_limit=settings.delivery_limit)
+    return RabbitBus(
+        settings.amqp_url,
+        settings.queue,
+        queues=settings.queues,
+        delivery_limit=settings.delivery_limit,
+    )
 
 
 def require_services(settings: Settings) -> None:
@@ -51,6 +57,19 @@ def require_services(settings: Settings) -> None:
     ]
     if missing:
         raise ConfigError(f"{', '.join(missing)} must be set (only `cronhook dev` embeds them)")
+
+
+async def check_eviction(store: Store, settings: Settings) -> None:
+    """Refuse to start on a Redis that may evict keys (app/store/memory.py); a Redis that
+    cannot be reached yet is the process's retry loops' business, not a reason to stop."""
+    if store.embedded:
+        return
+    try:
+        await memory.check_policy(
+            store.client, cluster=store.cluster, allow_eviction=settings.allow_eviction
+        )
+    except DRIVER_ERRORS as e:
+        log.warning("could not read Redis's maxmemory-policy at start: %r", e)
 
 
 def stop_event() -> asyncio.Event:
@@ -68,6 +87,7 @@ async def opened(settings: Settings, *, need_bus: bool) -> AsyncIterator[tuple[S
     store = make_store(settings)
     bus = make_bus(settings)
     try:
+        await check_eviction(store, settings)
         if need_bus:
             await bus.start()
         yield store, bus

@@ -7,6 +7,7 @@ from typing import Any
 
 from app import cron
 from app.errors import FieldError, ValidationFailed
+from app.headers import header_error, value_error
 from app.ids import new_id
 from app.models import (
     Misfire,
@@ -21,24 +22,6 @@ from app.models import (
 )
 from app.ssrf import check_target_url
 
-RESERVED_HEADERS = frozenset(
-    {
-        "host",
-        "content-length",
-        "transfer-encoding",
-        "connection",
-        "idempotency-key",
-        "user-agent",
-        "te",
-        "upgrade",
-        "trailer",
-        "expect",
-        "keep-alive",
-        "proxy-authorization",
-        "proxy-connection",
-    }
-)
-RESERVED_PREFIXES = ("webhook-", "cronhook-")
 CALLBACKS = ("callback_url", "failure_callback_url")
 
 
@@ -65,13 +48,12 @@ def target_errors(
     if reason:
         errors.append(FieldError(f"{root}.url", reason))
     for name, value in (target.get("headers") or {}).items():
-        low = name.lower()
-        if low in RESERVED_HEADERS or low.startswith(RESERVED_PREFIXES):
-            errors.append(
-                FieldError(f"{root}.headers.{name}", "is set by cronhook and cannot be overridden")
-            )
-        elif any(c in value for c in "\r\n\x00"):
-            errors.append(FieldError(f"{root}.headers.{name}", "CR, LF and NUL are not allowed"))
+        reason = header_error(name, value)
+        if reason:
+            errors.append(FieldError(f"{root}.headers.{name}", reason))
+    reason = value_error(target.get("content_type") or "")
+    if reason:
+        errors.append(FieldError(f"{root}.content_type", reason))
     job = target.get("job") or {}
     beat = job.get("heartbeat_seconds")
     if beat is not None and beat > job["timeout_seconds"]:
@@ -112,12 +94,18 @@ def retry_errors(retry: RetrySettings, root: str = "retry") -> list[FieldError]:
 
 
 def timing_errors(
-    expr: str, tz: str, seed: str, anchor_ms: int, tenant: Tenant
+    expr: str, tz: str, seed: str, anchor_ms: int, tenant: Tenant, after_ms: int | None = None
 ) -> list[FieldError]:
+    """Why the cron cannot be used: a syntax or range fault, an instant that can never come,
+    no instant left after ``after_ms`` (None: not checked), or more often than the tenant
+    allows."""
     try:
         timing = cron.parse(expr, tz, seed=seed, anchor=from_ms(anchor_ms))
     except cron.CronError as e:
         return [FieldError(e.field, str(e))]
+    if after_ms is not None and timing.next_after(from_ms(after_ms)) is None:
+        after = rfc3339(from_ms(after_ms))
+        return [FieldError("cron", f"can never fire again: it has no instant after {after}")]
     gap = timing.min_gap_seconds()
     if gap < tenant.limits.min_interval_seconds:
         return [
@@ -149,7 +137,16 @@ def build_schedule(
         errors.append(FieldError("end_at", "must be after start_at"))
     tz = body.get("timezone") or "UTC"
     anchor = start_at if start_at is not None else created
-    errors += timing_errors(body["cron"], tz, sid, anchor, tenant)
+    # A new timing must fire again; an unchanged one may have run its course (an `at`).
+    timing_changed = base is None or (base.cron, base.timezone, base.start_at) != (
+        body["cron"],
+        tz,
+        start_at,
+    )
+    after = max(now_ms, start_at - 1 if start_at is not None else now_ms)
+    errors += timing_errors(
+        body["cron"], tz, sid, anchor, tenant, after if timing_changed else None
+    )
     errors += target_errors(body["target"], tenant, allow_private)
     errors += callback_errors(body, tenant, allow_private)
     retry = RetrySettings.from_json(body.get("retry") or {})

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from app.bus.queues import MAX_QUEUES
 from app.errors import ConfigError
 
 # (environment variable, field, type, default, help). The README's table is this table.
@@ -24,7 +25,8 @@ ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
         "amqp_url",
         str,
         "",
-        "RabbitMQ URL (amqp://user:pass@host:5672/vhost); empty in `cronhook dev` = embedded bus",
+        "RabbitMQ URL (amqp://user:pass@host:5672/vhost; a cluster's nodes comma separated: "
+        "amqp://user:pass@n1:5672,n2:5672/vhost); empty in `cronhook dev` = embedded bus",
     ),
     (
         "CRONHOOK_ADMIN_TOKEN",
@@ -35,7 +37,22 @@ ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
     ),
     ("CRONHOOK_PREFIX", "prefix", str, "cronhook", "prefix of every Redis key"),
     ("CRONHOOK_QUEUE", "queue", str, "cronhook.fires", "RabbitMQ quorum queue of ready fires"),
-    ("CRONHOOK_SHARDS", "shards", int, 16, "shards of the time index (fixed for a deployment)"),
+    (
+        "CRONHOOK_QUEUES",
+        "queues",
+        int,
+        1,
+        "quorum queues the fires are spread over (CRONHOOK_QUEUE, then CRONHOOK_QUEUE.1, ...); "
+        "see docs/scaling.md before changing it on a running deployment",
+    ),
+    (
+        "CRONHOOK_SHARDS",
+        "shards",
+        int,
+        16,
+        "shards of the time index of a new deployment; grow them later with "
+        "`cronhook shards grow` (the count in Redis then wins)",
+    ),
     (
         "CRONHOOK_LEASE_SECONDS",
         "lease_seconds",
@@ -75,15 +92,17 @@ ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
     ),
     ("CRONHOOK_REDIS_TIMEOUT", "redis_timeout", float, 5.0, "Redis socket timeout, seconds"),
     ("CRONHOOK_HOST", "host", str, "127.0.0.1", "API bind address"),
+    ("CRONHOOK_PORT", "port", int, 8080, "API port"),
     (
         "CRONHOOK_PUBLIC_URL",
         "public_url",
         str,
         "",
-        "the API's base URL as webhook endpoints reach it (long jobs report to "
-        "<this>/v1/fires/<id>/job); empty = http://CRONHOOK_HOST:CRONHOOK_PORT",
+        "the API's address as browsers and webhook endpoints reach it (https://... behind "
+        "TLS): the base of portal and console sign-in links and of long jobs' "
+        "cronhook-job-url; empty = the address each request came to (links), "
+        "http://CRONHOOK_HOST:CRONHOOK_PORT (job URLs)",
     ),
-    ("CRONHOOK_PORT", "port", int, 8080, "API port"),
     (
         "CRONHOOK_INVOKER_CONCURRENCY",
         "invoker_concurrency",
@@ -111,6 +130,14 @@ ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
         int,
         7 * 86400,
         "how long fire records and attempts are kept",
+    ),
+    (
+        "CRONHOOK_ALLOW_EVICTION",
+        "allow_eviction",
+        bool,
+        False,
+        "start even when Redis has maxmemory with a policy other than noeviction (it may "
+        "delete schedules and time-index items); logged as an error at every start",
     ),
     ("CRONHOOK_LOG_FORMAT", "log_format", str, "json", "json or console"),
     ("CRONHOOK_LOG_LEVEL", "log_level", str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
@@ -157,6 +184,7 @@ class Settings:
     admin_token: str = ""
     prefix: str = "cronhook"
     queue: str = "cronhook.fires"
+    queues: int = 1
     shards: int = 16
     lease_seconds: float = 30.0
     poll_seconds: float = 0.1
@@ -166,12 +194,13 @@ class Settings:
     max_clock_skew_seconds: float = 1.0
     redis_timeout: float = 5.0
     host: str = "127.0.0.1"
-    public_url: str = ""
     port: int = 8080
+    public_url: str = ""
     invoker_concurrency: int = 64
     delivery_limit: int = 20
     allow_private_targets: bool = False
     fire_retention_seconds: int = 7 * 86400
+    allow_eviction: bool = False
     log_format: str = "json"
     log_level: str = "INFO"
     metrics_port: int = 0
@@ -212,6 +241,8 @@ def _problems(s: Settings) -> list[str]:
     )
     names = {f: env for env, f, *_ in ENV_TABLE}
     out += [f"{names[f]} must be positive" for f in positive if getattr(s, f) <= 0]
+    if not 1 <= s.queues <= MAX_QUEUES:
+        out.append(f"CRONHOOK_QUEUES must be between 1 and {MAX_QUEUES}")
     if not 0 < s.port < 65536:
         out.append("CRONHOOK_PORT must be between 1 and 65535")
     if not 0 <= s.metrics_port < 65536:
@@ -230,10 +261,10 @@ def _problems(s: Settings) -> list[str]:
         ("redis://", "rediss://", "redis+cluster://", "unix://")
     ):
         out.append("CRONHOOK_REDIS_URL must start with redis://, rediss://, redis+cluster://")
-    if s.public_url and not s.public_url.startswith(("http://", "https://")):
-        out.append("CRONHOOK_PUBLIC_URL must start with http:// or https://")
     if s.amqp_url and not s.amqp_url.startswith(("amqp://", "amqps://")):
         out.append("CRONHOOK_AMQP_URL must start with amqp:// or amqps://")
+    if s.public_url and not s.public_url.startswith(("http://", "https://")):
+        out.append("CRONHOOK_PUBLIC_URL must start with http:// or https://")
     if not s.prefix or "{" in s.prefix or "}" in s.prefix:
         out.append("CRONHOOK_PREFIX must be non-empty and contain no braces")
     return out

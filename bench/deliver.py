@@ -54,7 +54,7 @@ from app.models import (
     Tenant,
     TenantLimits,
 )
-from app.planning import fire_item_payload
+from app.payloads import fire_item_payload
 from app.store import Store, open_store
 
 REDIS_URL = os.environ.get("CRONHOOK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -181,7 +181,7 @@ async def _write_fires(store: Store, tenant: Tenant, url: str, dues: Sequence[in
         async with store.client.pipeline(transaction=False) as pipe:
             for f in fires:
                 item = fire_item(f.id)
-                await store.scripts.ti_put(
+                await store.scripts.lua.ti_put(
                     keys=store.keys.shard_for(item).all(),
                     args=[
                         item,

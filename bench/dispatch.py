@@ -44,16 +44,19 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aio_pika
 from e2e_fleet import free_port, scrape
 from e2e_report import bucket_quantiles, share_within
+from proc_cpu import listener_pids, total_cpu_seconds
 
 from app.keys import schedule_item
 from app.models import RetrySettings, Schedule, Target, Tenant, TenantLimits
+from app.payloads import schedule_item_payload
 from app.planning import first_due_ms
 from app.store import Store, open_store
-from app.store.records import schedule_payload, schedule_record
+from app.store.records import schedule_record
 
 ROOT = Path(__file__).resolve().parents[1]
 TENANT = "ten_bench0000000000000000000"
@@ -125,7 +128,7 @@ class Fleet:
 
     def cpu_seconds(self) -> float:
         """User + system CPU of every dispatcher process so far."""
-        return sum(proc_cpu(p.pid) for p in self.procs)
+        return total_cpu_seconds(p.pid for p in self.procs)
 
     def stop(self) -> None:
         for p in self.procs:
@@ -135,22 +138,6 @@ class Fleet:
                 p.wait(30)
             except subprocess.TimeoutExpired:
                 p.kill()
-
-
-def proc_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process (0 if it cannot be read)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def broker_pid() -> int | None:
-    """The local RabbitMQ's beam process, if this machine runs one (shared: indicative)."""
-    out = subprocess.run(["pgrep", "-f", "beam.smp.*rabbit"], capture_output=True, text=True)
-    pids = out.stdout.split()
-    return int(pids[0]) if pids else None
 
 
 async def wait_registered(store: Store, n: int, within: float = 30) -> None:
@@ -208,11 +195,11 @@ async def seed(
         await store.scripts.many(
             [
                 (
-                    store.scripts.ti_put,
+                    store.scripts.lua.ti_put,
                     k.shard_for(schedule_item(s.id)).all(),
                     [
                         schedule_item(s.id),
-                        schedule_payload(s),
+                        schedule_item_payload(s.tenant_id, s.id),
                         due_ms if due_ms is not None else first_due_ms(s, now),
                     ],
                 )
@@ -313,9 +300,9 @@ async def burst_once(args: argparse.Namespace, redis_url: str, n: int) -> dict[s
         fleet = Fleet(redis_url, args.amqp, prefix, queue, args.dispatchers, fleet_settings(args))
         try:
             await wait_registered(store, args.dispatchers)
-            beam = broker_pid()
+            beams = listener_pids(urlsplit(args.amqp).port or 5672)  # shared: indicative
             cpu0, redis0 = fleet.cpu_seconds(), await redis_cpu(store)
-            beam0 = proc_cpu(beam) if beam else 0.0
+            beam0 = total_cpu_seconds(beams)
             at = await store.now_ms() + 2000 + int(args.lookahead * 1000)
             await arm(store, n, at)
             first_claim: float | None = None
@@ -330,7 +317,7 @@ async def burst_once(args: argparse.Namespace, redis_url: str, n: int) -> dict[s
             done = now
             cpu = fleet.cpu_seconds() - cpu0
             rcpu = await redis_cpu(store) - redis0
-            bcpu = (proc_cpu(beam) - beam0) if beam else 0.0
+            bcpu = total_cpu_seconds(beams) - beam0
             depth = 0
             for _ in range(100):
                 depth = await queue_depth(args.amqp, queue)

@@ -8,18 +8,22 @@ Per run:
   and lag (arrival minus the scheduled instant, on the receiver's clock) p50/p90/p99/max,
   with a progress bar while it runs;
 - API: schedule-creation throughput and latency percentiles (from creating those);
-- sustained: ``--rate`` fires per second for ``--seconds`` (``every 1s`` schedules whose
-  phases are spread evenly over the second, or ``--shape aligned``: per-second crons that
-  all fire on the whole second), lag percentiles after a warm-up;
+- sustained: ``--rate`` fires per second (default 1,000) for ``--seconds`` in each
+  ``--shape`` (default both): ``aligned``, per-second crons that all fire on the whole
+  second (real cron traffic), and ``spread``, ``every 1s`` schedules whose phases are spread
+  evenly over the second; lag percentiles after a warm-up;
+- CPU per fire: the CPU seconds of every process of the pipeline (api, dispatchers,
+  invokers, the Redis and RabbitMQ servers), read from /proc around each case, divided by
+  the fires delivered, per process kind and in total;
 - raw ceiling: a bare httpx loop and a bare aiohttp loop to the same receiver, and the
   ratio of the burst delivery rate to each.
 
 Prints a table (medians over ``--runs``) and the JSON of every run. The tenant's limits
 are raised far above the load. Cleans up its keys and queues.
 
-    .venv/bin/python bench/e2e.py                       # 1k and 10k burst, 500/s for 60 s
+    .venv/bin/python bench/e2e.py            # 1k and 10k burst; 1,000/s aligned and spread
     .venv/bin/python bench/e2e.py --runs 3 --json out.json
-    .venv/bin/python bench/e2e.py --smoke               # tiny and quick (the CI test)
+    .venv/bin/python bench/e2e.py --smoke    # tiny and quick (the CI test)
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
@@ -47,6 +52,7 @@ from e2e_fleet import (
 )
 from e2e_receiver import ReceiverProcess, Record
 from e2e_report import Progress, bucket_quantiles, load, machine, medians, spread, table
+from proc_cpu import listener_pids, total_cpu_seconds
 
 FAR = "0 0 0 1 1 *"  # Jan 1, 00:00:00: schedules that only calibrate the API
 TAKE_AHEAD_S = 0.5  # sustained: the warm-up's records are dropped this long before the window
@@ -133,17 +139,25 @@ async def burst(
 
 
 async def cpu_seconds(fleet: Fleet) -> dict[str, float]:
-    """CPU seconds used so far by each role's processes (their process_cpu_seconds_total):
-    unlike wall-clock figures, barely moved by other load on the machine."""
-    out = {}
-    for role in ("dispatcher", "invoker"):
-        text = await scrape(fleet.ops_urls(role))
-        out[role] = sum(
-            float(line.split()[-1])
-            for line in text.splitlines()
-            if line.startswith("process_cpu_seconds_total ")
-        )
+    """CPU seconds used so far by every process of the pipeline, from /proc: each cronhook
+    role's processes, the Redis and RabbitMQ servers (found by their listening ports), and
+    their sum as ``total``. Unlike wall-clock figures, barely moved by other load on the
+    machine (but the services' figures include other clients of the same servers)."""
+    out = {
+        role: total_cpu_seconds(p.pid for r, p, _ in fleet.procs if r == role)
+        for role in ("api", "dispatcher", "invoker")
+    }
+    for name, url, default in (
+        ("redis", fleet.cfg.redis_url, 6379),
+        ("rabbitmq", fleet.cfg.amqp_url, 5672),
+    ):
+        out[name] = total_cpu_seconds(listener_pids(_port_of(url.split(",")[0], default)))
+    out["total"] = sum(out.values())
     return out
+
+
+def _port_of(url: str, default: int) -> int:
+    return urlsplit(url).port or default
 
 
 def _pipeline(before: str, after: str) -> dict[str, dict[str, float]]:
@@ -162,6 +176,7 @@ async def sustained(
     key: str,
     args: argparse.Namespace,
     rate: int,
+    shape: str,
     api_rate: float,
 ) -> dict[str, Any]:
     """``rate`` fires/s for ``args.seconds`` after a warm-up. A fleet that cannot keep up
@@ -174,7 +189,7 @@ async def sustained(
     phases_ms = [int(start.timestamp() * 1000) + n * 1000 // rate for n in range(rate)]
     for n, phase_ms in enumerate(phases_ms):
         body: dict[str, Any] = {"name": f"r{n}", "target": {"url": rx.url("/s")}}
-        if args.shape == "spread":
+        if shape == "spread":
             phase = datetime.fromtimestamp(phase_ms / 1000, UTC)
             body |= {"cron": "every 1s", "start_at": _rfc3339(phase)}
         else:
@@ -183,8 +198,8 @@ async def sustained(
     made = await create_schedules(fleet.api_urls, key, bodies, args.api_concurrency)
     w0_ms = int((start.timestamp() + warmup) * 1000)
     window = (w0_ms / 1000, (w0_ms + int(args.seconds * 1000)) / 1000)
-    expected = _instants_in(window, phases_ms if args.shape == "spread" else [0] * rate)
-    progress = Progress(f"{rate}/s {args.shape}", int(args.seconds), enabled=args.progress)
+    expected = _instants_in(window, phases_ms if shape == "spread" else [0] * rate)
+    progress = Progress(f"{rate}/s {shape}", int(args.seconds), enabled=args.progress)
     # drop the warm-up's records well before the window: a take() at its very start reaches
     # the receiver a few ms late and dropped the first instants' deliveries with it (a fleet
     # whose lag is under those few ms showed them as behind); records are kept by instant
@@ -277,9 +292,10 @@ async def one_run(fleet: Fleet, rx: ReceiverProcess, args: argparse.Namespace) -
         run["api"] = {"per_s": round(api_rate, 1), "latency_ms": spread(latencies)}
     run["sustained"] = {}
     for rate in args.rate if args.seconds > 0 else []:
-        name = f"{rate}/s {args.shape} {args.seconds:g}s"
-        run["sustained"][name] = await sustained(fleet, rx, key, args, rate, api_rate)
-        run["load"][f"after_sustained_{rate}"] = load()
+        for shape in args.shape:
+            name = f"{rate}/s {shape} {args.seconds:g}s"
+            run["sustained"][name] = await sustained(fleet, rx, key, args, rate, shape, api_rate)
+            run["load"][f"after_sustained_{rate}_{shape}"] = load()
     raw = await ceiling(rx.url("/raw"), args.ceiling_concurrency, args.ceiling_seconds)
     rx.take()
     raw["ratios"] = {
@@ -293,9 +309,15 @@ async def one_run(fleet: Fleet, rx: ReceiverProcess, args: argparse.Namespace) -
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--burst", type=int, nargs="*", default=[1000, 10000], help="N due at once")
-    p.add_argument("--rate", type=int, nargs="*", default=[500], help="sustained fires/s")
-    p.add_argument("--seconds", type=float, default=60, help="sustained window (0 = skip)")
-    p.add_argument("--shape", choices=["spread", "aligned"], default="spread")
+    p.add_argument("--rate", type=int, nargs="*", default=[1000], help="sustained fires/s")
+    p.add_argument("--seconds", type=float, default=30, help="sustained window (0 = skip)")
+    p.add_argument(
+        "--shape",
+        nargs="+",
+        choices=["aligned", "spread"],
+        default=["aligned", "spread"],
+        help="sustained shapes: all fires on the whole second, or spread over it",
+    )
     p.add_argument("--runs", type=int, default=1)
     p.add_argument("--apis", type=int, default=1)
     p.add_argument("--dispatchers", type=int, default=1)
@@ -332,6 +354,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.smoke:
         args.burst, args.rate, args.seconds = [50], [20], 3.0
+        args.shape = ["aligned"]
         args.ceiling_seconds, args.invokers, args.runs = 0.5, 1, 1
     return args
 

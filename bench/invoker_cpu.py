@@ -43,20 +43,13 @@ from deliver import (
     cleanup,
     with_receiver,
 )
+from proc_cpu import cpu_seconds
 
 from app.bus.message import FireMessage
 from app.bus.rabbitmq import RabbitBus
 from app.ids import new_id
 from app.models import Fire, RetrySettings, Target, Tenant
 from app.store import Store, open_store
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK
 
 
 async def _fires(store: Store, tenant: Tenant, url: str, n: int) -> list[FireMessage]:

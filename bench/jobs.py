@@ -79,6 +79,20 @@ async def statuses(r: Any, prefix: str, tenant: str, ids: list[str]) -> dict[str
     return counts
 
 
+async def attempt_errors(r: Any, prefix: str, tenant: str, ids: list[str]) -> dict[str, int]:
+    """Recorded attempts by error class (``ok`` for none)."""
+    counts: dict[str, int] = {}
+    for at in range(0, len(ids), 2000):
+        async with r.pipeline(transaction=False) as pipe:
+            for fid in ids[at : at + 2000]:
+                pipe.lrange(f"{prefix}:{{t:{tenant}}}:attempts:{fid}", 0, -1)
+            for attempts in await pipe.execute():
+                for a in attempts:
+                    error = json.loads(a).get("error") or "ok"
+                    counts[error] = counts.get(error, 0) + 1
+    return counts
+
+
 async def job_hash_bytes(r: Any, prefix: str, tenant: str, ids: list[str]) -> float:
     sample = random.sample(ids, min(200, len(ids)))
     sizes = [await r.memory_usage(f"{prefix}:{{t:{tenant}}}:job:{fid}") or 0 for fid in sample]
@@ -141,7 +155,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         done_at = await wait_for(all_done, args.spread + 120, "all succeeded")
         mem_done, rcpu1 = await redis_stats(r)
         cpu1 = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        deliveries, completed, other, errors = receiver.stats()
+        deliveries, completed, other, errors, pairs = receiver.stats()
+        attempts = await attempt_errors(r, fleet.prefix, tenant["id"], ids)
         cpu = {name: round(cpu1[name] - cpu0[name], 2) for name in pids}
         return {
             "jobs": args.jobs,
@@ -151,6 +166,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "all_succeeded_after_s": round(done_at - at, 2),
             "running_when_all_delivered": counts_running.get("running", 0),
             "deliveries": deliveries,
+            "distinct_fire_attempts_delivered": pairs,
+            "attempts_recorded_by_error": attempts,
             "completions_200": completed,
             "completions_other": other,
             "report_errors": errors,

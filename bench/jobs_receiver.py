@@ -4,7 +4,7 @@ completion to the delivery's job URL (aiohttp, with the job token), each job fin
 random moment between a third of ``spread`` and ``spread`` seconds after its delivery.
 
 The parent asks over a pipe: ``stats`` -> (deliveries, completions answered 200, other
-answers, errors).
+answers, errors, distinct (webhook-id, attempt) pairs delivered).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ class _Jobs:
     def __init__(self, spread: float, concurrency: int) -> None:
         self.spread = spread
         self.deliveries = self.completed = self.other = self.errors = 0
+        self.pairs: set[tuple[str, str]] = set()
         self.gate = asyncio.Semaphore(concurrency)
         self.session: aiohttp.ClientSession | None = None
         self.tasks: set[asyncio.Task[None]] = set()
@@ -94,6 +95,8 @@ class _Endpoint(asyncio.Protocol):
             url = _header(head, lower, b"cronhook-job-url")
             token = _header(head, lower, b"cronhook-job-token")
             self.jobs.deliveries += 1
+            fire = _header(head, lower, b"webhook-id") or ""
+            self.jobs.pairs.add((fire, _header(head, lower, b"cronhook-attempt") or ""))
             if url and token:
                 self.jobs.start(url, token)
             assert self.transport is not None
@@ -118,7 +121,9 @@ def _serve(conn: Connection, spread: float, concurrency: int) -> None:
                     done.set()
                     return
                 if command == "stats":
-                    conn.send((jobs.deliveries, jobs.completed, jobs.other, jobs.errors))
+                    conn.send(
+                        (jobs.deliveries, jobs.completed, jobs.other, jobs.errors, len(jobs.pairs))
+                    )
                 else:
                     done.set()
 
@@ -148,10 +153,10 @@ class JobsReceiver:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def stats(self) -> tuple[int, int, int, int]:
+    def stats(self) -> tuple[int, int, int, int, int]:
         self._conn.send("stats")
-        d, c, o, e = self._conn.recv()
-        return int(d), int(c), int(o), int(e)
+        d, c, o, e, p = self._conn.recv()
+        return int(d), int(c), int(o), int(e), int(p)
 
     def stop(self) -> None:
         if self._proc.is_alive():

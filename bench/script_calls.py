@@ -39,7 +39,7 @@ async def one_run(scripts: Scripts, prefix: str, calls: int, tasks: int) -> floa
         for i in range(per_task):
             fire = f"{prefix}:fire:{w}:{i}"
             answer = await scripts.call(
-                scripts.fire_begin,
+                scripts.lua.fire_begin,
                 [fire, f"{fire}:inflight", f"{prefix}:rate", f"{prefix}:slots"],
                 ["inv-1", 1, 30000, 1_700_000_000_000, 0, 0, 0, 100, 1000, 1, "", 0, "0"],
             )

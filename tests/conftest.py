@@ -102,9 +102,18 @@ async def store(request: pytest.FixtureRequest, prefix: str) -> AsyncIterator[St
         await delete_prefix(url, prefix)
 
 
-@pytest.fixture(params=["memory", pytest.param("rabbitmq", marks=pytest.mark.external_service)])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("rabbitmq", marks=pytest.mark.external_service),
+        pytest.param("rabbitmq-public", marks=pytest.mark.external_service),
+        pytest.param("rabbitmq-3-queues", marks=pytest.mark.external_service),
+    ]
+)
 async def bus(request: pytest.FixtureRequest, queue_name: str) -> AsyncIterator[Bus]:
-    """The bus contract runs on the in-process bus and on the real RabbitMQ."""
+    """The bus contract runs on the in-process bus and on the real RabbitMQ: with one work
+    queue and with three, on the fast paths (aiormq's internals, where the fence allows)
+    and with one queue on aio-pika's public API."""
     if request.param == "memory":
         b: Bus = MemoryBus(delivery_limit=3)
         await b.start()
@@ -112,14 +121,22 @@ async def bus(request: pytest.FixtureRequest, queue_name: str) -> AsyncIterator[
         await b.aclose()
         return
     url: str = request.getfixturevalue("amqp_url")
-    async with started_rabbit(url, queue_name, delivery_limit=3) as rb:
+    fast = False if request.param == "rabbitmq-public" else None
+    queues = 3 if request.param == "rabbitmq-3-queues" else 1
+    async with started_rabbit(
+        url, queue_name, delivery_limit=3, queues=queues, fast_path=fast
+    ) as rb:
+        assert fast is None or not rb.fast_path
         yield rb
 
 
-@pytest.fixture
-async def rabbit(amqp_url: str, queue_name: str) -> AsyncIterator[RabbitBus]:
-    """The real RabbitMQ bus alone (default delivery limit), on this test's own queue."""
-    async with started_rabbit(amqp_url, queue_name) as rb:
+@pytest.fixture(params=[None, False], ids=["fast", "public"])
+async def rabbit(
+    request: pytest.FixtureRequest, amqp_url: str, queue_name: str
+) -> AsyncIterator[RabbitBus]:
+    """The real RabbitMQ bus alone (default delivery limit), on this test's own queue: on
+    the fast paths where the fence allows them, and on aio-pika's public API."""
+    async with started_rabbit(amqp_url, queue_name, fast_path=request.param) as rb:
         yield rb
 
 

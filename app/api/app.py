@@ -15,6 +15,7 @@ from app.api import (
     fleet,
     forecast,
     jobs,
+    links,
     observability,
     schedules,
     stream,
@@ -39,6 +40,8 @@ def create_app(
 ) -> Starlette:
     """The API over a ready store (the caller owns its lifetime). ``registry``: the
     process's metrics registry, served on /metrics (a fresh one when not given)."""
+    from app.web import routes as web_routes  # the pages stand on the API: imported last
+
     routes: list[BaseRoute] = [
         *system.ROUTES,
         *observability.ROUTES,
@@ -50,6 +53,8 @@ def create_app(
         *stream.ROUTES,
         *forecast.ROUTES,
         *fleet.ROUTES,
+        *links.ROUTES,
+        *web_routes(),
         *extra_routes,
     ]
     registry = registry if registry is not None else new_registry()

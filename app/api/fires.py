@@ -12,7 +12,7 @@ from app.api.views import fire_view
 from app.errors import FieldError, NotFound, ValidationFailed
 from app.ids import new_id
 from app.models import Fire, RetrySettings, Schedule, Target, parse_rfc3339, to_ms
-from app.planning import fire_item_payload
+from app.payloads import fire_item_payload
 from app.schedules import callback_errors, retry_errors, target_errors
 from app.store.paging import Page
 
@@ -89,21 +89,7 @@ async def _send(ctx: Ctx, fire: Fire) -> Response:
 async def trigger_schedule(ctx: Ctx) -> Response:
     s = await _schedule(ctx)
     now = ctx.now_ms()
-    fire = Fire(
-        id=new_id("fire"),
-        tenant_id=s.tenant_id,
-        schedule_id=s.id,
-        kind="manual",
-        scheduled_at=now,
-        status="scheduled",
-        created_at=now,
-        updated_at=now,
-        target=s.target,
-        retry=s.retry,
-        next_attempt_at=now,
-        callback_url=s.callback_url,
-        failure_callback_url=s.failure_callback_url,
-    )
+    fire = Fire.of_schedule(s, new_id("fire"), "manual", now, now, next_attempt_at=now)
     return await _send(ctx, fire)
 
 
@@ -136,21 +122,12 @@ async def create_message(ctx: Ctx) -> Response:
     errors += callback_errors(body, tenant, allow) + retry_errors(retry)
     if errors:
         raise ValidationFailed(errors)
-    fire = Fire(
-        id=new_id("fire"),
-        tenant_id=tenant.id,
-        schedule_id=None,
-        kind="message",
-        scheduled_at=due,
-        status="scheduled",
-        created_at=now,
-        updated_at=now,
-        target=Target(**body["target"]),
-        retry=retry,
+    fire = Fire.new(
+        new_id("fire"), tenant.id, "message", due, now, Target(**body["target"]), retry,
         next_attempt_at=due,
         callback_url=body.get("callback_url"),
         failure_callback_url=body.get("failure_callback_url"),
-    )
+    )  # fmt: skip
     return await _send(ctx, fire)
 
 

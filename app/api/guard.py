@@ -1,20 +1,24 @@
 """Every route goes through here: authenticate (401/403), the API key's rate limit (429),
-the contract's query parameters (422), and for POSTs the Idempotency-Key."""
+the contract's query parameters (422), and for POSTs the Idempotency-Key.
+
+The pages (app/web) run the very same handlers through :func:`invoke`, with the principal
+of their browser session and the body their form gave: one implementation of every rule."""
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from app.api.auth import Principal, authenticate
-from app.api.contract import Operation, operation, parse_query
+from app.api.contract import Operation, check, operation, parse_query
 from app.api.idempotency import idempotent
 from app.api.problems import ApiProblem
 from app.api.requests import json_body
@@ -37,6 +41,8 @@ class Ctx:
     op: Operation
     principal: Principal
     query: dict[str, Any]
+    given: dict[str, Any] | None = None  # a page's body, instead of the request's JSON
+    path: Mapping[str, str] | None = None  # a page's path ids, instead of the request's
 
     @property
     def store(self) -> Store:
@@ -52,17 +58,23 @@ class Ctx:
 
     def path_id(self, name: str) -> str:
         """A path id; one that cannot exist answers 404 like one that does not."""
-        value = str(self.request.path_params[name])
+        params = self.request.path_params if self.path is None else self.path
+        value = str(params.get(name, ""))
         if not _ID.match(value):
             raise NotFound(f"no such {name.removesuffix('_id').replace('_', ' ')}")
         return value
 
     async def body(self) -> dict[str, Any]:
-        return await json_body(self.request, self.op)
+        if self.given is None:
+            return await json_body(self.request, self.op)
+        if self.op.body_pointer is not None:
+            check(self.op.body_pointer, self.given)
+        return self.given
 
 
 Handler = Callable[[Ctx], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
+_HANDLERS: dict[str, tuple[Operation, Handler, Who]] = {}
 
 
 async def _principal(request: Request, st: ApiState, who: Who) -> Principal:
@@ -96,6 +108,8 @@ def endpoint(operation_id: str, who: Who) -> Callable[[Handler], Endpoint]:
     op = operation(operation_id)
 
     def wrap(handler: Handler) -> Endpoint:
+        _HANDLERS[operation_id] = (op, handler, who)
+
         async def run(request: Request) -> Response:
             st = ApiState.of(request)
             principal = await _principal(request, st, who)
@@ -110,6 +124,29 @@ def endpoint(operation_id: str, who: Who) -> Callable[[Handler], Endpoint]:
         return run
 
     return wrap
+
+
+async def invoke(
+    operation_id: str,
+    request: Request,
+    principal: Principal,
+    *,
+    body: dict[str, Any] | None = None,
+    query: Mapping[str, str] | None = None,
+    path: Mapping[str, str] | None = None,
+) -> Response:
+    """Run the operation's handler for a page: ``principal`` comes from a browser session
+    (its CSRF token already checked), ``body`` from a form, ``query`` as the API would take
+    it, ``path`` the ids the API's path would carry (default: the page's own path
+    parameters). Raises what the handler raises."""
+    op, handler, who = _HANDLERS[operation_id]
+    if who == "admin" and not principal.admin:
+        raise ApiProblem(403, "this page needs an operator session")
+    if who == "tenant" and principal.tenant is None:
+        raise ApiProblem(403, "this page needs a tenant session")
+    params = parse_query(op, QueryParams(dict(query or {})))
+    ctx = Ctx(request, ApiState.of(request), op, principal, params, body or {}, path)
+    return await handler(ctx)
 
 
 def route(path: str, **methods: Endpoint) -> Route:

@@ -83,11 +83,14 @@ async def get_schedule(ctx: Ctx) -> Response:
 
 
 async def _change(ctx: Ctx, change: Callable[[Schedule, int], Schedule]) -> Response:
-    """Read, change, compare-and-set, re-time: a concurrent writer makes us start over."""
+    """Read, change, compare-and-set, re-time: a concurrent writer makes us start over.
+    A change that returns the schedule itself is a no-op: nothing is written."""
     for _ in range(_TRIES):
         old = await _owned(ctx)
         now = ctx.now_ms()
         new = change(old.schedule, now)
+        if new is old.schedule:
+            return JSONResponse(await _view(ctx, new))
         due = _due(new, now)
         if await ctx.store.records.replace_schedule(old, new, due):
             return JSONResponse(schedule_view(new, due))
@@ -117,6 +120,8 @@ async def delete_schedule(ctx: Ctx) -> Response:
 @endpoint("pauseSchedule", "tenant")
 async def pause_schedule(ctx: Ctx) -> Response:
     def change(s: Schedule, now: int) -> Schedule:
+        if s.paused:
+            return s
         return s.evolve(paused=True, version=s.version + 1, updated_at=now)
 
     return await _change(ctx, change)
@@ -125,6 +130,8 @@ async def pause_schedule(ctx: Ctx) -> Response:
 @endpoint("resumeSchedule", "tenant")
 async def resume_schedule(ctx: Ctx) -> Response:
     def change(s: Schedule, now: int) -> Schedule:
+        if not s.paused:
+            return s
         return s.evolve(paused=False, paused_reason=None, version=s.version + 1, updated_at=now)
 
     return await _change(ctx, change)

@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 from app.api.contract import spec_text
 from app.api.guard import Ctx, endpoint, route
 from app.api.problems import problem
-from app.observe import readiness
+from app.observe import backends, readiness
 
 
 @endpoint("healthz", "public")
@@ -19,7 +19,8 @@ async def healthz(ctx: Ctx) -> Response:
 async def readyz(ctx: Ctx) -> Response:
     checks = await readiness(ctx.store, ctx.st.bus)
     if all(v == "ok" for v in checks.values()):
-        return JSONResponse({"status": "ok", "checks": checks})
+        runs = backends(ctx.store, ctx.st.bus)
+        return JSONResponse({"status": "ok", "checks": checks, "backends": runs})
     failing = ", ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok")
     return problem(503, f"not ready ({failing})", instance="/readyz", headers={"Retry-After": "1"})
 

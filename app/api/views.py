@@ -7,7 +7,16 @@ from typing import Any
 
 from app.cron import Occurrence
 from app.jobs import JobState
-from app.models import Attempt, Fire, Schedule, SigningSecret, Tenant, from_ms, rfc3339
+from app.models import (
+    Attempt,
+    Fire,
+    Schedule,
+    SigningSecret,
+    Tenant,
+    from_ms,
+    local_rfc3339,
+    rfc3339,
+)
 from app.store.records import ApiKeyRecord
 
 
@@ -68,7 +77,7 @@ def schedule_view(s: Schedule, next_fire_ms: int | None) -> dict[str, Any]:
 def occurrence_view(o: Occurrence) -> dict[str, Any]:
     return {
         "at": rfc3339(o.utc),
-        "local": o.local.isoformat(timespec="milliseconds"),
+        "local": local_rfc3339(o.local),
         "dst": o.dst,
     }
 

@@ -10,8 +10,9 @@ once that write has been handed to the socket, as with ``basic_ack``. A closed c
 fails the acks of its turn with ``ChannelInvalidStateError``, as ``basic_ack`` does.
 
 It relies on aiormq's channel internals through ``app.bus.amqp_batch.queue_bytes`` (the
-channel's ``write_queue``, ``number``, ``create_future``; aiormq is pinned to a minor
-release in pyproject.toml).
+channel's ``write_queue``, ``number``, ``create_future``), so it runs only on the aiormq and
+pamqp releases it was tested against (``app.bus.amqp_fence``; elsewhere the bus acks
+through aio-pika).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from aiormq.exceptions import ChannelInvalidStateError
 from pamqp import commands as spec
 
 from app.bus.amqp_batch import queue_bytes
+from app.turns import TurnEnd
 
 
 class AckBatch:
@@ -33,14 +35,14 @@ class AckBatch:
         self._tags: dict[Any, list[int]] = {}  # channel -> delivery tags of this turn
         self._turn: dict[Any, asyncio.Future[None]] = {}  # channel -> its write, drained
         self._sending: set[asyncio.Task[None]] = set()
+        self._turn_end = TurnEnd(self._flush)
 
     async def ack(self, channel: Any, delivery_tag: int) -> None:
         """Ack ``delivery_tag`` on ``channel`` (an aiormq channel) with the other acks of
         this loop turn; returns once the write is drained."""
         if channel.is_closed:
             raise ChannelInvalidStateError(f"{channel!r} closed")
-        if not self._tags:
-            asyncio.get_running_loop().call_soon(self._flush)
+        self._turn_end.schedule()
         tags = self._tags.get(channel)
         if tags is None:
             tags = self._tags[channel] = []

@@ -19,9 +19,11 @@ so each is marshalled once by pamqp and reused, the per-message parts packed aro
 more than one frame goes through pamqp itself.
 
 It relies on aiormq's channel internals (``lock``, ``delivery_tag``, ``confirmations``,
-``message_id_delivery_tag``, ``write_queue``, ``max_content_size``), so aiormq is pinned to
-a minor release in pyproject.toml and tests/integration/test_rabbit_publish.py covers
-confirms, mandatory returns, concurrent batches and a closed channel on the real broker.
+``message_id_delivery_tag``, ``write_queue``, ``max_content_size``), so it runs only on the
+aiormq and pamqp releases it was tested against (``app.bus.amqp_fence``; elsewhere the bus
+publishes through ``app.bus.amqp_public``), and tests/integration/test_rabbit_publish.py
+covers confirms, mandatory returns, concurrent batches and a closed channel on the real
+broker.
 """
 
 from __future__ import annotations
@@ -38,8 +40,7 @@ from pamqp import constants
 from pamqp.body import ContentBody
 from pamqp.header import ContentHeader
 
-CHUNK = 500  # messages per write: bounds the bytes built and the lock's hold time
-CONTENT_TYPE = "application/json"
+from app.bus.amqp_public import CONTENT_TYPE  # the same on both paths
 
 _FRAME_HEAD = struct.Struct(">BHI")  # frame type, channel, payload size
 _CONTENT_HEAD = struct.Struct(">HxxQ")  # class id, weight (0), body size
@@ -99,32 +100,19 @@ class Framer:
         return b"".join(parts)
 
 
-async def publish_batch(
-    channel: Any,
-    routing_key: str,
-    messages: Sequence[tuple[str, bytes]],
-    *,
-    gate: asyncio.Semaphore,
-    chunk_timeout: float,
+async def publish_chunk(
+    channel: Any, routing_key: str, chunk: Sequence[tuple[str, bytes]]
 ) -> list[Any]:
-    """Publish ``(message_id, body)`` pairs, persistent and mandatory, to the default
-    exchange; returns each message's confirmation result or exception, in order. Each
-    chunk holds ``gate`` (the publisher's chunks awaiting confirms at once) and must be
-    confirmed within ``chunk_timeout`` seconds of taking it (TimeoutError otherwise): many
-    concurrent publishes queue for the gate instead of racing one deadline."""
-    results: list[Any] = []
-    for start in range(0, len(messages), CHUNK):
-        futures: list[asyncio.Future[Any]] = []
-        tags: list[tuple[str, int]] = []
-        async with gate:
-            try:
-                async with asyncio.timeout(chunk_timeout):
-                    chunk = messages[start : start + CHUNK]
-                    await _write_chunk(channel, routing_key, chunk, futures, tags)
-                    results += await _confirmed(channel, futures)
-            finally:
-                _forget(channel, futures, tags)
-    return results
+    """Publish ``(message_id, body)`` pairs (at most ``CHUNK``), persistent and mandatory, to
+    the default exchange in one write; returns each message's confirmation result or
+    exception, in order (``amqp_public.in_chunks`` bounds the time and the chunks at once)."""
+    futures: list[asyncio.Future[Any]] = []
+    tags: list[tuple[str, int]] = []
+    try:
+        await _write_chunk(channel, routing_key, chunk, futures, tags)
+        return await _confirmed(channel, futures)
+    finally:
+        _forget(channel, futures, tags)
 
 
 async def _write_chunk(

@@ -1,15 +1,27 @@
 """The RabbitMQ bus on aio-pika.
 
-Topology: a durable quorum queue (``x-delivery-limit``, dead-lettering to ``<queue>.dlq``),
-persistent messages published through the default exchange with publisher confirms,
+Topology: ``N`` durable quorum queues (``app.bus.queues``: each fire goes to one by its id;
+``x-delivery-limit``, all dead-lettering to ``<queue>.dlq``), persistent messages published
+through the default exchange with publisher confirms,
 ``mandatory`` and ``on_return_raises`` (an unroutable message is an error, not a silent
 drop). Consumers ack manually after the handler returns (the acks of one loop turn in one write:
 ``app.bus.amqp_acks``); prefetch bounds what is in flight. The consumer sits on the aiormq
 channel under aio-pika's robust channel (aio-pika's per-message ``IncomingMessage`` and its
-extra task cost ~5 % of an invoker's CPU) and is started again after each reconnect.
+extra task cost ~5 % of an invoker's CPU) and is started again after each reconnect. An
+invoker consumes from every one of the ``N`` queues and from queues a larger ``N`` left
+behind (found by a passive declare at start), each consumer with a share of the prefetch.
+
+The URL may name several brokers of a cluster, comma separated
+(``amqp://u:p@host1:5672,host2:5672,host3/vhost``): the connection tries them in turn, at
+start and on every reconnect, so publishers and consumers move to a live node by themselves.
 
 aio-pika's ``message.process()`` rejects without requeue when its task is cancelled, so it is
 not used: every outcome here is an explicit ack, nack-with-requeue or reject.
+
+The batched publish, the batched acks and the consumers on the aiormq channel are fast paths
+on aiormq's internals, fenced by ``app.bus.amqp_fence``: on aiormq or pamqp releases they
+were not tested against (or with ``fast_path=False``, ``CRONHOOK_AMQP_FAST_PATH=off``) the
+bus publishes, consumes and settles through aio-pika's public API instead.
 """
 
 from __future__ import annotations
@@ -18,27 +30,29 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import aio_pika
-import aiormq
 from aio_pika.abc import AbstractRobustConnection
-from aiormq.abc import DeliveredMessage
-from pamqp import commands as spec
+from pamqp.commands import Basic
 
-from app.bus.amqp_acks import AckBatch
-from app.bus.amqp_batch import publish_batch
-from app.bus.base import Handler, Requeue
+from app.bus import queues as q
+from app.bus.amqp_deliveries import Deliveries
+from app.bus.amqp_fence import use_fast_path
+from app.bus.amqp_public import in_chunks, publish_public
+from app.bus.base import Handler
+from app.bus.brokers import connect
 from app.bus.message import FireMessage
-from app.errors import BusUnavailable, PoisonMessage
+from app.errors import BusUnavailable
 
 log = logging.getLogger("cronhook.bus")
 
 CHUNKS_IN_FLIGHT = 4  # publish chunks (amqp_batch.CHUNK messages) awaiting confirms at once
 
 _DRIVER_ERRORS: tuple[type[BaseException], ...] = (
-    aiormq.exceptions.AMQPError,
-    aiormq.exceptions.ChannelInvalidStateError,  # a RuntimeError: the channel closed
+    aio_pika.exceptions.AMQPError,
+    aio_pika.exceptions.ChannelInvalidStateError,  # a RuntimeError: the channel closed
     aio_pika.exceptions.AMQPException,
     ConnectionError,
     OSError,
@@ -53,85 +67,149 @@ _PUBLISH_ERRORS: tuple[type[BaseException], ...] = (
 
 class RabbitBus:
     def __init__(
-        self, url: str, queue: str, *, delivery_limit: int = 20, publish_timeout: float = 10.0
+        self,
+        url: str,
+        queue: str,
+        *,
+        queues: int = 1,
+        delivery_limit: int = 20,
+        publish_timeout: float = 10.0,
+        fast_path: bool | None = None,
     ) -> None:
+        """``fast_path``: None = where ``app.bus.amqp_fence`` allows (the default), False =
+        aio-pika's public API only, True = the fast paths where the releases are tested."""
         self._url = url
         self._queue_name = queue
+        self._count = queues
+        self.queue_names = q.queue_names(queue, queues)
         self._delivery_limit = delivery_limit
         self._publish_timeout = publish_timeout
         self._conn: AbstractRobustConnection | None = None
         self._pub: Any = None
         self._sub: Any = None
-        self._queue: Any = None
-        self._tag: str | None = None
+        self._consumed: list[str] = []
+        self._tags: list[str] = []
         self._tag_channel: Any = None
-        self._handler: Handler | None = None
-        self._inflight: set[asyncio.Task[None]] = set()
+        self._consuming = False
         self._gate = asyncio.Semaphore(CHUNKS_IN_FLIGHT)
-        self._acks = AckBatch()
+        self.fast_path = use_fast_path(fast_path)
+        self._publish: Any = publish_public
+        acks = None
+        if self.fast_path:  # imported only here: they touch aiormq's and pamqp's internals
+            from app.bus.amqp_acks import AckBatch
+            from app.bus.amqp_batch import publish_chunk
+
+            self._publish, acks = publish_chunk, AckBatch()
+        self._deliveries = Deliveries(_DRIVER_ERRORS, acks)
+        self._public_consumers: list[tuple[Any, str]] = []  # (aio-pika queue, tag)
 
     @property
     def dlq_name(self) -> str:
-        return f"{self._queue_name}.dlq"
+        return q.dead_letter_name(self._queue_name)
 
     async def start(self) -> None:
         try:
-            self._conn = await aio_pika.connect_robust(self._url, timeout=10)
+            self._conn = await connect(self._url)
             self._pub = await self._conn.channel(publisher_confirms=True, on_return_raises=True)
             await self._declare(self._pub)
         except _DRIVER_ERRORS as e:
             raise BusUnavailable(f"cannot reach RabbitMQ: {e!r}") from e
 
-    async def _declare(self, channel: Any) -> Any:
+    async def _declare(self, channel: Any) -> None:
         await channel.declare_queue(
             self.dlq_name, durable=True, arguments={"x-queue-type": "quorum"}
         )
-        return await channel.declare_queue(
-            self._queue_name,
-            durable=True,
-            arguments={
-                "x-queue-type": "quorum",
-                "x-delivery-limit": self._delivery_limit,
-                "x-dead-letter-exchange": "",
-                "x-dead-letter-routing-key": self.dlq_name,
-            },
-        )
+        for name in self.queue_names:
+            await channel.declare_queue(
+                name,
+                durable=True,
+                arguments={
+                    "x-queue-type": "quorum",
+                    "x-delivery-limit": self._delivery_limit,
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": self.dlq_name,
+                },
+            )
+
+    async def leftovers(self) -> dict[str, int]:
+        """Queues past this bus's ``N`` that still exist (a larger ``N`` left them), in
+        order up to the first one missing, with the messages ready in each. Each probe is a
+        passive declare on a channel of its own (a missing queue closes the channel)."""
+        if self._conn is None:
+            raise BusUnavailable("bus not started")
+        found: dict[str, int] = {}
+        for name in q.leftover_names(self._queue_name, self._count):
+            robust = await self._conn.channel(publisher_confirms=False)
+            try:
+                channel = await robust.get_underlay_channel()
+                ok = await channel.queue_declare(name, passive=True)
+            except aio_pika.exceptions.ChannelClosed:
+                break
+            finally:
+                with contextlib.suppress(*_DRIVER_ERRORS):
+                    await robust.close()
+            found[name] = int(ok.message_count or 0)
+        return found
 
     async def publish(self, messages: Sequence[FireMessage]) -> None:
         if not messages:
             return
         if self._pub is None:
             raise BusUnavailable("bus not started")
+        groups = q.split([m.fire_id for m in messages], self._count)
         try:
-            # aiormq's channel under aio-pika's robust one, one write per batch
-            # (app/bus/amqp_batch.py): same confirms, same mandatory returns.
-            channel = await self._pub.get_underlay_channel()
-            results = await publish_batch(
-                channel,
-                self._queue_name,
-                [(m.fire_id, m.encode()) for m in messages],
-                gate=self._gate,
-                chunk_timeout=self._publish_timeout,
+            # fast: aiormq's channel under aio-pika's robust one, one write per chunk
+            # (app/bus/amqp_batch.py); else aio-pika's. Same confirms, same mandatory returns.
+            channel = await self._pub.get_underlay_channel() if self.fast_path else self._pub
+            parts = await asyncio.gather(
+                *(
+                    in_chunks(
+                        [(messages[p].fire_id, messages[p].encode()) for p in positions],
+                        partial(self._publish, channel, self.queue_names[index]),
+                        gate=self._gate,
+                        chunk_timeout=self._publish_timeout,
+                    )
+                    for index, positions in groups.items()
+                )
             )
         except _PUBLISH_ERRORS as e:
             raise BusUnavailable(f"publish failed: {e!r}") from e
+        results: list[Any] = [None] * len(messages)
+        for positions, part in zip(groups.values(), parts, strict=True):
+            for p, result in zip(positions, part, strict=True):
+                results[p] = result
         for m, result in zip(messages, results, strict=True):
             if isinstance(result, BaseException):
                 raise BusUnavailable(f"publish of {m.fire_id} failed: {result!r}") from result
-            if not isinstance(result, aiormq.spec.Basic.Ack):
+            if not isinstance(result, Basic.Ack):
                 raise BusUnavailable(f"broker did not confirm {m.fire_id}: {result!r}")
 
     async def consume(self, handler: Handler, *, prefetch: int) -> None:
         if self._conn is None:
             raise BusUnavailable("bus not started")
-        self._handler = handler
+        self._deliveries.handler = handler
         try:
+            # a leftover is consumed while it holds work; an empty one is left to `prune`
+            waiting = [n for n, ready in (await self.leftovers()).items() if ready]
+            self._consumed = self.queue_names + waiting
+            if len(self._consumed) > self._count:
+                extra = self._consumed[self._count :]
+                log.info("also draining queues left by a larger N: %s", extra)
             self._sub = await self._conn.channel(publisher_confirms=False)
-            await self._sub.set_qos(prefetch_count=prefetch)
-            self._queue = await self._declare(self._sub)
-            # aio-pika restores the channel, its QoS and the queue after a reconnect; the
-            # consumer is ours (on the aiormq channel), so it is started again here.
+            await self._sub.set_qos(
+                prefetch_count=q.per_consumer_prefetch(prefetch, len(self._consumed))
+            )
+            await self._declare(self._sub)
+            if not self.fast_path:  # aio-pika's robust queues restore their consumers
+                for name in self._consumed:
+                    queue = await self._sub.declare_queue(name, passive=True)
+                    tag = await queue.consume(self._deliveries.on_message, no_ack=False)
+                    self._public_consumers.append((queue, tag))
+                return
+            # aio-pika restores the channel and its QoS after a reconnect; the consumers
+            # are ours (on the aiormq channel), so they are started again here.
             self._sub.reopen_callbacks.add(self._resubscribe)
+            self._consuming = True
             await self._subscribe()
         except _DRIVER_ERRORS as e:
             raise BusUnavailable(f"cannot consume: {e!r}") from e
@@ -140,68 +218,51 @@ class RabbitBus:
         """Consume on the aiormq channel under aio-pika's robust one: each delivery goes
         straight to a task of ours, without aio-pika's per-message wrapper and its task."""
         channel = await self._sub.get_underlay_channel()
-        ok = await channel.basic_consume(self._queue_name, self._on_delivery, no_ack=False)
-        self._tag = ok.consumer_tag
-        self._tag_channel = channel
+        tags = []
+        for name in self._consumed:
+            ok = await channel.basic_consume(name, self._deliveries.on_delivery, no_ack=False)
+            tags.append(ok.consumer_tag)
+        self._tags, self._tag_channel = tags, channel
 
     async def _resubscribe(self, *_: Any) -> None:
-        if self._tag is None:  # draining or closed: stay unsubscribed
+        if not self._consuming:  # draining or closed: stay unsubscribed
             return
         try:
             await self._subscribe()
         except _DRIVER_ERRORS as e:
             log.warning("could not consume again after reconnecting: %r", e)
 
-    async def _on_delivery(self, message: DeliveredMessage) -> None:
-        # a task of our own: aiormq runs this callback in a task of the channel's, which is
-        # cancelled when the channel closes, and a delivery must not stop half-way for that
-        task = asyncio.create_task(self._run(message))
-        self._inflight.add(task)
-        task.add_done_callback(self._inflight.discard)
-
-    async def _run(self, message: DeliveredMessage) -> None:
-        delivery = message.delivery
-        assert isinstance(delivery, spec.Basic.Deliver) and self._handler is not None
-        channel, tag = message.channel, delivery.delivery_tag
-        assert tag is not None  # manual ack
-        try:
-            await self._handler(message.body)
-        except PoisonMessage as e:
-            log.warning("dead-lettering poison message %s: %s", _message_id(message), e)
-            await _settle(channel.basic_reject(tag, requeue=False))
-            return
-        except asyncio.CancelledError:
-            await _settle(channel.basic_nack(tag, requeue=True))
-            raise
-        except Exception as e:
-            if not isinstance(e, Requeue):
-                log.exception("handler failed on %s; requeueing", _message_id(message))
-            await _settle(channel.basic_nack(tag, requeue=True))
-            return
-        await _settle(self._acks.ack(channel, tag))
-
     async def drain(self, grace_seconds: float) -> int:
-        tag, channel, self._tag = self._tag, self._tag_channel, None
-        if tag is not None and channel is not None and not channel.is_closed:
+        tags, channel, self._tags, self._consuming = self._tags, self._tag_channel, [], False
+        if channel is not None and not channel.is_closed:
+            for tag in tags:
+                with contextlib.suppress(*_DRIVER_ERRORS):
+                    await channel.basic_cancel(tag)
+        consumers, self._public_consumers = self._public_consumers, []
+        for queue, tag in consumers:
             with contextlib.suppress(*_DRIVER_ERRORS):
-                await channel.basic_cancel(tag)
-        if not self._inflight:
-            return 0
-        _done, pending = await asyncio.wait(set(self._inflight), timeout=grace_seconds)
-        for t in pending:
-            t.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=2)
-        return len(pending)
+                await queue.cancel(tag)
+        return await self._deliveries.drain(grace_seconds)
 
     async def depth(self) -> int:
+        """Messages ready across this bus's ``N`` queues."""
+        return sum((await self.depths()).values())
+
+    async def depths(self) -> dict[str, int]:
+        """Messages ready per queue: the ``N`` queues and the leftovers of a larger ``N``."""
         if self._pub is None:
             raise BusUnavailable("bus not started")
+        out: dict[str, int] = {}
         try:
-            q = await self._pub.declare_queue(self._queue_name, passive=True)
-            return int(q.declaration_result.message_count or 0)
+            # on the aiormq channel: aio-pika's robust channel answers a declare of a queue
+            # it declared before from its cache, with the count of that first declare
+            channel = await self._pub.get_underlay_channel()
+            for name in self.queue_names + list(await self.leftovers()):
+                ok = await channel.queue_declare(name, passive=True)
+                out[name] = int(ok.message_count or 0)
         except _DRIVER_ERRORS as e:
             raise BusUnavailable(f"cannot read queue depth: {e!r}") from e
+        return out
 
     async def dead_letter_depth(self) -> int:
         """Counted by fetching and returning every message: a dead-lettered message in a
@@ -210,9 +271,9 @@ class RabbitBus:
             raise BusUnavailable("bus not started")
         channel = await self._conn.channel(publisher_confirms=False)
         try:
-            q = await channel.declare_queue(self.dlq_name, passive=True)
+            dlq = await channel.declare_queue(self.dlq_name, passive=True)
             held = []
-            while (m := await q.get(no_ack=False, fail=False)) is not None:
+            while (m := await dlq.get(no_ack=False, fail=False)) is not None:
                 held.append(m)
             for m in held:
                 await m.nack(requeue=True)
@@ -223,11 +284,45 @@ class RabbitBus:
             with contextlib.suppress(*_DRIVER_ERRORS):
                 await channel.close()
 
+    async def prune(self) -> list[str]:
+        """Delete the queues past ``N`` left by a larger ``N``, the last first, once each
+        is empty and has no consumer. Returns the names deleted; stops at the first still
+        holding a message or a consumer. Quorum queues refuse the broker's own ``if_empty``
+        and ``if_unused``, so this looks first: run it once no process publishes with the
+        larger ``N`` (docs/scaling.md), and a publish can then no longer slip in between."""
+        if self._conn is None:
+            raise BusUnavailable("bus not started")
+        gone: list[str] = []
+        for name in reversed(list(await self.leftovers())):  # the last first: no gap
+            robust = await self._conn.channel(publisher_confirms=False)
+            channel = await robust.get_underlay_channel()
+            try:
+                ok = await channel.queue_declare(name, passive=True)
+                if ok.message_count or ok.consumer_count:
+                    log.info(
+                        "queue %s kept: %s ready, %s consumers",
+                        name,
+                        ok.message_count,
+                        ok.consumer_count,
+                    )
+                    break
+                deleted = await channel.queue_delete(name)
+                if deleted.message_count:
+                    log.error("queue %s deleted with %s messages", name, deleted.message_count)
+            finally:
+                with contextlib.suppress(*_DRIVER_ERRORS):
+                    await robust.close()
+            gone.append(name)
+        return gone
+
     async def purge_and_delete(self) -> None:
-        """Remove both queues (tests)."""
+        """Remove every queue of this bus, leftovers included (tests)."""
         if self._pub is None:
             return
-        for name in (self._queue_name, self.dlq_name):
+        names = list(self.queue_names)
+        with contextlib.suppress(*_DRIVER_ERRORS):
+            names += list(await self.leftovers())
+        for name in [*names, self.dlq_name]:
             with contextlib.suppress(*_DRIVER_ERRORS):
                 await self._pub.queue_delete(name)
 
@@ -236,16 +331,4 @@ class RabbitBus:
         if self._conn is not None:
             with contextlib.suppress(*_DRIVER_ERRORS):
                 await self._conn.close()
-        self._conn = self._pub = self._sub = self._queue = None
-
-
-def _message_id(message: DeliveredMessage) -> str | None:
-    return message.header.properties.message_id
-
-
-async def _settle(op: Any) -> None:
-    """Ack/nack/reject; a closed channel means RabbitMQ redelivers anyway."""
-    try:
-        await op
-    except _DRIVER_ERRORS as e:
-        log.warning("could not settle message (broker will redeliver): %r", e)
+        self._conn = self._pub = self._sub = None

@@ -4,6 +4,7 @@ the pure rule the timeout watch follows."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -88,7 +89,7 @@ class WatchStep:
 WATCH_FIELDS = ("attempt", "state", "deadline", "answered", "applied")
 
 
-def watch_step(fields: list[str | None], attempt: int, now_ms: int) -> WatchStep:
+def watch_step(fields: Sequence[str | None], attempt: int, now_ms: int) -> WatchStep:
     """What a claimed watch item of ``attempt`` does, from the job's WATCH_FIELDS:
     ``retime`` to a deadline that heartbeats pushed; ``settle`` (publish the job's attempt
     to an invoker, which ends and applies it atomically) when the deadline has passed or

@@ -51,6 +51,7 @@ class FireLog:
         self._r = client
         self._k = keys
         self._s = scripts
+        self._lua = scripts.lua
         self._retention_s = retention_s
 
     def _create_calls(
@@ -86,7 +87,7 @@ class FireLog:
                     first = fire.created_at - self._retention_s * 1000
                     cutoff = first if cutoff is None else min(cutoff, first)
                 args[1] = cutoff
-                calls.append(((self._s.fire_create, keys, args), [p for p, _, _ in chunk]))
+                calls.append(((self._lua.fire_create, keys, args), [p for p, _, _ in chunk]))
         return calls
 
     @wrapped
@@ -124,7 +125,7 @@ class FireLog:
     ) -> Any:
         k = self._k
         return self._s.call(
-            self._s.fire_begin,
+            self._lua.fire_begin,
             [
                 k.fire(tenant_id, fire_id),
                 k.inflight(tenant_id, fire_id),
@@ -218,7 +219,7 @@ class FireLog:
             keys.append(k.active_fire(tenant_id, schedule_id))
         return str(
             await self._s.call(
-                self._s.fire_finish,
+                self._lua.fire_finish,
                 keys,
                 [
                     owner,
@@ -238,7 +239,7 @@ class FireLog:
         (a stopped invoker); False when the marker is not its own any more."""
         k = self._k
         return bool(
-            await self._s.fire_release(
+            await self._lua.fire_release(
                 keys=[
                     k.fire(tenant_id, fire_id),
                     k.inflight(tenant_id, fire_id),

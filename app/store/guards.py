@@ -8,7 +8,7 @@ from typing import Any
 
 from app.keys import Keys
 from app.store.errors import wrapped
-from app.store.scripts import source
+from app.store.lua_scripts import LuaScripts
 
 
 @dataclass(frozen=True)
@@ -19,11 +19,11 @@ class RateDecision:
 
 
 class Guards:
-    def __init__(self, client: Any, keys: Keys) -> None:
+    def __init__(self, client: Any, keys: Keys, lua: LuaScripts) -> None:
         self._r = client
         self._k = keys
-        self._rate = client.register_script(source("api_rate"))
-        self._cas = client.register_script(source("rec_cas"))
+        self._rate = lua.api_rate
+        self._cas = lua.rec_cas
 
     @wrapped
     async def take(

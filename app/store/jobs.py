@@ -46,6 +46,7 @@ class JobLog:
         self._r = client
         self._k = keys
         self._s = scripts
+        self._lua = scripts.lua
 
     @wrapped
     async def start(
@@ -61,7 +62,7 @@ class JobLog:
         k = self._k
         keys = [k.job(tenant_id, ref.id), k.fire(tenant_id, ref.fire_id)]
         args = [attempt, token_hash, now_ms, job.timeout_ms, job.heartbeat_ms]
-        return str(await self._s.call(self._s.job_start, keys, args))
+        return str(await self._s.call(self._lua.job_start, keys, args))
 
     @wrapped
     async def answer(
@@ -85,7 +86,7 @@ class JobLog:
         ]
         code = "" if status_code is None else status_code
         args = [attempt, owner, code, excerpt, now_ms, "1" if status_code == 202 else "0"]
-        res = await self._s.call(self._s.job_answer, keys, args)
+        res = await self._s.call(self._lua.job_answer, keys, args)
         return str(res[0]), int(res[1]) if len(res) > 1 else None
 
     @wrapped
@@ -102,9 +103,10 @@ class JobLog:
         may_retry: bool = True,
     ) -> Report:
         """A progress report or a completion (``job_report.lua``)."""
-        args = [kind, token.attempt, token.hash, now_ms, document, status, digest]
-        args.append("1" if may_retry else "0")
-        res = await self._s.job_report(keys=[self._k.job(token.tenant_id, ref.id)], args=args)
+        retry = "1" if may_retry else "0"
+        args: list[str | int] = [kind, token.attempt, token.hash, now_ms, document]
+        args += [status, digest, retry]
+        res = await self._lua.job_report(keys=[self._k.job(token.tenant_id, ref.id)], args=args)
         return _report(res)
 
     @wrapped
@@ -114,7 +116,7 @@ class JobLog:
         """('done', None, None), ('wait', deadline, None) or ('ended', None, state)
         (``job_check.lua``)."""
         keys = [self._k.job(tenant_id, ref.id)]
-        res = await self._s.call(self._s.job_check, keys, [attempt, now_ms])
+        res = await self._s.call(self._lua.job_check, keys, [attempt, now_ms])
         answer = str(res[0])
         if answer == "wait":
             return answer, int(res[1]), None
@@ -147,7 +149,7 @@ class JobLog:
             keys.append(k.active_fire(tenant_id, schedule_id))
         nxt = "" if next_attempt_ms is None else next_attempt_ms
         args = [attempt, attempt_json, status, now_ms, nxt, ref.fire_id]
-        return str(await self._s.call(self._s.job_settle, keys, args))
+        return str(await self._s.call(self._lua.job_settle, keys, args))
 
     @wrapped
     async def get(self, tenant_id: str, job_id: str) -> JobState | None:

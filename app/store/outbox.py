@@ -14,17 +14,19 @@ from app.keys import Keys, fire_item
 from app.models import Fire
 from app.store.errors import wrapped
 from app.store.fires import FireLog
-from app.store.scripts import source
+from app.store.lua_scripts import LuaScripts
 from app.store.timeindex import TimeIndex
 
 
 class Outbox:
-    def __init__(self, client: Any, keys: Keys, time: TimeIndex, fires: FireLog) -> None:
+    def __init__(
+        self, client: Any, keys: Keys, lua: LuaScripts, time: TimeIndex, fires: FireLog
+    ) -> None:
         self._r = client
         self._k = keys
         self._time = time
         self._fires = fires
-        self._replay = client.register_script(source("fire_replay"))
+        self._replay = lua.fire_replay
 
     @wrapped
     async def send(self, fire: Fire, payload: str, due_ms: int) -> None:

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import MISSING, asdict, dataclass, fields, is_dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from app.errors import Conflict, QuotaExceeded
 from app.keys import Keys, schedule_item
 from app.models import Schedule, Tenant
+from app.payloads import schedule_item_payload
 from app.store.errors import wrapped
+from app.store.formats import dump_schedule, dump_tenant, load_schedule, load_tenant
+from app.store.lua_scripts import LuaScripts
 from app.store.paging import Page, cursor_at
 from app.store.paging import zpage_desc as _zpage_desc
-from app.store.scripts import source
 from app.store.timeindex import TimeIndex
 
 MAX_API_KEYS = 100
@@ -43,44 +45,21 @@ class Versioned:
     schedule: Schedule
 
 
-def schedule_payload(s: Schedule) -> str:
-    """The time-index payload of a schedule item: enough to find the schedule."""
-    return json.dumps({"k": "s", "t": s.tenant_id, "s": s.id}, separators=(",", ":"))
-
-
-def _dump(obj: Tenant | Schedule) -> str:
-    data = _without_defaults(obj) if isinstance(obj, Schedule) else obj.to_json()
-    return json.dumps(data, separators=(",", ":"))
-
-
 def schedule_record(s: Schedule) -> str:
     """The text a schedule is stored as (bulk loaders, benchmarks)."""
-    return _dump(s)
-
-
-def _without_defaults(obj: Any) -> dict[str, Any]:
-    """A dataclass as JSON data without the fields equal to their defaults, nested ones too:
-    ``Schedule.from_json`` fills them back in. A typical schedule stores ~290 bytes instead
-    of ~700 (bench/dispatch.py, memory: the record is most of a schedule's Redis cost)."""
-    out: dict[str, Any] = {}
-    for f in fields(obj):
-        value = getattr(obj, f.name)
-        if f.default is not MISSING and value == f.default:
-            continue
-        if f.default_factory is not MISSING and value == f.default_factory():
-            continue
-        out[f.name] = _without_defaults(value) if is_dataclass(value) else value
-    return out
+    return dump_schedule(s)
 
 
 class Records:
-    def __init__(self, client: Any, keys: Keys, time: TimeIndex, *, cluster: bool) -> None:
+    def __init__(
+        self, client: Any, keys: Keys, lua: LuaScripts, time: TimeIndex, *, cluster: bool
+    ) -> None:
         self._r = client
         self._k = keys
         self._time = time
         self._cluster = cluster
-        self._cas = client.register_script(source("rec_cas"))
-        self._sched_write = client.register_script(source("sched_write"))
+        self._cas = lua.rec_cas
+        self._sched_write = lua.sched_write
 
     def _pipe(self) -> Any:
         # One slot per transaction is all Cluster allows; outside Cluster, MULTI/EXEC.
@@ -90,7 +69,7 @@ class Records:
     @wrapped
     async def create_tenant(self, tenant: Tenant, key: ApiKeyRecord, key_hash: str) -> None:
         async with self._pipe() as pipe:
-            pipe.set(self._k.tenant(tenant.id), _dump(tenant))
+            pipe.set(self._k.tenant(tenant.id), dump_tenant(tenant))
             pipe.hset(self._k.tenant_api_keys(tenant.id), key.key_id, _key_json(key, key_hash))
             await pipe.execute()
         # the global lookups last: a key never resolves to a tenant that is not written
@@ -101,12 +80,12 @@ class Records:
 
     @wrapped
     async def put_tenant(self, tenant: Tenant) -> None:
-        await self._r.set(self._k.tenant(tenant.id), _dump(tenant))
+        await self._r.set(self._k.tenant(tenant.id), dump_tenant(tenant))
 
     @wrapped
     async def get_tenant(self, tenant_id: str) -> Tenant | None:
         raw = await self._r.get(self._k.tenant(tenant_id))
-        return Tenant.from_json(json.loads(raw)) if raw else None
+        return load_tenant(raw) if raw else None
 
     @wrapped
     async def update_tenant(
@@ -119,8 +98,8 @@ class Records:
             raw = await self._r.get(key)
             if not raw:
                 return None
-            new = change(Tenant.from_json(json.loads(raw)))
-            if await self._cas(keys=[key], args=[raw, _dump(new), 0]):
+            new = change(load_tenant(raw))
+            if await self._cas(keys=[key], args=[raw, dump_tenant(new), 0]):
                 return new
         raise Conflict(f"tenant {tenant_id} is being changed concurrently; try again")
 
@@ -133,7 +112,7 @@ class Records:
             for tid in tenant_ids:
                 pipe.get(self._k.tenant(tid))
             raws = await pipe.execute()
-        return [Tenant.from_json(json.loads(r)) for r in raws if r]
+        return [load_tenant(r) for r in raws if r]
 
     @wrapped
     async def list_tenant_ids(self, limit: int, cursor: str | None) -> Page:
@@ -229,13 +208,13 @@ class Records:
                     k.schedules(s.tenant_id),
                     k.paused_schedules(s.tenant_id),
                 ],
-                args=[s.id, s.created_at, _dump(s), int(s.paused), expected, max_schedules],
+                args=[s.id, s.created_at, dump_schedule(s), int(s.paused), expected, max_schedules],
             )
         )
 
     async def _retime(self, s: Schedule, next_due_ms: int | None) -> None:
         due = -1 if next_due_ms is None or s.paused else next_due_ms
-        await self._time.put(schedule_item(s.id), schedule_payload(s), due)
+        await self._time.put(schedule_item(s.id), schedule_item_payload(s.tenant_id, s.id), due)
 
     @wrapped
     async def create_schedule(
@@ -272,7 +251,7 @@ class Records:
         """Unconditional write of the record and its indexes, then its time-index item."""
         k = self._k
         async with self._pipe() as pipe:
-            pipe.set(k.schedule(s.tenant_id, s.id), _dump(s))
+            pipe.set(k.schedule(s.tenant_id, s.id), dump_schedule(s))
             pipe.zadd(k.schedules(s.tenant_id), {s.id: s.created_at})
             if s.paused:
                 pipe.sadd(k.paused_schedules(s.tenant_id), s.id)
@@ -284,12 +263,12 @@ class Records:
     @wrapped
     async def get_schedule(self, tenant_id: str, schedule_id: str) -> Schedule | None:
         raw = await self._r.get(self._k.schedule(tenant_id, schedule_id))
-        return Schedule.from_json(json.loads(raw)) if raw else None
+        return load_schedule(raw) if raw else None
 
     @wrapped
     async def get_versioned(self, tenant_id: str, schedule_id: str) -> Versioned | None:
         raw = await self._r.get(self._k.schedule(tenant_id, schedule_id))
-        return Versioned(raw, Schedule.from_json(json.loads(raw))) if raw else None
+        return Versioned(raw, load_schedule(raw)) if raw else None
 
     @wrapped
     async def get_schedules(self, refs: list[tuple[str, str]]) -> list[Schedule | None]:
@@ -299,7 +278,7 @@ class Records:
             for tid, sid in refs:
                 pipe.get(self._k.schedule(tid, sid))
             raws = await pipe.execute()
-        return [Schedule.from_json(json.loads(r)) if r else None for r in raws]
+        return [load_schedule(r) if r else None for r in raws]
 
     @wrapped
     async def delete_schedule(self, tenant_id: str, schedule_id: str) -> bool:

@@ -1,8 +1,9 @@
 """A lean pipelining Redis connection for the hot script path.
 
-One socket on an ``asyncio.Protocol``; replies parsed by ``hiredis.Reader`` configured as
-redis-py configures it (same error classes, same decoding), so every answer is the Python
-value redis-py would return. Each ``execute`` writes one batch of packed commands and
+One socket on an ``asyncio.Protocol``; replies parsed by hiredis's public ``Reader``
+configured as redis-py configures it (same decoding; reply errors mapped to redis-py's
+public exception classes by ``reply_error``, as its parser maps them), so every answer is
+the Python value redis-py would return. Each ``execute`` writes one batch of packed commands and
 awaits one future; the futures wait in a FIFO because Redis answers in order, so many
 batches can be in flight on the one connection.
 
@@ -31,18 +32,69 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import hiredis
-from redis._parsers.base import BaseParser
 from redis.asyncio.connection import Connection, UnixDomainSocketConnection
 from redis.exceptions import (
+    AskError,
+    AuthenticationError,
+    BusyLoadingError,
+    ClusterCrossSlotError,
+    ClusterDownError,
     ConnectionError,
     DataError,
+    ExecAbortError,
     InvalidResponse,
+    MasterDownError,
+    MovedError,
+    NoPermissionError,
+    NoScriptError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
     ResponseError,
     TimeoutError,
+    TryAgainError,
 )
 
 _MORE = object()  # hiredis: no complete reply buffered yet (False is a RESP3 value)
 _PUSH: type | None = getattr(hiredis, "PushNotification", None)
+
+
+# Reply errors by their code, as redis-py's parser raises them (tests/integration/
+# test_store_wire.py compares the two over a table of replies).
+_BY_CODE: dict[str, type[RedisError]] = {
+    "OOM": OutOfMemoryError,
+    "WRONGPASS": AuthenticationError,
+    "EXECABORT": ExecAbortError,
+    "LOADING": BusyLoadingError,
+    "NOSCRIPT": NoScriptError,
+    "READONLY": ReadOnlyError,
+    "NOAUTH": AuthenticationError,
+    "NOPERM": NoPermissionError,
+    "ASK": AskError,
+    "TRYAGAIN": TryAgainError,
+    "MOVED": MovedError,
+    "CLUSTERDOWN": ClusterDownError,
+    "CROSSSLOT": ClusterCrossSlotError,
+    "MASTERDOWN": MasterDownError,
+}
+_BY_ERR_TEXT: dict[str, type[RedisError]] = {
+    "max number of clients reached": ConnectionError,
+    "invalid password": AuthenticationError,
+}
+
+
+def reply_error(text: str) -> RedisError:
+    """The exception of a RESP error reply: ``CODE message`` (its class by the code, the
+    message without it), or a ``ResponseError`` of the whole text for another code."""
+    code, _, message = text.partition(" ")
+    if code == "ERR":
+        error = _BY_ERR_TEXT.get(message, ResponseError)(message)
+    elif code in _BY_CODE:
+        error = _BY_CODE[code](message)
+    else:
+        return ResponseError(text)
+    error.status_code = code
+    return error
 
 
 @dataclass(frozen=True)
@@ -151,7 +203,7 @@ class _Protocol(asyncio.Protocol):
     def __init__(self, params: Params, loop: asyncio.AbstractEventLoop) -> None:
         kwargs: dict[str, Any] = {
             "protocolError": InvalidResponse,
-            "replyError": BaseParser.parse_error,
+            "replyError": reply_error,
             "notEnoughData": _MORE,
         }
         if params.decode:

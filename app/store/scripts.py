@@ -31,29 +31,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from redis.exceptions import NoScriptError, ResponseError
 
+from app.store.lua_scripts import LuaScripts
 from app.store.resp import Wire, wire_for
+from app.turns import TurnEnd
 
-NAMES = (
-    "ti_claim",
-    "ti_done",
-    "ti_put",
-    "ti_remove",
-    "fire_create",
-    "fire_begin",
-    "fire_finish",
-    "fire_release",
-    "job_start",
-    "job_answer",
-    "job_report",
-    "job_check",
-    "job_settle",
-)
 CLUSTER_CONCURRENCY = 64
 MAX_BATCH = 256  # calls per coalesced pipeline
 # Coalesced pipelines awaiting their answers at once, per Scripts: on redis-py each holds a
@@ -64,38 +49,19 @@ MAX_PIPELINES = 16
 Call = tuple[Any, Sequence[Any], Sequence[Any]]  # (script, keys, args)
 
 
-@cache
-def source(name: str) -> str:
-    return (resources.files("app.store") / "lua" / f"{name}.lua").read_text()
-
-
 class Scripts:
-    """Every script registered on one client (EVALSHA, reloaded on NOSCRIPT)."""
+    """Sends the calls of every script registered on one client (``lua``: EVALSHA,
+    reloaded on NOSCRIPT)."""
 
     def __init__(self, client: Any, *, cluster: bool = False, wire: bool = True) -> None:
         """``wire=False`` keeps redis-py's pipelines even where a Wire could serve."""
         self._client = client
         self.cluster = cluster
         self._wire: Wire | None = wire_for(client) if wire and not cluster else None
-        for name in NAMES:
-            setattr(self, name, client.register_script(source(name)))
+        self.lua = LuaScripts.register(client)
         self._queued: list[tuple[Call, asyncio.Future[Any]]] = []
         self._sending: set[asyncio.Task[None]] = set()
-        self._flushing = False  # a _flush is scheduled
-
-    ti_claim: Any
-    ti_done: Any
-    ti_put: Any
-    ti_remove: Any
-    fire_create: Any
-    fire_begin: Any
-    fire_finish: Any
-    fire_release: Any
-    job_start: Any
-    job_answer: Any
-    job_report: Any
-    job_check: Any
-    job_settle: Any
+        self._turn = TurnEnd(self._flush)
 
     async def many(self, calls: Sequence[Call]) -> list[Any]:
         """Run every call; results in order. Driver errors propagate (the caller wraps)."""
@@ -114,11 +80,8 @@ class Scripts:
         errors propagate (the caller wraps)."""
         if self.cluster:
             return await script(keys=keys, args=args)
-        loop = asyncio.get_running_loop()
-        if not self._flushing:
-            self._flushing = True
-            loop.call_soon(self._flush)
-        future: asyncio.Future[Any] = loop.create_future()
+        self._turn.schedule()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queued.append(((script, keys, args), future))
         return await future
 
@@ -155,7 +118,6 @@ class Scripts:
     def _flush(self) -> None:
         """Send what is queued, at most ``MAX_PIPELINES`` pipelines in flight: beyond that,
         calls wait for one to answer and go together."""
-        self._flushing = False
         while self._queued and len(self._sending) < MAX_PIPELINES:
             batch, self._queued = self._queued[:MAX_BATCH], self._queued[MAX_BATCH:]
             task = asyncio.create_task(self._send(batch))
@@ -164,9 +126,8 @@ class Scripts:
 
     def _sent(self, task: asyncio.Task[None]) -> None:
         self._sending.discard(task)
-        if self._queued and not self._flushing:
-            self._flushing = True
-            asyncio.get_running_loop().call_soon(self._flush)
+        if self._queued:
+            self._turn.schedule()
 
     async def _send(self, queued: list[tuple[Call, asyncio.Future[Any]]]) -> None:
         try:

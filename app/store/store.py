@@ -17,11 +17,13 @@ from app.store.outbox import Outbox
 from app.store.records import Records
 from app.store.scripts import Scripts
 from app.store.timeindex import TimeIndex
+from app.store.websessions import WebSessions
 
 
 class Store:
     """Facade over one Redis client: ``time`` (the time index), ``fires``, ``jobs`` (long
-    jobs' attempts), ``records``, ``nodes`` (the fleet registry)."""
+    jobs' attempts), ``records``, ``nodes`` (the fleet registry), ``web`` (sign-in links
+    and browser sessions)."""
 
     def __init__(
         self,
@@ -40,11 +42,13 @@ class Store:
         self.time = TimeIndex(client, self.keys, self.scripts)
         self.fires = FireLog(client, self.keys, self.scripts, retention_s)
         self.jobs = JobLog(client, self.keys, self.scripts)
-        self.records = Records(client, self.keys, self.time, cluster=cluster)
+        lua = self.scripts.lua
+        self.records = Records(client, self.keys, lua, self.time, cluster=cluster)
         self.nodes = NodeRegistry(client, self.keys)
         self.cluster = cluster
-        self.guards = Guards(client, self.keys)
-        self.outbox = Outbox(client, self.keys, self.time, self.fires)
+        self.guards = Guards(client, self.keys, lua)
+        self.outbox = Outbox(client, self.keys, lua, self.time, self.fires)
+        self.web = WebSessions(client, self.keys)
         self.embedded = embedded
         self._owns = owns_client
 

@@ -22,7 +22,6 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
 
 from app import events
 from app.bus.base import Bus
@@ -31,7 +30,8 @@ from app.errors import BusUnavailable, CronhookError, StoreUnavailable
 from app.logs import fire_fields
 from app.metrics import DispatcherMetrics
 from app.models import Fire
-from app.planning import BatchPlan, Release, merge_releases, parse_payload, plan_batch
+from app.payloads import JobWatch, ScheduleRef, read_payload
+from app.planning import BatchPlan, Release, merge_releases, plan_batch
 from app.settings import Settings
 from app.store import Store
 from app.store.timeindex import ClaimBatch, Claimed, Completion
@@ -121,10 +121,10 @@ class BatchRunner:
             raise
 
     async def _prepare(self, batch: Batch) -> BatchPlan:
-        parsed = [(c, parse_payload(c.payload)) for c in batch.claim.items]
-        refs = [(d["t"], d["s"]) for _, d in parsed if d.get("k") == "s" and "t" in d]
+        parsed = [(c, read_payload(c.payload)) for c in batch.claim.items]
+        refs = [d for _, d in parsed if type(d) is ScheduleRef]
         found = iter(await self._schedules.get_many(refs))
-        items = [(c, d, next(found) if d.get("k") == "s" and "t" in d else None) for c, d in parsed]
+        items = [(c, d, next(found) if type(d) is ScheduleRef else None) for c, d in parsed]
         plan = plan_batch(batch.claim.now_ms, items, await self._watched_jobs(parsed))
         for item in plan.dropped:
             log.error("dropping unreadable or unplannable time-index item %s", item)
@@ -134,12 +134,14 @@ class BatchRunner:
             self._queue(r, r.fires, [next(statuses) for _ in r.fires])
         return plan
 
-    async def _watched_jobs(self, parsed: list[tuple[Claimed, dict[str, Any]]]) -> dict[str, Any]:
+    async def _watched_jobs(
+        self, parsed: list[tuple[Claimed, ScheduleRef | FireMessage | JobWatch | None]]
+    ) -> dict[str, list[str | None]]:
         """The state of the long jobs whose watch items were claimed (one round trip)."""
-        watches = [(c.item, d) for c, d in parsed if d.get("k") == "j" and "t" in d and "f" in d]
+        watches = [(c.item, d) for c, d in parsed if type(d) is JobWatch]
         if not watches:
             return {}
-        fields = await self.store.jobs.watch_fields([(d["t"], d["f"]) for _, d in watches])
+        fields = await self.store.jobs.watch_fields([(d.tenant_id, d.fire_id) for _, d in watches])
         return {item: f for (item, _), f in zip(watches, fields, strict=True)}
 
     def _queue(self, release: Release, fires: list[Fire], statuses: list[str]) -> None:

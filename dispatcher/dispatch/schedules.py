@@ -9,12 +9,13 @@ in one round trip, on the store's Wire connection where it has one (``Scripts.co
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
+from collections.abc import Sequence
 
 from app.models import Schedule
 from app.store import Store
 from app.store.errors import wrapped
+from app.store.formats import load_schedule
 
 DEFAULT_SIZE = 50_000
 
@@ -26,7 +27,7 @@ class ScheduleReader:
         self._parsed: OrderedDict[str, tuple[str, Schedule]] = OrderedDict()
 
     @wrapped
-    async def get_many(self, refs: list[tuple[str, str]]) -> list[Schedule | None]:
+    async def get_many(self, refs: Sequence[tuple[str, str]]) -> list[Schedule | None]:
         """The schedules for (tenant id, schedule id) pairs, in order; None = deleted."""
         if not refs:
             return []
@@ -42,7 +43,7 @@ class ScheduleReader:
         if hit is not None and hit[0] == raw:
             self._parsed.move_to_end(key)
             return hit[1]
-        schedule = Schedule.from_json(json.loads(raw))
+        schedule = load_schedule(raw)
         self._parsed[key] = (raw, schedule)
         if len(self._parsed) > self._size:
             self._parsed.popitem(last=False)

@@ -65,6 +65,7 @@ from typing import Final
 
 import aiohttp
 
+from app.headers import unsendable
 from dispatcher.http.connection import (
     Connection,
     MalformedResponse,
@@ -72,7 +73,7 @@ from dispatcher.http.connection import (
     ResponseTooLarge,
 )
 from dispatcher.http.pool import DNSFailure, GuardedResolver, Pool, Resolver, SSRFBlockedError
-from dispatcher.http.request import InvalidRequest, checked_url, request_bytes, unsendable
+from dispatcher.http.request import InvalidRequest, checked_url, request_bytes
 from dispatcher.http.retry_after import parse_retry_after
 
 __all__ = [

@@ -6,7 +6,9 @@ and returns a future for its :class:`Response`. The response is parsed by ``http
 1xx responses skipped. Limits, each with its error below: a status or header line over
 :data:`MAX_LINE` bytes, more than :data:`MAX_HEADERS` header lines, or a header section still
 incomplete after :data:`MAX_HEAD` bytes is :class:`ResponseTooLarge`; a body is kept up to
-``max_body`` bytes and anything past it is not waited for (``truncated``).
+``max_body`` bytes and anything past it is not waited for (``truncated``). The head cap
+counts every byte before the final head is complete, interim heads included, however the
+reads split them: the parser is never fed past the cap while the head is open.
 
 The connection keeps no response state between exchanges beyond the parser; whether it may
 be reused is :attr:`Connection.reusable` once the future is done (the server asked to keep
@@ -40,7 +42,7 @@ MAX_LINE: Final = 8190
 MAX_HEADERS: Final = 128
 """Most header lines in one response head, as aiohttp's default."""
 MAX_HEAD: Final = 65536
-"""Most bytes received while a response head is still incomplete."""
+"""Most bytes of a response head (interim 1xx heads included), counted over every read."""
 
 _POLL_IDLE_BAD: Final = getattr(select, "POLLIN", 1) | getattr(select, "POLLRDHUP", 0)
 
@@ -83,13 +85,14 @@ class Connection(asyncio.Protocol):
         self.idle_since = 0.0
         self.key: object = None
         """Set by the pool: the (scheme, host, port) this connection serves."""
+        self._head_bytes = 0
         self._reset(0)
 
     def _reset(self, max_body: int) -> None:
+        """Ready for a response head; the head byte count runs on across interim heads."""
         self._max_body = max_body
         self._status = 0
         self._head_done = False
-        self._head_bytes = 0
         self._header_count = 0
         self._framed = False
         self._location: bytes | None = None
@@ -104,6 +107,7 @@ class Connection(asyncio.Protocol):
         caller must :meth:`abort` the connection if it stops waiting for the future."""
         assert self._transport is not None and (self._waiter is None or self._waiter.done())
         self._reset(max_body)
+        self._head_bytes = 0
         self.reusable = False
         self._waiter = self._loop.create_future()
         self._transport.write(request)
@@ -135,22 +139,34 @@ class Connection(asyncio.Protocol):
         if waiter is None or waiter.done():
             self.abort()  # bytes nobody asked for: the stream is out of step
             return
+        while not self._head_done:
+            # The head must end within MAX_HEAD bytes, counted over every read (interim 1xx
+            # heads included): parse no further than the cap while it is still open.
+            room = MAX_HEAD - self._head_bytes
+            if room <= 0:
+                self._fail(ResponseTooLarge(f"response head over {MAX_HEAD} bytes"))
+                return
+            piece, data = data[:room], data[room:]
+            self._head_bytes += len(piece)
+            if not self._feed(piece) or waiter.done() or not data:
+                return
+        if data:
+            self._feed(data)
+
+    def _feed(self, data: bytes) -> bool:
+        """Parse ``data``; False once the exchange failed on it."""
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
             context = exc.__context__
             self._fail(context if isinstance(context, ResponseTooLarge) else MalformedResponse())
-            return
         except httptools.HttpParserUpgrade:
             self._fail(MalformedResponse("an upgrade was never asked for"))
-            return
         except httptools.HttpParserError as exc:
             self._fail(MalformedResponse(str(exc)))
-            return
-        if not self._head_done and not waiter.done():
-            self._head_bytes += len(data)
-            if self._head_bytes > MAX_HEAD:
-                self._fail(ResponseTooLarge(f"response head over {MAX_HEAD} bytes"))
+        else:
+            return True
+        return False
 
     def eof_received(self) -> bool:
         self._ended(None)

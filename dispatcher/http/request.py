@@ -5,13 +5,13 @@ into an :class:`Endpoint` -- the origin to connect to, the request target and th
 value -- or refuses it (``invalid_url``; ``ssrf_blocked`` for a forbidden IP literal in
 any form, see :func:`app.ssrf.parse_host_literal`). :func:`request_bytes` writes the
 request head and body into one buffer, refusing a header that would not go out as given
-(:class:`InvalidRequest`): a name that is not an HTTP token, a value with a control
-character (CR and LF included, so nothing can be injected).
+(:class:`InvalidRequest`) by the rule the API applies too (:mod:`app.headers`): a name
+that is not an HTTP token, a value with a control character (CR and LF included, so
+nothing can be injected).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,14 +19,13 @@ from typing import Final
 
 from yarl import URL
 
+from app.headers import is_token, unsendable
 from app.ssrf import forbidden_reason, parse_host_literal
 from dispatcher.http.pool import Origin
 
-__all__ = ["Endpoint", "InvalidRequest", "checked_url", "request_bytes", "unsendable"]
+__all__ = ["Endpoint", "InvalidRequest", "checked_url", "request_bytes"]
 
 _DROPPED_HEADERS: Final = frozenset({"content-length", "transfer-encoding", "user-agent"})
-_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_CONTROL: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class InvalidRequest(ValueError):
@@ -42,11 +41,6 @@ class Endpoint:
     host_header: str
 
 
-def unsendable(value: str) -> bool:
-    """True if ``value`` has a character no header value may carry (CR, LF, NUL, ...)."""
-    return _CONTROL.search(value) is not None
-
-
 def request_bytes(
     method: str, target: Endpoint, tenant: Mapping[str, str], body: bytes, user_agent: str
 ) -> bytes:
@@ -57,7 +51,7 @@ def request_bytes(
         lowered = name.lower()
         if lowered in _DROPPED_HEADERS:
             continue
-        if not _TOKEN.fullmatch(name) or unsendable(value):
+        if not is_token(name) or unsendable(value):
             raise InvalidRequest(f"header {name!r} cannot be sent as given")
         has.add(lowered)
         lines.append(f"{name}: {value}")

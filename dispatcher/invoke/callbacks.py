@@ -24,7 +24,7 @@ from typing import Any
 
 from app.keys import fire_item
 from app.models import Fire, Target, ms_rfc3339
-from app.planning import fire_item_payload
+from app.payloads import fire_item_payload
 from app.store import Store
 from dispatcher.http.client import DeliveryResult
 
@@ -99,23 +99,15 @@ class Callbacks:
         second call for the same attempt finds the same fires."""
         made = []
         for kind, url in callback_urls(fire, status):
-            cb = Fire(
-                id=callback_fire_id(fire.id, attempt, kind),
-                tenant_id=fire.tenant_id,
-                schedule_id=None,
-                kind="callback",
-                scheduled_at=now_ms,
-                status="dispatched",
-                created_at=now_ms,
-                updated_at=now_ms,
-                target=Target(
-                    url=url,
-                    method="POST",
-                    body=callback_body(fire, attempt, status, result, replay, job),
-                    timeout_seconds=fire.target.timeout_seconds,
-                ),
-                retry=fire.retry,
+            target = Target(
+                url=url,
+                method="POST",
+                body=callback_body(fire, attempt, status, result, replay, job),
+                timeout_seconds=fire.target.timeout_seconds,
             )
+            cb_id = callback_fire_id(fire.id, attempt, kind)
+            cb = Fire.new(cb_id, fire.tenant_id, "callback", now_ms, now_ms, target, fire.retry,
+                          status="dispatched")  # fmt: skip
             if await self.store.fires.create(cb) in _FRESH:
                 await self.store.time.put(
                     fire_item(cb.id, 1), fire_item_payload(cb.tenant_id, cb.id, 1, now_ms), now_ms

@@ -41,7 +41,7 @@ from app.keys import fire_item
 from app.logs import fire_fields
 from app.metrics import InvokerMetrics
 from app.models import Attempt, Fire, Tenant
-from app.planning import fire_item_payload
+from app.payloads import fire_item_payload
 from app.settings import Settings
 from app.store import Store
 from dispatcher.http.client import DeliveryResult, WebhookClient
@@ -210,13 +210,7 @@ class Invoker:
             return Decision(outcome, "succeeded")
         if outcome != "retry":
             return Decision(outcome, "failed")
-        r = fire.retry
-        policy = RetryPolicy(
-            max_attempts=max(1, r.max_attempts),
-            min_backoff_seconds=r.min_backoff_seconds,
-            max_backoff_seconds=max(r.min_backoff_seconds, r.max_backoff_seconds),
-            max_retry_seconds=max(0.0, r.max_retry_seconds),
-        )
+        policy = RetryPolicy.of(fire.retry)
         first_ms = fire.first_attempt_at or now_ms
         delay = next_retry_delay(
             policy,
@@ -227,7 +221,7 @@ class Invoker:
             self._rng,
         )
         if delay is None:
-            return Decision(outcome, "failed")
+            return Decision("exhausted", "failed")
         return Decision(outcome, "retrying", now_ms + int(delay * 1000))
 
     async def _record(

@@ -21,7 +21,7 @@ from app.jobs import JobRef, JobState, mint_token, token_hash
 from app.keys import job_item
 from app.logs import fire_fields
 from app.models import Attempt, Fire, JobSettings, Tenant
-from app.planning import job_watch_payload
+from app.payloads import job_watch_payload
 from dispatcher.http.client import DeliveryResult
 from dispatcher.invoke.retry import Outcome
 

@@ -5,20 +5,48 @@ Standard Webhooks ``webhook-id`` (the fire id, the same on every retry and repla
 ``webhook-timestamp`` (this attempt) and ``webhook-signature`` (one ``v1,`` signature per
 active secret: two during a rotation); ``Idempotency-Key``; ``cronhook-schedule-id``,
 ``cronhook-scheduled-at`` and ``cronhook-attempt``. The User-Agent is set by the client.
+
+A target without a body sends, for POST, PUT and PATCH, a JSON document describing the fire
+(:func:`default_body`), so the official Standard Webhooks libraries, which parse the payload
+as JSON, verify every such delivery; GET and DELETE send no content (RFC 9110 gives content
+there no meaning, and some servers refuse it).
 """
 
 from __future__ import annotations
+
+import json
 
 from app.jobs.tokens import signed_content
 from app.models import Fire, InstanceMemo, Target, Tenant, ms_rfc3339
 from dispatcher.http.client import OutboundRequest
 from dispatcher.invoke.signing import signature_header
 
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+"""Methods whose target, without a body of its own, sends :func:`default_body`."""
 
-def _prepare(target: Target) -> tuple[bytes, dict[str, str]]:
-    """The target's body and its headers with Content-Type."""
-    body, content_type = target.encoded_body()
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def default_body(fire: Fire) -> bytes:
+    """The JSON document a target without a body sends: the same on every attempt and
+    replay of one fire."""
+    document = {
+        "type": "cronhook.fire",
+        "fire_id": fire.id,
+        "schedule_id": fire.schedule_id,
+        "kind": fire.kind,
+        "scheduled_at": ms_rfc3339(fire.scheduled_at),
+    }
+    return _encode(document).encode()
+
+
+def _prepare(target: Target) -> tuple[bytes | None, dict[str, str]]:
+    """The target's body (None: :func:`default_body`) and its headers with Content-Type."""
     headers = dict(target.headers)
+    if target.body is None and target.method in BODY_METHODS:
+        headers["Content-Type"] = target.content_type or "application/json"
+        return None, headers
+    body, content_type = target.encoded_body()
     if content_type:
         headers["Content-Type"] = content_type
     return body, headers
@@ -26,7 +54,7 @@ def _prepare(target: Target) -> tuple[bytes, dict[str, str]]:
 
 # The fires of one schedule share one Target instance (``app.models`` parses each record's
 # JSON text once), so its body is encoded once, not per attempt.
-_prepared: InstanceMemo[Target, tuple[bytes, dict[str, str]]] = InstanceMemo(_prepare, 4096)
+_prepared: InstanceMemo[Target, tuple[bytes | None, dict[str, str]]] = InstanceMemo(_prepare, 4096)
 
 
 def build_request(
@@ -42,6 +70,8 @@ def build_request(
     ``cronhook-job-token`` with ``cronhook-job-signature`` over both (docs/jobs.md)."""
     now_s = now_ms // 1000
     body, tenant_headers = _prepared(fire.target)
+    if body is None:
+        body = default_body(fire)
     headers = tenant_headers.copy()
     headers.update(
         {

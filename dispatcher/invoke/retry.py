@@ -1,6 +1,8 @@
 """Retry policy: what an attempt's outcome means, and when the next attempt goes.
 
-Pure: no I/O, no clock (times are passed in as epoch seconds), randomness injectable.
+Pure: no I/O, no clock (times are passed in as epoch seconds), randomness injectable. The
+settings and their defaults are the domain's (``app.models.RetrySettings``); a policy is
+made of a fire's settings with :meth:`RetryPolicy.of`.
 
 The backoff is exponential with full jitter, floored at ``min_backoff_seconds``: after
 failed attempt ``n`` (1-based) the next one waits ``uniform(min, cap_n)`` seconds with
@@ -29,6 +31,9 @@ Outcomes (:func:`classify`): 2xx success; 3xx fail (redirects are never followed
 gone (the schedule gets paused); 408, 425, 429, 5xx and every transport error retry;
 other 4xx retry unless the schedule opted out (``retry_on_4xx=False``); an SSRF refusal,
 an invalid URL or an unsendable request fail at once -- retrying cannot change them.
+A retryable attempt with no retry left (``max_attempts`` reached, or too little of
+``max_retry_seconds``) is recorded as ``exhausted``: the invoker's word, not
+:func:`classify`'s.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import random
 from dataclasses import dataclass
 from typing import Literal
 
+from app.models import RetrySettings
 from dispatcher.http.client import DeliveryResult
 
 __all__ = [
@@ -48,21 +54,34 @@ __all__ = [
     "next_retry_delay",
 ]
 
-Outcome = Literal["success", "retry", "fail", "gone"]
+Outcome = Literal["success", "retry", "fail", "gone", "exhausted"]
 
 _PERMANENT_ERRORS = frozenset({"ssrf_blocked", "invalid_url", "invalid_request"})
 _RETRYABLE_4XX = frozenset({408, 425, 429})
+_DEFAULT = RetrySettings()
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often and how long a fire is retried. ``max_attempts`` counts the first try."""
 
-    max_attempts: int = 8
-    min_backoff_seconds: float = 5.0
-    max_backoff_seconds: float = 36000.0
-    max_retry_seconds: float = 86400.0
+    max_attempts: int = _DEFAULT.max_attempts
+    min_backoff_seconds: float = _DEFAULT.min_backoff_seconds
+    max_backoff_seconds: float = _DEFAULT.max_backoff_seconds
+    max_retry_seconds: float = _DEFAULT.max_retry_seconds
     multiplier: float = 8.0
+
+    @classmethod
+    def of(cls, settings: RetrySettings) -> RetryPolicy:
+        """The policy of a fire's settings, brought into range (a record the API did not
+        check, e.g. written by hand, still gets a valid policy)."""
+        low = settings.min_backoff_seconds
+        return cls(
+            max_attempts=max(1, settings.max_attempts),
+            min_backoff_seconds=low,
+            max_backoff_seconds=max(low, settings.max_backoff_seconds),
+            max_retry_seconds=max(0.0, settings.max_retry_seconds),
+        )
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:

@@ -18,6 +18,7 @@ from cronhook._resource import Async, M, Sync
 from cronhook._retry import Retry
 from cronhook._transport import AsyncTransport, Settings, SyncTransport
 from cronhook.resources import (
+    AdminConsole,
     AdminFleet,
     AdminForecast,
     ApiKeys,
@@ -26,6 +27,7 @@ from cronhook.resources import (
     Fires,
     ForecastResource,
     Messages,
+    Portal,
     Schedules,
     SigningSecret,
     System,
@@ -63,6 +65,7 @@ class _TenantAPI(Generic[M]):
     tenant: TenantResource[M]
     events: Events[M]
     forecast: ForecastResource[M]
+    portal: Portal[M]
     system: System[M]
 
     def _attach(self, transport: SyncTransport | AsyncTransport) -> None:
@@ -74,6 +77,7 @@ class _TenantAPI(Generic[M]):
         self.tenant = TenantResource(transport)
         self.events = Events(transport)
         self.forecast = ForecastResource(transport)
+        self.portal = Portal(transport)
         self.system = System(transport)
 
 
@@ -84,6 +88,7 @@ class _AdminAPI(Generic[M]):
     api_keys: ApiKeys[M]
     forecast: AdminForecast[M]
     fleet: AdminFleet[M]
+    console: AdminConsole[M]
     system: System[M]
 
     def _attach(self, transport: SyncTransport | AsyncTransport) -> None:
@@ -91,6 +96,7 @@ class _AdminAPI(Generic[M]):
         self.api_keys = ApiKeys(transport)
         self.forecast = AdminForecast(transport)
         self.fleet = AdminFleet(transport)
+        self.console = AdminConsole(transport)
         self.system = System(transport)
 
 

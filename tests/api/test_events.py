@@ -70,6 +70,12 @@ async def test_a_real_fire_streams_its_events_to_its_tenant_only(live: Live) -> 
                 "fire.dispatched",
                 "fire.failed",
             ]
+            # (a single attempt allowed: it had no retry left, and both events say so)
+            assert {
+                n: d["outcome"]
+                for n, d in mine.events
+                if n != "fire.dispatched" and d["fire_id"] == failing
+            } == {"attempt.finished": "exhausted", "fire.failed": "exhausted"}
             # and the other tenant heard nothing
             assert theirs.events == []
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 import httpx
@@ -102,6 +103,9 @@ async def test_patch_merges_bumps_the_version_and_retimes(
         ({"target": {"headers": {"Content-Length": "1"}}}, "target.headers.Content-Length"),
         ({"target": {"headers": {"cronhook-attempt": "9"}}}, "target.headers.cronhook-attempt"),
         ({"target": {"headers": {"X-Ok": "a\nb"}}}, "target.headers.X-Ok"),
+        ({"target": {"headers": {"X-Ok": "a\x01b"}}}, "target.headers.X-Ok"),
+        ({"target": {"headers": {"X-Ok": "a\x7fb"}}}, "target.headers.X-Ok"),
+        ({"target": {"content_type": "text/plain\x1b"}}, "target.content_type"),
         ({"callback_url": "http://user:pw@example.com/"}, "callback_url"),
         (
             {"retry": {"min_backoff_seconds": 100, "max_backoff_seconds": 10}},
@@ -133,10 +137,34 @@ async def test_pause_takes_the_schedule_out_of_time_and_resume_brings_it_back(
     assert r.status_code == 200  # idempotent
     r = await api.post(f"/v1/schedules/{s['id']}/resume", headers=tenant.auth)
     resumed = r.json()
-    assert resumed["paused"] is False and resumed["version"] == s["version"] + 3
+    assert resumed["paused"] is False and resumed["version"] == s["version"] + 2
     assert await store.time.due_at(schedule_item(s["id"])) == to_ms(
         parse_rfc3339(resumed["next_fire_at"])
     )
+
+
+async def test_pausing_a_paused_or_resuming_an_active_schedule_changes_nothing(
+    api: httpx.AsyncClient, tenant: Tenant, store: Store
+) -> None:
+    # given an active schedule and a paused one
+    active = await make_schedule(api, tenant, name="on")
+    paused = await make_schedule(api, tenant, name="off", paused=True)
+    due = await store.time.due_at(schedule_item(active["id"]))
+    await asyncio.sleep(0.01)
+    # when each gets the call that asks for the state it is already in
+    r_on = await api.post(f"/v1/schedules/{active['id']}/resume", headers=tenant.auth)
+    r_off = await api.post(f"/v1/schedules/{paused['id']}/pause", headers=tenant.auth)
+    # then both answer 200 with the schedule as it was: same version, same updated_at
+    assert r_on.status_code == 200 and r_off.status_code == 200
+    for before, r in ((active, r_on), (paused, r_off)):
+        got = r.json()
+        assert (got["version"], got["updated_at"]) == (before["version"], before["updated_at"])
+        stored = (await api.get(f"/v1/schedules/{before['id']}", headers=tenant.auth)).json()
+        assert (stored["version"], stored["updated_at"]) == (
+            before["version"],
+            before["updated_at"],
+        )
+    assert await store.time.due_at(schedule_item(active["id"])) == due
 
 
 async def test_trigger_returns_a_manual_fire_due_now(
@@ -269,3 +297,65 @@ async def test_private_targets_need_the_tenants_permission(store: Store) -> None
             assert r.status_code == 422 and r.json()["errors"][0]["field"] == "target.url", url
             r = await api.post("/v1/schedules", json=body, headers=opened.auth)
             assert r.status_code == 201, (url, r.text)
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"cron": "0 0 12 * * * 1999"}, "never fire again"),
+        ({"cron": "at 2001-01-01T00:00:00Z"}, "never fire again"),
+        ({"cron": "0 0 12 * * * 2027", "start_at": "2028-01-01T00:00:00Z"}, "never fire again"),
+        ({"cron": "0 0 12 31 2 ?"}, "never"),
+    ],
+)
+async def test_a_cron_that_can_never_fire_again_is_refused_with_the_reason(
+    api: httpx.AsyncClient, tenant: Tenant, changes: dict[str, Any], words: str
+) -> None:
+    r = await api.post("/v1/schedules", json=schedule_body(**changes), headers=tenant.auth)
+    assert r.status_code == 422, r.text
+    [error] = r.json()["errors"]
+    assert error["field"] == "cron" and words in error["message"], error
+    assert (await api.get("/v1/schedules", headers=tenant.auth)).json()["items"] == []
+
+
+async def test_a_schedule_past_its_last_instant_can_still_be_renamed(
+    api: httpx.AsyncClient, tenant: Tenant, store: Store
+) -> None:
+    # given a schedule whose cron has no instant left (stored as it was once accepted)
+    s = await make_schedule(api, tenant)
+    stored = await store.records.get_schedule(tenant.id, s["id"])
+    assert stored is not None
+    await store.records.put_schedule(stored.evolve(cron="0 0 12 * * * 2001"), None)
+    # when only its name changes, then that is fine; a new cron must still fire again
+    r = await api.patch(f"/v1/schedules/{s['id']}", json={"name": "x"}, headers=tenant.auth)
+    assert r.status_code == 200, r.text
+    r = await api.patch(
+        f"/v1/schedules/{s['id']}", json={"cron": "0 0 12 * * * 2002"}, headers=tenant.auth
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "cron"
+
+
+_RFC3339 = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)$"
+
+
+@pytest.mark.parametrize(
+    ("timezone", "after"),
+    [
+        ("Europe/Amsterdam", "1890-01-01T00:00:00Z"),  # LMT +00:19:32, then AMT until 1937
+        ("Africa/Monrovia", "1960-01-01T00:00:00Z"),  # -00:44:30 until 1972
+        ("Asia/Kolkata", "1850-06-01T00:00:00Z"),
+        ("UTC", "0001-01-01T00:00:00Z"),
+    ],
+)
+async def test_preview_in_a_local_mean_time_era_shows_valid_rfc3339_offsets(
+    api: httpx.AsyncClient, tenant: Tenant, timezone: str, after: str
+) -> None:
+    s = await make_schedule(api, tenant, cron="0 0 12 * * *", timezone=timezone)
+    r = await api.get(f"/v1/schedules/{s['id']}/preview?count=3&after={after}", headers=tenant.auth)
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert len(items) == 3
+    for item in items:
+        # a valid RFC 3339 offset (hours and minutes), naming the very same instant
+        assert re.match(_RFC3339, item["local"]), item
+        assert parse_rfc3339(item["local"]) == parse_rfc3339(item["at"])

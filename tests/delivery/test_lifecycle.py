@@ -13,7 +13,7 @@ from standardwebhooks.webhooks import Webhook
 
 from app.bus.message import FireMessage
 from app.models import RetrySettings, Tenant
-from app.planning import fire_item_payload
+from app.payloads import fire_item_payload
 from dispatcher.invoke.callbacks import callback_fire_id
 from tests.delivery.world import World, now_ms
 from tests.receiver import Receiver, Reply
@@ -173,7 +173,7 @@ async def test_a_dead_letter_is_replayed_explicitly_and_recorded_as_a_replay(
     assert {h.headers["webhook-id"] for h in hits} == {fire.id}
     assert [(a.number, a.replay, a.outcome) for a in done.attempts] == [
         (1, False, "retry"),
-        (2, False, "retry"),
+        (2, False, "exhausted"),
         (3, True, "success"),
     ]
     assert (await w.store.fires.list_dead(tenant.id, 10, None)).items == []

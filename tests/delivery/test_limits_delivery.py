@@ -5,14 +5,26 @@ from __future__ import annotations
 
 import itertools
 import statistics
+from collections.abc import AsyncIterator
 
 import pytest
 
 from app.models import RetrySettings
-from tests.delivery.world import World, now_ms
+from tests.delivery.world import World, now_ms, world
 from tests.receiver import Receiver
 
 pytestmark = pytest.mark.external_service
+
+
+@pytest.fixture(params=[1, 3], ids=["1-queue", "3-queues"])
+async def w(
+    request: pytest.FixtureRequest, redis_url: str, amqp_url: str, prefix: str, queue_name: str
+) -> AsyncIterator[World]:
+    """The limits hold whether the fires go to one work queue or are spread over three."""
+    async with world(redis_url, amqp_url, prefix, queue_name, queues=request.param) as running:
+        running.start_dispatcher()
+        await running.start_invoker()
+        yield running
 
 
 async def test_a_tenants_rate_and_burst_hold_at_the_endpoint(w: World, rx: Receiver) -> None:

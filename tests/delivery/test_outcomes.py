@@ -40,7 +40,9 @@ class Row:
 def _twice(
     outcome: str, code: int | None, error: str | None
 ) -> tuple[tuple[str, int | None, str | None], ...]:
-    return ((outcome, code, error), (outcome, code, error))
+    """A retried outcome twice: the second attempt had no retry left (``exhausted``)."""
+    assert outcome == "retry"
+    return ((outcome, code, error), ("exhausted", code, error))
 
 
 ROWS = {
@@ -66,6 +68,12 @@ ROWS = {
         (("retry", 500, None), ("retry", 500, None), ("success", 200, None)),
         RetrySettings(max_attempts=5, min_backoff_seconds=0.2, max_backoff_seconds=0.3),
         (Reply(500), Reply(500)),
+    ),
+    "no time left for a retry is exhausted": Row(
+        "/status/500",
+        "failed",
+        (("exhausted", 500, None),),
+        RetrySettings(max_attempts=5, min_backoff_seconds=0.2, max_retry_seconds=0.1),
     ),
     "a hang times out": Row("/hang", "failed", _twice("retry", None, "timeout")),
     "a drip outlives no deadline": Row("/drip", "failed", _twice("retry", None, "timeout")),

@@ -26,7 +26,8 @@ from app.models import (
     Tenant,
     TenantLimits,
 )
-from app.planning import fire_item_payload, first_due_ms
+from app.payloads import fire_item_payload
+from app.planning import first_due_ms
 from app.settings import Settings
 from app.store import Store, open_store
 from dispatcher.dispatch.dispatcher import Dispatcher
@@ -63,7 +64,12 @@ class World:
         settings = self.settings
         if prefetch is not None:
             settings = settings.with_(invoker_concurrency=prefetch)
-        bus = RabbitBus(settings.amqp_url, settings.queue, delivery_limit=settings.delivery_limit)
+        bus = RabbitBus(
+            settings.amqp_url,
+            settings.queue,
+            queues=settings.queues,
+            delivery_limit=settings.delivery_limit,
+        )
         await bus.start()
         client = WebhookClient(resolver=resolver)
         invoker = Invoker(self.store, bus, client, settings)
@@ -237,7 +243,7 @@ async def world(
         **settings,
     )
     store = open_store(redis_url, prefix=prefix, shards=4, retention_s=3600, timeout=2)
-    bus = RabbitBus(amqp_url, queue, delivery_limit=delivery_limit)
+    bus = RabbitBus(amqp_url, queue, queues=s.queues, delivery_limit=delivery_limit)
     await bus.start()
     w = World(store, bus, s)
     try:

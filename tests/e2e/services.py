@@ -18,11 +18,16 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from tests.conftest import IN_CI
+
 
 def redis_server_or_skip() -> str:
     path = shutil.which("redis-server")
     if path is None or shutil.which("redis-cli") is None:
-        pytest.skip("redis-server and redis-cli are needed (scripts/services installs them)")
+        message = "redis-server and redis-cli are needed (scripts/services installs them)"
+        if IN_CI:
+            pytest.fail(f"{message} (CI: a missing service is a failure)")
+        pytest.skip(message)
     return path
 
 

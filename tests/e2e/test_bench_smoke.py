@@ -29,6 +29,12 @@ def test_the_end_to_end_benchmark_runs_and_loses_nothing(
     [burst] = run["burst"].values()
     assert burst["lost"] == 0 and burst["duplicates"] == 0
     assert burst["pipeline"]["publish_lag_ms"]["count"] == 50
+    cpu = burst["cpu_ms_per_fire"]
+    assert set(cpu) == {"api", "dispatcher", "invoker", "redis", "rabbitmq", "total"}
+    assert cpu["dispatcher"] > 0 and cpu["invoker"] > 0 and cpu["redis"] > 0
+    parts = sum(v for k, v in cpu.items() if k != "total")
+    assert abs(cpu["total"] - parts) < 0.01  # each part rounded to a microsecond
+    assert "whole pipeline" in done.stdout
     [sustained] = run["sustained"].values()
     assert sustained["fires_per_s"] > 0 and sustained["duplicates"] == 0
     assert run["api"]["per_s"] > 0 and run["ceiling"]["httpx"] > 0

@@ -31,6 +31,13 @@ async def test_cronhook_dev_delivers_signed_webhooks_on_embedded_backends(free_p
         assert demo_key, banner
         r = await api.get("/v1/schedules", headers={"Authorization": f"Bearer {demo_key[1]}"})
         assert r.status_code == 200, r.text
+        # and a link that signs a browser into the demo tenant's portal
+        portal = re.search(r"portal\s+(http://\S+/portal/sign-in\?token=\S+)", banner)
+        assert portal, banner
+        async with httpx.AsyncClient(follow_redirects=True) as browser:
+            page = await browser.get(portal[1])
+        assert page.status_code == 200 and page.url.path == "/portal"
+        assert '<span class="tenant-name"' in page.text and ">demo</span>" in page.text
 
         # the same flow as on the real services
         tenant = await onboard(api, token)

@@ -148,3 +148,43 @@ async def test_after_the_rotation_the_old_secret_no_longer_signs(
     assert [(a.status_code, a.outcome) for a in by_id[on_old.id].attempts] == [(401, "fail")]
     assert by_id[on_new.id].status == "succeeded"
     assert [r["verified"] for r in receivers[0].records()] == [False]
+
+
+_NODE_VERIFY = """
+const { Webhook } = require("standardwebhooks");
+const [secret, body, headers] = JSON.parse(require("node:fs").readFileSync(0, "utf8"));
+process.stdout.write(JSON.stringify(new Webhook(secret).verify(body, headers)));
+"""
+
+
+async def test_official_libraries_verify_a_default_body_with_their_defaults(
+    p: Plant, node: str, secrets: tuple[SigningSecret, SigningSecret]
+) -> None:
+    # given a one-off message whose target has no body
+    tenant = await p.w.tenant(secrets=secrets[1:])
+    async with Receiver() as rx:
+        fire = await p.w.message(tenant, rx.url("/py"), body=None, retry=NO_4XX_RETRY)
+        # when the invoker process delivers it
+        [done] = await p.w.settled(tenant.id, [fire.id], within=20)
+        [hit] = rx.requests_to("/py")
+    assert done.status == "succeeded"
+    # then both official libraries verify it with their defaults, which parse JSON
+    document = Webhook(secrets[1].secret).verify(hit.body, dict(hit.headers))
+    stdin = json.dumps([secrets[1].secret, hit.body.decode(), dict(hit.headers)])
+    assert json.loads(_node_verify(node, stdin)) == document
+    assert document == {
+        "type": "cronhook.fire",
+        "fire_id": fire.id,
+        "schedule_id": None,
+        "kind": "message",
+        "scheduled_at": hit.headers["cronhook-scheduled-at"],
+    }
+    assert hit.headers["content-type"] == "application/json"
+
+
+def _node_verify(node: str, stdin: str) -> str:
+    out = subprocess.run(
+        [node, "-e", _NODE_VERIFY], cwd=NODE_DIR, input=stdin, capture_output=True, text=True,
+        timeout=30, check=True,
+    )  # fmt: skip
+    return out.stdout

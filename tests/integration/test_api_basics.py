@@ -107,6 +107,10 @@ async def test_a_tenant_key_cannot_onboard_tenants_and_no_key_is_401(
             {"target": {"url": "https://example.com", "headers": {"X-A": "a\r\nB: c"}}},
             "target.headers.X-A",
         ),
+        (
+            {"target": {"url": "https://example.com", "headers": {"X-A": "a\x01"}}},
+            "target.headers.X-A",
+        ),
         ({"target": {"url": "https://example.com", "method": "TRACE"}}, "target.method"),
         (
             {"target": {"url": "https://example.com", "timeout_seconds": 0}},

@@ -13,9 +13,9 @@ from app.api import create_app
 from app.bus.memory import MemoryBus
 from app.bus.rabbitmq import RabbitBus
 from app.metrics import new_registry
+from app.runtime import make_bus, make_store
 from app.settings import Settings
 from app.store import Store, open_store
-from app.store.scripts import NAMES
 
 ADMIN = "admin-token-for-tests"
 
@@ -88,21 +88,54 @@ async def test_an_unknown_http_method_is_not_a_new_label_value(
 
 
 async def test_healthz_and_readyz_answer_ok_when_everything_is_up(
-    api: httpx.AsyncClient,
+    api: httpx.AsyncClient, store: Store
 ) -> None:
     assert (await api.get("/healthz")).json() == {"status": "ok"}
     r = await api.get("/readyz")
     assert r.status_code == 200, r.text
-    assert r.json() == {
-        "status": "ok",
-        "checks": {"redis": "ok", "scripts": "ok", "rabbitmq": "ok"},
-    }
+    store_check = "embedded_store" if store.embedded else "redis"
+    assert r.json()["checks"] == {store_check: "ok", "scripts": "ok", "embedded_bus": "ok"}
+
+
+async def test_readyz_in_dev_says_the_store_and_the_bus_are_embedded() -> None:
+    # given the backends `cronhook dev` runs on (no CRONHOOK_REDIS_URL, no CRONHOOK_AMQP_URL)
+    settings = Settings(admin_token=ADMIN)
+    store, bus = make_store(settings), make_bus(settings)
+    try:
+        # when readiness is asked
+        r = await _readyz(store, bus)
+    finally:
+        await store.aclose()
+    # then it names what runs, and nothing that does not
+    assert r.status_code == 200, r.text
+    assert r.json()["checks"] == {"embedded_store": "ok", "scripts": "ok", "embedded_bus": "ok"}
+    backends = r.json()["backends"]
+    assert backends["store"].startswith("embedded") and backends["bus"].startswith("embedded")
+    assert "rabbitmq" not in r.text and "redis:" not in r.text
+
+
+@pytest.mark.external_service
+async def test_readyz_on_the_real_services_names_redis_and_rabbitmq(
+    redis_url: str, amqp_url: str, queue_name: str, prefix: str
+) -> None:
+    store = open_store(redis_url, prefix=prefix, shards=2, retention_s=60)
+    bus = RabbitBus(amqp_url, queue_name)
+    await bus.start()
+    try:
+        r = await _readyz(store, bus)
+    finally:
+        await bus.purge_and_delete()
+        await bus.aclose()
+        await store.aclose()
+    assert r.status_code == 200, r.text
+    assert r.json()["checks"] == {"redis": "ok", "scripts": "ok", "rabbitmq": "ok"}
+    assert r.json()["backends"] == {"store": "redis", "bus": "rabbitmq"}
 
 
 async def test_readyz_loads_scripts_that_redis_forgot(api: httpx.AsyncClient, store: Store) -> None:
     # given Redis lost its script cache (a restart, a failover to a fresh replica)
     await store.client.script_flush()
-    shas = [getattr(store.scripts, n).sha for n in NAMES]
+    shas = [s.sha for s in store.scripts.lua.by_name().values()]
     # when readiness is asked
     r = await api.get("/readyz")
     # then the scripts are loaded again and the process is ready

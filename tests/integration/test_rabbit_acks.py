@@ -144,8 +144,9 @@ async def _close_broker_side(connection_name: str) -> int:
 
 
 @pytest.mark.external_service
+@pytest.mark.parametrize("fast_path", [None, False], ids=["fast", "public"])
 async def test_the_consumer_resumes_after_the_broker_closes_its_connection(
-    amqp_url: str, queue_name: str
+    amqp_url: str, queue_name: str, fast_path: bool | None
 ) -> None:
     # given a consumer whose connection has a name of its own
     name = f"cronhook-test-{queue_name}"
@@ -154,7 +155,7 @@ async def test_the_consumer_resumes_after_the_broker_closes_its_connection(
     async def handler(body: bytes) -> None:
         seen.append(FireMessage.decode(body).fire_id)
 
-    async with started_rabbit(f"{amqp_url}?name={name}", queue_name) as bus:
+    async with started_rabbit(f"{amqp_url}?name={name}", queue_name, fast_path=fast_path) as bus:
         await bus.consume(handler, prefetch=8)
         await bus.publish([FireMessage(f"fire_{i}", "t", 1, 1000 + i) for i in range(20)])
         await eventually(lambda: len(set(seen)) == 20, within=20)

@@ -10,7 +10,7 @@ from typing import Any
 import aio_pika
 import pytest
 
-from app.bus.amqp_batch import CHUNK
+from app.bus.amqp_public import CHUNK
 from app.bus.message import FireMessage
 from app.bus.rabbitmq import RabbitBus
 from app.errors import BusUnavailable

@@ -12,7 +12,7 @@ from app.bus.message import FireMessage
 from app.dev import demo_tenant
 from app.keys import fire_item
 from app.models import Fire, RetrySettings, Target
-from app.planning import fire_item_payload
+from app.payloads import fire_item_payload
 from app.runtime import until_stopped
 from app.settings import Settings
 from app.store import Store

@@ -13,7 +13,7 @@ import httpx
 from app.ids import api_key_hash, new_api_key, new_id
 from app.keys import fire_item
 from app.models import Fire, JobSettings, RetrySettings, Target, Tenant
-from app.planning import fire_item_payload
+from app.payloads import fire_item_payload
 from app.store.records import ApiKeyRecord
 from tests.delivery.world import FAST_RETRY, World, now_ms
 from tests.receiver import Receiver, RecordedRequest, Reply

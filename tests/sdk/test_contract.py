@@ -15,6 +15,7 @@ import cronhook
 from cronhook._protocol import Call, PageQuery
 from cronhook._resource import Resource
 from cronhook.resources import (
+    AdminConsole,
     AdminFleet,
     AdminForecast,
     ApiKeys,
@@ -23,6 +24,7 @@ from cronhook.resources import (
     Fires,
     ForecastResource,
     Messages,
+    Portal,
     Schedules,
     SigningSecret,
     System,
@@ -50,6 +52,9 @@ OPERATIONS: dict[str, tuple[type[Resource[Any]], str, tuple[Any, ...], Any]] = {
     "revokeApiKey": (ApiKeys, "revoke", ("ten_1", "key_1"), None),
     "adminForecast": (AdminForecast, "get", (), cronhook.Forecast),
     "getFleet": (AdminFleet, "get", (), cronhook.Fleet),
+    "createTenantPortalLink": (Tenants, "portal_link", ("ten_1",), cronhook.SignInLink),
+    "createConsoleLink": (AdminConsole, "link", (), cronhook.SignInLink),
+    "createPortalLink": (Portal, "link", (), cronhook.SignInLink),
     "getCurrentTenant": (TenantResource, "get", (), cronhook.CurrentTenant),
     "rotateSigningSecret": (SigningSecret, "rotate", (), cronhook.RotatedSecret),
     "createSchedule": (Schedules, "create", ("n", "* * * * *", TARGET), cronhook.Schedule),

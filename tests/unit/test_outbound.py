@@ -119,3 +119,33 @@ def test_targets_with_equal_fields_and_different_instances_each_send_their_own_b
         req = build_request(fire(target, fire_id=f"fire_{n}"), TENANT, 1, NOW)
         assert req.body == f'{{"n":{n % 50}}}'.encode()
         assert req.headers["webhook-id"] == f"fire_{n}"
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
+@pytest.mark.parametrize("schedule_id", ["sch_1", None])
+def test_a_target_without_a_body_sends_a_json_document_of_the_fire(
+    method: str, schedule_id: str | None
+) -> None:
+    # given a target without a body, signed now (Webhook.verify checks the wall clock)
+    now = int(time.time() * 1000)
+    tenant = Tenant("ten_1", "t", now, TenantLimits(), (SigningSecret(SECRET, now - 5),))
+    the_fire = fire(Target("https://e.com/h", method), schedule_id)
+    # when two attempts are built
+    first, later = (build_request(the_fire, tenant, n, now) for n in (1, 2))
+    # then the official library verifies and parses it with its defaults (json_parse)
+    assert Webhook(SECRET).verify(first.body, first.headers) == {
+        "type": "cronhook.fire",
+        "fire_id": "fire_1",
+        "schedule_id": schedule_id,
+        "kind": "cron",
+        "scheduled_at": "2026-11-18T11:06:40.123Z",
+    }
+    assert first.headers["Content-Type"] == "application/json"
+    assert later.body == first.body  # one fire, one body, on every attempt
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_get_and_delete_without_a_body_send_none(method: str) -> None:
+    req = build_request(fire(Target("https://e.com/h", method)), TENANT, 1, NOW)
+    assert req.body == b"" and "Content-Type" not in req.headers
+    verify(SECRET, req)

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.models import RetrySettings
 from dispatcher.http.client import DeliveryResult
 from dispatcher.http.retry_after import parse_retry_after
 from dispatcher.invoke import retry
@@ -253,3 +254,18 @@ def test_retry_after_http_dates_in_every_form(offset: int, pattern: str) -> None
 
 def test_public_surface_is_sorted() -> None:
     assert retry.__all__ == sorted(retry.__all__)
+
+
+def test_policy_of_settings_out_of_range_is_brought_into_range() -> None:
+    # given settings the API would refuse (a record written by hand)
+    settings = RetrySettings(
+        max_attempts=0, min_backoff_seconds=10, max_backoff_seconds=1, max_retry_seconds=-5
+    )
+    # when
+    policy = RetryPolicy.of(settings)
+    # then
+    assert (policy.max_attempts, policy.max_backoff_seconds, policy.max_retry_seconds) == (
+        1,
+        10,
+        0.0,
+    )

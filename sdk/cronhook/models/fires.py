@@ -20,7 +20,8 @@ __all__ = [
 @frozen
 class Attempt:
     """One delivery attempt: `status_code` None when no response (then `error` says why:
-    `timeout`, `connect`, `ssrf`, ...); `outcome` success, retry, fail, gone or deferred."""
+    `timeout`, `connect`, `ssrf`, ...); `outcome` success, retry, exhausted (no retry
+    left), fail, gone or deferred."""
 
     number: int
     started_at: datetime

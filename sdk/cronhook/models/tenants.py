@@ -14,6 +14,7 @@ __all__ = [
     "CurrentTenant",
     "RateLimit",
     "RotatedSecret",
+    "SignInLink",
     "SigningSecretInfo",
     "Tenant",
     "TenantCreated",
@@ -93,6 +94,15 @@ class RotatedSecret:
     signing_secret: str
     created_at: datetime
     signing_secrets: tuple[SigningSecretInfo, ...] = ()
+
+
+@frozen
+class SignInLink:
+    """A short-lived, single-use link into the tenant portal or the operator console: open
+    `url` in a browser once before `expires_at`. It holds a secret: do not log it."""
+
+    url: str
+    expires_at: datetime
 
 
 @frozen

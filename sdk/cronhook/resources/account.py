@@ -1,6 +1,6 @@
 """The tenant's own things: who it is (`client.tenant`), its signing secret
-(`client.signing_secret`), its live events (`client.events`) and its load ahead
-(`client.forecast`)."""
+(`client.signing_secret`), its live events (`client.events`), its load ahead
+(`client.forecast`) and sign-in links to its portal (`client.portal`)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 from cronhook import _protocol as p
 from cronhook._protocol import EVENT_STREAM_MEDIA, Call
 from cronhook._resource import M, Resource, endpoint, streamed
-from cronhook.models import CurrentTenant, Forecast, RotatedSecret
+from cronhook.models import CurrentTenant, Forecast, RotatedSecret, SignInLink
 
-__all__ = ["Events", "ForecastResource", "SigningSecret", "TenantResource"]
+__all__ = ["Events", "ForecastResource", "Portal", "SigningSecret", "TenantResource"]
 
 
 def _whoami() -> Call[CurrentTenant]:
@@ -50,6 +50,25 @@ def _forecast(*, hours: int | None = None, start: datetime | None = None) -> Cal
     return p.get("/v1/forecast", p.model(Forecast), p.query(hours=hours, start=start))
 
 
+def lifetime(expires_in: int | timedelta | None) -> int | None:
+    """Seconds, from seconds or a timedelta."""
+    if isinstance(expires_in, timedelta):
+        return int(expires_in.total_seconds())
+    return expires_in
+
+
+def _portal_link(
+    *,
+    read_only: bool | None = None,
+    expires_in: int | timedelta | None = None,
+    idempotency_key: str | None = None,
+) -> Call[SignInLink]:
+    """A single-use link that signs a browser into this tenant's portal, optionally
+    `read_only`, valid for `expires_in` (seconds or a timedelta; server default 15 min)."""
+    payload = p.body(read_only=read_only, expires_in_seconds=lifetime(expires_in))
+    return p.post("/v1/portal-links", p.model(SignInLink), payload, idempotency_key=idempotency_key)
+
+
 class TenantResource(Resource[M]):
     """Who am I: `client.tenant.get()`."""
 
@@ -72,3 +91,9 @@ class ForecastResource(Resource[M]):
     """`client.forecast.get()`: load ahead, exactly."""
 
     get = endpoint(_forecast)
+
+
+class Portal(Resource[M]):
+    """`client.portal.link()`: a sign-in link to this tenant's web portal."""
+
+    link = endpoint(_portal_link)

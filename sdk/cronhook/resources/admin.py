@@ -1,9 +1,10 @@
-"""The operator's side (admin token): `admin.tenants`, `admin.api_keys`, `admin.forecast`."""
+"""The operator's side (admin token): `admin.tenants`, `admin.api_keys`, `admin.forecast`,
+`admin.fleet`, `admin.console`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cronhook import _protocol as p
@@ -14,12 +15,14 @@ from cronhook.models import (
     ApiKeyCreated,
     Fleet,
     Forecast,
+    SignInLink,
     Tenant,
     TenantCreated,
     TenantLimits,
 )
+from cronhook.resources.account import lifetime
 
-__all__ = ["AdminFleet", "AdminForecast", "ApiKeys", "Tenants"]
+__all__ = ["AdminConsole", "AdminFleet", "AdminForecast", "ApiKeys", "Tenants"]
 
 
 def _create(
@@ -95,6 +98,31 @@ def _fleet() -> Call[Fleet]:
     return p.get("/v1/admin/fleet", p.model(Fleet))
 
 
+def _portal_link(
+    tenant_id: str,
+    *,
+    read_only: bool | None = None,
+    expires_in: int | timedelta | None = None,
+    idempotency_key: str | None = None,
+) -> Call[SignInLink]:
+    """A single-use link that signs a browser into this tenant's portal (support, or to
+    hand to the tenant), optionally `read_only`, valid for `expires_in` (seconds or a
+    timedelta; server default 15 min)."""
+    payload = p.body(read_only=read_only, expires_in_seconds=lifetime(expires_in))
+    path = p.path("/v1/tenants/{}/portal-links", tenant_id)
+    return p.post(path, p.model(SignInLink), payload, idempotency_key=idempotency_key)
+
+
+def _console_link(
+    *, expires_in: int | timedelta | None = None, idempotency_key: str | None = None
+) -> Call[SignInLink]:
+    """A single-use link that signs a browser into the operator console."""
+    payload = p.body(expires_in_seconds=lifetime(expires_in))
+    return p.post(
+        "/v1/admin/console-links", p.model(SignInLink), payload, idempotency_key=idempotency_key
+    )
+
+
 class Tenants(Resource[M]):
     """Onboard and manage tenants."""
 
@@ -103,6 +131,7 @@ class Tenants(Resource[M]):
     get = endpoint(_get)
     update = endpoint(_update)
     delete = endpoint(_delete)
+    portal_link = endpoint(_portal_link)
 
 
 class ApiKeys(Resource[M]):
@@ -119,3 +148,9 @@ class AdminForecast(Resource[M]):
 
 class AdminFleet(Resource[M]):
     get = endpoint(_fleet)
+
+
+class AdminConsole(Resource[M]):
+    """`admin.console.link()`: a sign-in link to the operator console."""
+
+    link = endpoint(_console_link)

@@ -1,0 +1,71 @@
+"""HTML out: Jinja2 templates (every value escaped unless a template says otherwise, which
+none does with tenant text) and the headers every page carries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from app.cron.words import describe
+from app.models import parse_rfc3339
+
+# No inline script or style anywhere: everything comes from /static, served by cronhook.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def when(value: str | None) -> str:
+    """An RFC 3339 instant as people read it, to the second, in UTC."""
+    if not value:
+        return "—"
+    try:
+        return parse_rfc3339(value).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except ValueError:
+        return value
+
+
+def wall(value: str) -> str:
+    """A local instant with its offset (``2030-03-31T03:00:00.000+02:00``) as people read
+    it: ``2030-03-31 03:00:00 (UTC+02:00)``."""
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    offset = dt.isoformat()[-6:] if dt.utcoffset() else "+00:00"
+    return f"{dt:%Y-%m-%d %H:%M:%S} (UTC{offset})"
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("app.web", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = when
+    env.filters["wall"] = wall
+    env.filters["in_words"] = describe
+    return env
+
+
+def page(
+    request: Request, template: str, context: dict[str, Any], status: int = 200
+) -> HTMLResponse:
+    html = environment().get_template(template).render(request=request, **context)
+    return HTMLResponse(html, status_code=status, headers=HEADERS)

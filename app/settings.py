@@ -17,7 +17,8 @@ ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
         "redis_url",
         str,
         "",
-        "Redis URL (redis://, rediss://, or redis+cluster:// for Redis Cluster); "
+        "Redis URL (redis://, rediss://, redis+cluster://host:port for Redis Cluster, or "
+        "redis+sentinel://host1:26379,host2:26379/<master name> for Sentinel); "
         "empty in `cronhook dev` = embedded store",
     ),
     (
@@ -258,9 +259,12 @@ def _problems(s: Settings) -> list[str]:
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         out.append("CRONHOOK_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
     if s.redis_url and not s.redis_url.startswith(
-        ("redis://", "rediss://", "redis+cluster://", "unix://")
+        ("redis://", "rediss://", "redis+cluster://", "redis+sentinel://", "unix://")
     ):
-        out.append("CRONHOOK_REDIS_URL must start with redis://, rediss://, redis+cluster://")
+        out.append(
+            "CRONHOOK_REDIS_URL must start with redis://, rediss://, redis+cluster:// "
+            "or redis+sentinel://"
+        )
     if s.amqp_url and not s.amqp_url.startswith(("amqp://", "amqps://")):
         out.append("CRONHOOK_AMQP_URL must start with amqp:// or amqps://")
     if s.public_url and not s.public_url.startswith(("http://", "https://")):

@@ -51,6 +51,7 @@ from e2e_fleet import free_port, scrape
 from e2e_report import bucket_quantiles, share_within
 from proc_cpu import listener_pids, total_cpu_seconds
 
+from app.bus.queues import MAX_QUEUES, queue_names
 from app.keys import schedule_item
 from app.models import RetrySettings, Schedule, Target, Tenant, TenantLimits
 from app.payloads import schedule_item_payload
@@ -248,7 +249,7 @@ async def cleanup(redis_url: str, amqp_url: str, prefix: str, queue: str) -> Non
     conn = await aio_pika.connect(amqp_url)
     async with conn:
         ch = await conn.channel()
-        for name in (queue, f"{queue}.dlq"):
+        for name in [*queue_names(queue, MAX_QUEUES), f"{queue}.dlq"]:
             await ch.queue_delete(name)
 
 
@@ -271,6 +272,7 @@ def fleet_settings(args: argparse.Namespace) -> dict[str, str]:
         "CRONHOOK_LEASE_SECONDS": "30",
         "CRONHOOK_CLAIM_BATCH": str(args.claim_batch),
         "CRONHOOK_HEARTBEAT_SECONDS": "1",
+        "CRONHOOK_QUEUES": str(args.queues),
     }
 
 
@@ -285,12 +287,16 @@ async def collect_lags(store: Store, into: dict[tuple[str, int], dict[str, float
         await asyncio.sleep(0.4)
 
 
-async def queue_depth(amqp_url: str, queue: str) -> int:
+async def queue_depth(amqp_url: str, queue: str, queues: int = 1) -> int:
+    """Messages ready across the ``queues`` work queues named after ``queue``."""
     conn = await aio_pika.connect(amqp_url)
+    total = 0
     async with conn:
         ch = await conn.channel()
-        q = await ch.declare_queue(queue, passive=True)
-        return int(q.declaration_result.message_count or 0)
+        for name in queue_names(queue, queues):
+            q = await ch.declare_queue(name, passive=True)
+            total += int(q.declaration_result.message_count or 0)
+    return total
 
 
 # -- burst --------------------------------------------------------------------------------
@@ -320,7 +326,7 @@ async def burst_once(args: argparse.Namespace, redis_url: str, n: int) -> dict[s
             bcpu = total_cpu_seconds(beams) - beam0
             depth = 0
             for _ in range(100):
-                depth = await queue_depth(args.amqp, queue)
+                depth = await queue_depth(args.amqp, queue, args.queues)
                 if depth >= n:
                     break
                 await asyncio.sleep(0.1)
@@ -454,7 +460,8 @@ def report(title: str, runs: list[dict[str, float]]) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     print(
-        f"bench/dispatch.py: {args.dispatchers} dispatcher processes, lookahead "
+        f"bench/dispatch.py: {args.dispatchers} dispatcher processes, {args.queues} queues, "
+        "lookahead "
         f"{args.lookahead}s, {load()}"
     )
     with contextlib.ExitStack() as stack:
@@ -486,6 +493,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--redis", default="", help="Redis URL (default: a private redis-server)")
     p.add_argument("--amqp", default="amqp://guest:guest@127.0.0.1:5672/")
     p.add_argument("--dispatchers", type=int, default=2)
+    p.add_argument("--queues", type=int, default=1, help="CRONHOOK_QUEUES")
     p.add_argument("--lookahead", type=float, default=1.0)
     p.add_argument("--claim-batch", type=int, default=500, help="CRONHOOK_CLAIM_BATCH")
     p.add_argument("--burst", type=int, nargs="+", default=[10_000, 100_000])

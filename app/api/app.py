@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute
 
 from app.api import (
     account,
+    bulk,
     fires,
     fleet,
     forecast,
@@ -47,6 +48,7 @@ def create_app(
         *observability.ROUTES,
         *tenants.ROUTES,
         *account.ROUTES,
+        *bulk.ROUTES,
         *schedules.ROUTES,
         *fires.ROUTES,
         *jobs.ROUTES,

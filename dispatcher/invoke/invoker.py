@@ -313,7 +313,9 @@ class Invoker:
         if decision.outcome == "gone" and fire.schedule_id:
             await self._pause_gone(tenant.id, fire.schedule_id)
         self._count(decision.status)
-        self.metrics.on_attempt(tenant.id, decision.status, decision.outcome, duration_ms)
+        self.metrics.on_attempt(
+            tenant.id, decision.status, decision.outcome, duration_ms, attempt.error
+        )
 
     def _count(self, status: str) -> None:
         self.stats.attempts += 1

@@ -132,33 +132,65 @@ async def aof_redis() -> AsyncIterator[RedisServer]:
 
 
 @contextlib.asynccontextmanager
-async def redis_cluster(masters: int = 3) -> AsyncIterator[list[RedisServer]]:
-    """``masters`` cluster-enabled servers joined with ``redis-cli --cluster create``."""
+async def redis_cluster(
+    masters: int = 3,
+    *,
+    replicas: int = 0,
+    ports: list[int] | None = None,
+    node_timeout_ms: int = 5000,
+    extra: tuple[str, ...] = (),
+) -> AsyncIterator[list[RedisServer]]:
+    """``masters`` cluster-enabled servers, each with ``replicas`` replicas, joined with
+    ``redis-cli --cluster create`` (on ``ports`` when given, else free ones)."""
     tmp = Path(tempfile.mkdtemp(prefix="cronhook-cluster-"))
     servers: list[RedisServer] = []
+    count = masters * (1 + replicas)
     try:
-        for port in free_ports(masters, cluster_bus=True):
+        for port in ports or free_ports(count, cluster_bus=True):
             node_dir = tmp / str(port)
             node_dir.mkdir()
             args = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                    "--appendonly", "no", "--cluster-node-timeout", "5000"]  # fmt: skip
+                    "--appendonly", "no", "--cluster-node-timeout", str(node_timeout_ms),
+                    *extra]  # fmt: skip
             server = RedisServer(port, node_dir, args)
             servers.append(server)
             await server.start()
         addresses = [f"127.0.0.1:{s.port}" for s in servers]
         create = await asyncio.create_subprocess_exec(
             "redis-cli", "--cluster", "create", *addresses,
-            "--cluster-replicas", "0", "--cluster-yes",
+            "--cluster-replicas", str(replicas), "--cluster-yes",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
         out, _ = await asyncio.wait_for(create.communicate(), 60)
         assert create.returncode == 0, out.decode(errors="replace")
         await _cluster_ok(servers)
+        if replicas:
+            await _replicas_synced(servers)
         yield servers
     finally:
         for s in servers:
             s.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def _replicas_synced(servers: list[RedisServer], within: float = 30.0) -> None:
+    """Every replica linked to its master (a replica that never synced cannot take over)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        pending = 0
+        for s in servers:
+            r = aioredis.Redis(port=s.port, decode_responses=True)
+            try:
+                info = await r.info("replication")
+            finally:
+                await r.aclose()
+            if info.get("role") == "slave" and info.get("master_link_status") != "up":
+                pending += 1
+        if not pending:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{pending} replicas not in sync with their masters")
+        await asyncio.sleep(0.2)
 
 
 async def _cluster_ok(servers: list[RedisServer], within: float = 30.0) -> None:

@@ -15,6 +15,9 @@ from cronhook.models.fires import (
     LateCompletion,
 )
 from cronhook.models.schedules import (
+    BulkItem,
+    BulkProblem,
+    BulkResult,
     HttpMethod,
     JobSettings,
     Misfire,
@@ -51,6 +54,9 @@ __all__ = [
     "ApiKey",
     "ApiKeyCreated",
     "Attempt",
+    "BulkItem",
+    "BulkProblem",
+    "BulkResult",
     "CurrentTenant",
     "Event",
     "Fire",

@@ -9,9 +9,10 @@ endpoint answers only after that long, so a stream hears every event from its an
 
 Event types: ``fire.dispatched`` (published to the queue, every attempt),
 ``attempt.finished`` (every attempt's outcome), ``fire.succeeded`` and ``fire.failed``
-(final). ``schedule_id`` is null for one-off messages. The dispatcher and the invoker publish
-independently, so a fast delivery's ``attempt.finished`` may overtake its
-``fire.dispatched``; ``attempt`` numbers order them.
+(final); for long jobs (docs/jobs.md) ``fire.running`` (the endpoint answered 202) and
+``fire.progress`` (the job reported progress). ``schedule_id`` is null for one-off
+messages. The dispatcher and the invoker publish independently, so a fast delivery's
+``attempt.finished`` may overtake its ``fire.dispatched``; ``attempt`` numbers order them.
 """
 
 from __future__ import annotations
@@ -34,7 +35,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cronhook.events")
 
-TYPES = ("fire.dispatched", "attempt.finished", "fire.succeeded", "fire.failed")
+TYPES = (
+    "fire.dispatched",
+    "attempt.finished",
+    "fire.succeeded",
+    "fire.failed",
+    "fire.running",
+    "fire.progress",
+)
 _FINAL = {"succeeded": "fire.succeeded", "failed": "fire.failed"}
 LISTENERS_TTL_S = 1.0  # how stale a process's view of open event streams may be
 
@@ -187,3 +195,49 @@ async def _listened(
     counts = await store.client.pubsub_numsub(*(store.keys.events(t) for t in tenants))
     heard = {t for t, (_ch, n) in zip(tenants, counts, strict=True) if int(n) > 0}
     return [pair for pair in batch if pair[0] in heard]
+
+
+async def running(store: Store, fire: Fire, attempt: int, deadline_ms: int) -> None:
+    """Attempt ``attempt`` of ``fire``'s long job answered 202 and runs."""
+    if not await _listening(store, {fire.tenant_id}):
+        return
+    event = {
+        "type": "fire.running",
+        "fire_id": fire.id,
+        "schedule_id": fire.schedule_id,
+        "at": _at(int(time.time() * 1000)),
+        "scheduled_at": _at(fire.scheduled_at),
+        "status": "running",
+        "attempt": attempt,
+        "deadline_at": _at(deadline_ms),
+    }
+    await publish(store, [(fire.tenant_id, event)])
+
+
+async def progress(
+    store: Store,
+    tenant_id: str,
+    fire_id: str,
+    attempt: int,
+    report: dict[str, Any],
+    deadline_ms: int,
+) -> None:
+    """A long job reported progress (``report``: percent, message, data as sent)."""
+    if not await _listening(store, {tenant_id}):
+        return
+    try:
+        schedule_id = await store.client.hget(store.keys.fire(tenant_id, fire_id), "schedule_id")
+    except Exception as e:  # best effort, like the events themselves
+        log.warning("schedule id of a progress event not read: %r", e)
+        schedule_id = None
+    event = {
+        "type": "fire.progress",
+        "fire_id": fire_id,
+        "schedule_id": schedule_id or None,
+        "at": _at(int(time.time() * 1000)),
+        "status": "running",
+        "attempt": attempt,
+        "progress": report,
+        "deadline_at": _at(deadline_ms),
+    }
+    await publish(store, [(tenant_id, event)])

@@ -111,6 +111,11 @@ class Keys:
         """string with expiry: the invoker currently delivering a fire."""
         return f"{self._t(tenant_id)}:inflight:{fire_id}"
 
+    def job(self, tenant_id: str, job_id: str) -> str:
+        """hash: the state of a long job's current attempt (app/jobs/, job_*.lua).
+        ``job_id`` names the delivery: a fire id (a shard of a fan-out adds its index)."""
+        return f"{self._t(tenant_id)}:job:{job_id}"
+
     def rate(self, tenant_id: str) -> str:
         """string with expiry: the tenant's GCRA theoretical arrival time (ms, float)."""
         return f"{self._t(tenant_id)}:rate"
@@ -212,3 +217,9 @@ def fire_item(fire_id: str, attempt: int | None = None) -> str:
     attempt n and the retry of attempt n + 1 are then two items, so the later write can never
     replace the retry with a copy that is stale by the time it is published."""
     return f"f:{fire_id}" if attempt is None else f"f:{fire_id}:{attempt}"
+
+
+def job_item(job_id: str, attempt: int) -> str:
+    """Time-index item watching attempt ``attempt`` of a running long job: due at its
+    deadline (the next heartbeat due, or the total timeout); see app/jobs/watch.py."""
+    return f"j:{job_id}:{attempt}"

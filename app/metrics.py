@@ -40,6 +40,8 @@ OTHER_TENANT = "_other"
 LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 # Time spent in one request or attempt: 1 ms to 60 s (webhook timeouts go that high).
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+# A long job's attempt: 100 ms to a day.
+JOB_BUCKETS = (0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600, 4 * 3600, 86400)
 
 
 # Transport error classes of an attempt (``DeliveryResult.error``) -> the ``error`` label.
@@ -53,6 +55,8 @@ ERROR_CLASSES = {
     "too_large": "too_large",
     "invalid_url": "invalid",
     "invalid_request": "invalid",
+    "job_failed": "job_failed",  # a long job reported failed (docs/jobs.md)
+    "job_timeout": "job_timeout",  # a long job's attempt timed out
 }
 
 
@@ -245,13 +249,33 @@ class InvokerMetrics:
             "cronhook_invoker_attempt_errors_total",
             "Attempts that got no HTTP response, by error class (timeout, connect, dns, tls, "
             "blocked: the SSRF guard refused the address, protocol, too_large, invalid: a URL "
-            "or request that cannot be sent, other)",
+            "or request that cannot be sent, job_failed and job_timeout: a long job's attempt, "
+            "other)",
             ["error"],
             registry=r,
         )
         self.in_flight = Gauge(
             "cronhook_invoker_in_flight",
             "Deliveries this invoker is working on now",
+            registry=r,
+        )
+        self.jobs_started = Counter(
+            "cronhook_jobs_started_total",
+            "Long-job attempts that answered 202 and run; jobs running now = "
+            "sum(cronhook_jobs_started_total) - sum(cronhook_jobs_ended_total)",
+            registry=r,
+        )
+        self.jobs_ended = Counter(
+            "cronhook_jobs_ended_total",
+            "Long-job attempts ended, by outcome (succeeded, failed, timeout)",
+            ["outcome"],
+            registry=r,
+        )
+        self.job_duration = Histogram(
+            "cronhook_job_duration_seconds",
+            "Long-job attempts: from the request to the completion or timeout, by outcome",
+            ["outcome"],
+            buckets=JOB_BUCKETS,
             registry=r,
         )
 
@@ -288,6 +312,11 @@ class InvokerMetrics:
             self.retries.inc()
         elif status == "failed":
             self.dead_letters.inc()
+
+    def on_job_ended(self, outcome: str, duration_ms: float) -> None:
+        """A long job's attempt ended (``outcome``: succeeded, failed, timeout)."""
+        self._child(self.jobs_ended, outcome).inc()
+        self._child(self.job_duration, outcome).observe(duration_ms / 1000)
 
     def on_defer(self, limit: str) -> None:
         self.deferrals.labels(limit).inc()

@@ -14,7 +14,14 @@ from functools import lru_cache
 from typing import Any, Generic, Literal, TypeVar
 
 FireStatus = Literal[
-    "scheduled", "dispatched", "delivering", "succeeded", "retrying", "failed", "skipped"
+    "scheduled",
+    "dispatched",
+    "delivering",
+    "running",
+    "succeeded",
+    "retrying",
+    "failed",
+    "skipped",
 ]
 FireKind = Literal["cron", "manual", "message", "replay", "callback"]
 FINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "skipped"})
@@ -166,6 +173,25 @@ class Tenant:
 
 # -- schedules --------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class JobSettings:
+    """A long-running job (docs/jobs.md): the endpoint may answer 202 and report progress
+    and completion; an attempt ends as ``timeout`` after ``timeout_seconds`` in all, or
+    after ``heartbeat_seconds`` without a progress report (None = no heartbeat needed)."""
+
+    timeout_seconds: float
+    heartbeat_seconds: float | None = None
+
+    @property
+    def timeout_ms(self) -> int:
+        return int(self.timeout_seconds * 1000)
+
+    @property
+    def heartbeat_ms(self) -> int:
+        """0 = no heartbeat needed."""
+        return int((self.heartbeat_seconds or 0) * 1000)
+
+
+@dataclass(frozen=True)
 class Target:
     url: str
     method: str = "POST"
@@ -173,6 +199,12 @@ class Target:
     body: Any = None  # JSON value, or a string sent as is
     content_type: str | None = None
     timeout_seconds: float = 30.0
+    job: JobSettings | None = None  # None = a plain webhook (a 202 is a success)
+
+    def __post_init__(self) -> None:
+        job: Any = self.job
+        if isinstance(job, dict):  # from stored or API JSON
+            object.__setattr__(self, "job", JobSettings(**job))
 
     def encoded_body(self) -> tuple[bytes, str | None]:
         """The bytes sent and the Content-Type they carry."""
@@ -405,7 +437,7 @@ class InstanceMemo(Generic[K, V]):
 
 
 def _vars_json(obj: Target | RetrySettings) -> str:
-    return json.dumps(vars(obj))
+    return json.dumps(vars(obj), default=vars)  # a Target's JobSettings as its fields
 
 
 # ``json.dumps(vars(obj))`` (flat dataclasses: the JSON of ``asdict`` at a fraction of its

@@ -3,16 +3,17 @@ and how a claimed batch splits into releases, one per instant."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from app import cron
 from app.bus.message import FireMessage
 from app.errors import CronhookError
 from app.ids import cron_fire_id
+from app.jobs.state import watch_step
 from app.misfire import plan_misfire, still_fires
 from app.models import Fire, Schedule, from_ms, to_ms
-from app.payloads import ScheduleRef
+from app.payloads import JobWatch, ScheduleRef
 from app.store.skips import Skip
 from app.store.timeindex import Claimed, Completion
 
@@ -134,17 +135,30 @@ class BatchPlan:
 
 
 def marker_ttl_s(s: Schedule) -> int:
-    return int(s.retry.max_retry_seconds + s.target.timeout_seconds) + _MARKER_SLACK_S
+    """A running long job holds the marker too: its last attempt may start at the end of
+    the retry window and then run for its whole timeout."""
+    job = s.target.job.timeout_seconds if s.target.job else 0
+    return int(s.retry.max_retry_seconds + s.target.timeout_seconds + job) + _MARKER_SLACK_S
+
+
+def _plan_watch(rel: Release, c: Claimed, watch: JobWatch, fields: Sequence[str | None]) -> None:
+    """A long job's watch item (app/jobs/state.py ``watch_step``), as of its release."""
+    step = watch_step(fields, watch.attempt, rel.at_ms)
+    if step.action == "settle":
+        rel.messages.append(watch.settle_message())
+    rel.completions.append(Completion(c.item, step.due_ms if step.action == "retime" else -1))
 
 
 def plan_batch(
     now_ms: int,
-    items: Sequence[tuple[Claimed, ScheduleRef | FireMessage | None, Schedule | None]],
+    items: Sequence[tuple[Claimed, ScheduleRef | FireMessage | JobWatch | None, Schedule | None]],
+    jobs: Mapping[str, Sequence[str | None]] | None = None,
 ) -> BatchPlan:
     """Split a claimed batch into releases. ``items`` pairs each claimed item with its
-    parsed payload and, for schedule items, the schedule (None: deleted). A schedule item is
-    planned as of its release instant, so an item claimed ahead is on time; a missing or
-    paused schedule finishes its item; an unplannable one is dropped (and reported)."""
+    parsed payload and, for schedule items, the schedule (None: deleted); ``jobs`` maps a
+    long job's watch item to its job's WATCH_FIELDS. A schedule item is planned as of its
+    release instant, so an item claimed ahead is on time; a missing or paused schedule
+    finishes its item; an unplannable one is dropped (and reported)."""
     by_at: dict[int, Release] = {}
     forbid: dict[str, int] = {}
     dropped: list[str] = []
@@ -157,6 +171,9 @@ def plan_batch(
         if isinstance(item, FireMessage):
             rel.messages.append(item)
             rel.completions.append(Completion(c.item, -1))
+            continue
+        if isinstance(item, JobWatch):
+            _plan_watch(rel, c, item, (jobs or {}).get(c.item) or [None] * 5)
             continue
         if item is None or s is None or s.paused:
             if item is None:

@@ -63,6 +63,16 @@ def target_errors(
     reason = isinstance(content_type, str) and value_error(content_type)
     if reason:
         errors.append(FieldError(f"{root}.content_type", reason))
+    job = target.get("job")
+    if isinstance(job, dict):
+        beat, total = job.get("heartbeat_seconds"), job.get("timeout_seconds")
+        numbers = all(isinstance(v, int | float) for v in (beat, total))
+        if beat is not None and numbers and beat > total:
+            errors.append(
+                FieldError(
+                    f"{root}.job.heartbeat_seconds", f"must be at most {root}.job.timeout_seconds"
+                )
+            )
     body, _ = Target(url="", body=target.get("body")).encoded_body()
     if len(body) > tenant.limits.max_body_bytes:
         errors.append(

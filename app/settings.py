@@ -109,8 +109,10 @@ ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
         "public_url",
         str,
         "",
-        "the API's address as browsers reach it (https://... behind TLS), the base of "
-        "portal and console sign-in links; empty = the address each request came to",
+        "the API's address as browsers and webhook endpoints reach it (https://... behind "
+        "TLS): the base of portal and console sign-in links and of long jobs' "
+        "cronhook-job-url; empty = the address each request came to (links), "
+        "http://CRONHOOK_HOST:CRONHOOK_PORT (job URLs)",
     ),
     (
         "CRONHOOK_INVOKER_CONCURRENCY",
@@ -225,6 +227,10 @@ class Settings:
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+    def api_base_url(self) -> str:
+        """Where webhook endpoints reach the API (long jobs' ``cronhook-job-url``)."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     def metrics_tenant_ids(self) -> tuple[str, ...]:
         return tuple(t.strip() for t in self.metrics_tenants.split(",") if t.strip())

@@ -28,9 +28,17 @@ async def _schedule(ctx: Ctx) -> Schedule:
     return s
 
 
+async def fire_views(ctx: Ctx, fires: list[Fire]) -> list[dict[str, Any]]:
+    """Fires as the API shows them, long jobs with their job (one more round trip)."""
+    ids = [f.id for f in fires if f.target.job is not None]
+    jobs = dict(zip(ids, await ctx.store.jobs.get_many(ctx.tenant.id, ids), strict=True))
+    return [fire_view(f, jobs.get(f.id)) for f in fires]
+
+
 async def _page(ctx: Ctx, page: Page) -> Response:
     fires = await ctx.store.fires.get_many(ctx.tenant.id, page.items)
-    return JSONResponse({"items": [fire_view(f) for f in fires], "next_cursor": page.next_cursor})
+    items = await fire_views(ctx, fires)
+    return JSONResponse({"items": items, "next_cursor": page.next_cursor})
 
 
 def _instant(ctx: Ctx, name: str) -> int | None:
@@ -99,7 +107,8 @@ async def _fire(ctx: Ctx, fire_id: str) -> Fire:
 
 @endpoint("getFire", "tenant")
 async def get_fire(ctx: Ctx) -> Response:
-    return JSONResponse(fire_view(await _fire(ctx, ctx.path_id("fire_id"))))
+    fire = await _fire(ctx, ctx.path_id("fire_id"))
+    return JSONResponse((await fire_views(ctx, [fire]))[0])
 
 
 @endpoint("replayFire", "tenant")

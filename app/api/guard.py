@@ -27,7 +27,8 @@ from app.errors import NotFound
 from app.models import Tenant
 from app.store import Store
 
-Who = Literal["public", "admin", "tenant"]
+# "job": a long job's report; the handler checks the job token itself (app/api/jobs.py)
+Who = Literal["public", "admin", "tenant", "job"]
 _ID = re.compile(r"^[a-z]+_[0-9a-z]{1,40}$")
 
 
@@ -81,7 +82,7 @@ _HANDLERS: dict[str, tuple[Operation, Handler, Who]] = {}
 
 
 async def _principal(request: Request, st: ApiState, who: Who) -> Principal:
-    if who == "public":
+    if who in ("public", "job"):
         return Principal(admin=False, tenant=None)
     p = await authenticate(request, st.store, st.settings.admin_token)
     if who == "admin" and not p.admin:
@@ -118,7 +119,7 @@ def endpoint(operation_id: str, who: Who) -> Callable[[Handler], Endpoint]:
             principal = await _principal(request, st, who)
             await _rate_limit(st, principal)
             ctx = Ctx(request, st, op, principal, parse_query(op, request.query_params))
-            if request.method == "POST":
+            if request.method == "POST" and who != "job":  # a job report is idempotent
                 return await idempotent(ctx.request, st.store, principal, lambda: handler(ctx))
             return await handler(ctx)
 

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from app.cron import Occurrence
+from app.jobs import JobState
 from app.models import (
     Attempt,
     Fire,
@@ -104,8 +105,34 @@ def attempt_view(a: Attempt) -> dict[str, Any]:
     }
 
 
-def fire_view(f: Fire) -> dict[str, Any]:
+def job_view(j: JobState) -> dict[str, Any]:
+    """A long job's current (or last) attempt, as the fire shows it."""
+    progress = None
+    if j.progress is not None or j.progress_at is not None:
+        progress = {**(j.progress or {}), "at": instant(j.progress_at)}
     return {
+        "attempt": j.attempt,
+        "state": j.state,
+        "started_at": instant(j.started_at),
+        "deadline_at": instant(j.deadline) if j.state == "running" else None,
+        "heartbeats": j.beats,
+        "progress": progress,
+        "result": j.result,
+        "completed_at": instant(j.ended_at),
+        "late_completions": [
+            {
+                "attempt": x.get("attempt"),
+                "at": instant(x.get("at")),
+                "status": x.get("status"),
+                "reason": x.get("reason"),
+            }
+            for x in j.late
+        ],
+    }
+
+
+def fire_view(f: Fire, job: JobState | None = None) -> dict[str, Any]:
+    view: dict[str, Any] = {
         "id": f.id,
         "schedule_id": f.schedule_id,
         "kind": f.kind,
@@ -118,3 +145,6 @@ def fire_view(f: Fire) -> dict[str, Any]:
         "deferrals": f.deferrals,
         "attempts": [attempt_view(a) for a in f.attempts],
     }
+    if f.target.job is not None:
+        view["job"] = None if job is None else job_view(job)
+    return view

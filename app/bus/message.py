@@ -19,6 +19,9 @@ class FireMessage:
 
     The target lives in the fire record, not in the message: a message is a pointer plus
     the attempt number, which is what makes stale copies recognisable.
+
+    ``settle``: no request; attempt ``attempt`` of the fire's long job has reached its
+    deadline or reported its outcome (the timeout watch, app/jobs/): end and apply it.
     """
 
     fire_id: str
@@ -26,6 +29,7 @@ class FireMessage:
     attempt: int
     scheduled_at_ms: int
     replay: bool = False
+    settle: bool = False
 
     def encode(self) -> bytes:
         """Compact JSON; with the usual field types formatted directly (json.dumps's bytes,
@@ -37,6 +41,8 @@ class FireMessage:
             self.scheduled_at_ms,
             self.replay,
         )
+        if self.settle:
+            return self._encode_all()
         if (
             type(fid) is str
             and type(tid) is str
@@ -49,17 +55,20 @@ class FireMessage:
                 f'{{"v":{VERSION},"fire_id":{_quote(fid)},"tenant_id":{_quote(tid)},'
                 f'"attempt":{attempt},"scheduled_at_ms":{at},"replay":{flag}}}'
             ).encode()
-        return json.dumps(
-            {
-                "v": VERSION,
-                "fire_id": self.fire_id,
-                "tenant_id": self.tenant_id,
-                "attempt": self.attempt,
-                "scheduled_at_ms": self.scheduled_at_ms,
-                "replay": self.replay,
-            },
-            separators=(",", ":"),
-        ).encode()
+        return self._encode_all()
+
+    def _encode_all(self) -> bytes:
+        data = {
+            "v": VERSION,
+            "fire_id": self.fire_id,
+            "tenant_id": self.tenant_id,
+            "attempt": self.attempt,
+            "scheduled_at_ms": self.scheduled_at_ms,
+            "replay": self.replay,
+        }
+        if self.settle:
+            data["settle"] = True
+        return json.dumps(data, separators=(",", ":")).encode()
 
     @classmethod
     def decode(cls, body: bytes) -> FireMessage:
@@ -76,6 +85,7 @@ class FireMessage:
                 attempt=_int(data, "attempt"),
                 scheduled_at_ms=_int(data, "scheduled_at_ms"),
                 replay=bool(data.get("replay", False)),
+                settle=data.get("settle") is True,
             )
         except (KeyError, TypeError, ValueError) as e:
             raise PoisonMessage(f"malformed fire message: {e}") from e

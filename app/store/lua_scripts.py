@@ -43,6 +43,12 @@ class LuaScripts:
     fire_release: AsyncScript
     fire_replay: AsyncScript
     fire_skip: AsyncScript
+    # long jobs' attempts (app/store/jobs.py)
+    job_start: AsyncScript
+    job_answer: AsyncScript
+    job_report: AsyncScript
+    job_check: AsyncScript
+    job_settle: AsyncScript
     # records and request guards
     rec_cas: AsyncScript
     sched_write: AsyncScript

@@ -14,6 +14,7 @@ from app.store import sentinel
 from app.store.errors import DRIVER_ERRORS, wrapped
 from app.store.fires import FireLog
 from app.store.guards import Guards
+from app.store.jobs import JobLog
 from app.store.nodes import NodeRegistry
 from app.store.outbox import Outbox
 from app.store.records import Records
@@ -24,9 +25,9 @@ from app.store.websessions import WebSessions
 
 
 class Store:
-    """Facade over one Redis client: ``time`` (the time index), ``fires``, ``records``,
-    ``nodes`` (the fleet registry), ``web`` (sign-in links and browser sessions), ``skips``
-    (skipped instants per schedule)."""
+    """Facade over one Redis client: ``time`` (the time index), ``fires``, ``jobs`` (long
+    jobs' attempts), ``records``, ``nodes`` (the fleet registry), ``web`` (sign-in links
+    and browser sessions), ``skips`` (skipped instants per schedule)."""
 
     def __init__(
         self,
@@ -45,6 +46,7 @@ class Store:
         self.scripts = Scripts(client, cluster=cluster)
         self.time = TimeIndex(client, self.keys, self.scripts)
         self.fires = FireLog(client, self.keys, self.scripts, retention_s)
+        self.jobs = JobLog(client, self.keys, self.scripts)
         lua = self.scripts.lua
         self.records = Records(client, self.keys, lua, self.time, cluster=cluster, keyring=keyring)
         self.nodes = NodeRegistry(client, self.keys)

@@ -108,6 +108,12 @@ class TimeIndex:
         return int(await self._lua.ti_put(keys=sk.all(), args=[item, payload, due_ms]))
 
     @wrapped
+    async def retime(self, item: str, due_ms: int) -> bool:
+        """Move an existing item to ``due_ms`` (its payload kept); False when there is no
+        such item (nothing is written)."""
+        return await self.put(item, "", due_ms) > 0
+
+    @wrapped
     async def remove(self, item: str) -> None:
         lay = await self.current()
         for n in lay.homes(self._k, item):

@@ -30,12 +30,12 @@ from app.errors import BusUnavailable, CronhookError, StoreUnavailable
 from app.logs import fire_fields
 from app.metrics import DispatcherMetrics
 from app.models import Fire
-from app.payloads import ScheduleRef, read_payload
+from app.payloads import JobWatch, ScheduleRef, read_payload
 from app.planning import BatchPlan, Release, merge_releases, plan_batch, stale_fires
 from app.settings import Settings
 from app.store import Store
 from app.store.skips import Skip
-from app.store.timeindex import ClaimBatch, Completion
+from app.store.timeindex import ClaimBatch, Claimed, Completion
 from dispatcher.dispatch.fairness import interleave_by_tenant
 from dispatcher.dispatch.schedules import ScheduleReader
 from dispatcher.dispatch.stats import DispatcherStats
@@ -126,7 +126,7 @@ class BatchRunner:
         refs = [d for _, d in parsed if type(d) is ScheduleRef]
         found = iter(await self._schedules.get_many(refs))
         items = [(c, d, next(found) if type(d) is ScheduleRef else None) for c, d in parsed]
-        plan = plan_batch(batch.claim.now_ms, items)
+        plan = plan_batch(batch.claim.now_ms, items, await self._watched_jobs(parsed))
         for item in plan.dropped:
             log.error("dropping unreadable or unplannable time-index item %s", item)
         ahead = [f for r in plan.releases for f in r.fires]
@@ -134,6 +134,16 @@ class BatchRunner:
         for r in plan.releases:
             self._queue(r, r.fires, [next(statuses) for _ in r.fires])
         return plan
+
+    async def _watched_jobs(
+        self, parsed: list[tuple[Claimed, ScheduleRef | FireMessage | JobWatch | None]]
+    ) -> dict[str, list[str | None]]:
+        """The state of the long jobs whose watch items were claimed (one round trip)."""
+        watches = [(c.item, d) for c, d in parsed if type(d) is JobWatch]
+        if not watches:
+            return {}
+        fields = await self.store.jobs.watch_fields([(d.tenant_id, d.fire_id) for _, d in watches])
+        return {item: f for (item, _), f in zip(watches, fields, strict=True)}
 
     def _queue(self, release: Release, fires: list[Fire], statuses: list[str]) -> None:
         for fire, status in zip(fires, statuses, strict=True):

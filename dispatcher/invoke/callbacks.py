@@ -52,9 +52,15 @@ def callback_urls(fire: Fire, status: str) -> list[tuple[str, str]]:
 
 
 def callback_body(
-    fire: Fire, attempt: int, status: str, result: DeliveryResult, replay: bool = False
+    fire: Fire,
+    attempt: int,
+    status: str,
+    result: DeliveryResult,
+    replay: bool = False,
+    job: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return {
+    """``job``: a long job's outcome (its status and result document), sent as ``job``."""
+    body = {
         "type": f"fire.{status}",
         "fire_id": fire.id,
         "schedule_id": fire.schedule_id,
@@ -69,6 +75,9 @@ def callback_body(
             "body": result.excerpt,
         },
     }
+    if job is not None:
+        body["job"] = job
+    return body
 
 
 class Callbacks:
@@ -84,6 +93,7 @@ class Callbacks:
         now_ms: int,
         *,
         replay: bool = False,
+        job: dict[str, Any] | None = None,
     ) -> list[str]:
         """Queue the callbacks of a final outcome; returns their fire ids. Idempotent: a
         second call for the same attempt finds the same fires."""
@@ -92,7 +102,7 @@ class Callbacks:
             target = Target(
                 url=url,
                 method="POST",
-                body=callback_body(fire, attempt, status, result, replay),
+                body=callback_body(fire, attempt, status, result, replay, job),
                 timeout_seconds=fire.target.timeout_seconds,
             )
             cb_id = callback_fire_id(fire.id, attempt, kind)

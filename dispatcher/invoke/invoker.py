@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from app import events
 from app.bus.base import Bus, Requeue
@@ -44,6 +46,7 @@ from app.settings import Settings
 from app.store import Store
 from dispatcher.http.client import DeliveryResult, WebhookClient
 from dispatcher.invoke.callbacks import Callbacks
+from dispatcher.invoke.jobs import JobSide
 from dispatcher.invoke.limits import limit_args, parse_admission
 from dispatcher.invoke.outbound import build_request
 from dispatcher.invoke.retry import Outcome, RetryPolicy, classify, next_retry_delay
@@ -93,6 +96,7 @@ class Invoker:
         self.stats = InvokerStats()
         self.metrics = metrics or InvokerMetrics()
         self.callbacks = Callbacks(store)
+        self.jobs = JobSide(self)
         self._tenants: dict[str, tuple[float, str | None, Tenant | None]] = {}
         self._rng = random.Random()
         # the marker must outlive the attempt and its record (two Redis calls at worst)
@@ -134,6 +138,9 @@ class Invoker:
             self.stats.dropped += 1
             self.metrics.on_skip("missing")
             return
+        if msg.settle:
+            await self.jobs.watch(msg, tenant)
+            return
         token = f"{self.node_id}:{secrets.token_hex(4)}"
         now_ms = int(time.time() * 1000)
         answer, fire = await self.store.fires.begin_read(
@@ -167,11 +174,20 @@ class Invoker:
     async def _attempt(
         self, fire: Fire, tenant: Tenant, msg: FireMessage, token: str, started_ms: int
     ) -> None:
-        request = build_request(fire, tenant, msg.attempt, int(time.time() * 1000))
+        job = None
+        if fire.target.job is not None:
+            job = await self.jobs.begin(fire, tenant, msg, token, started_ms)
+            if job is None:
+                return
+        request = build_request(fire, tenant, msg.attempt, int(time.time() * 1000), job)
         allow = self.settings.allow_private_targets or tenant.limits.allowed_private_targets
         self.metrics.on_start(tenant.id, msg.attempt, msg.replay, fire.scheduled_at)
         try:
             result = await self.client.send(request, allow_private=allow)
+            if job is not None and await self.jobs.answered(
+                fire, tenant, msg, token, started_ms, result
+            ):
+                return
             await self._record(fire, tenant, msg, token, started_ms, result)
         except asyncio.CancelledError:
             # Stopped mid-attempt (a shutdown out of time): the bus requeues the message;
@@ -183,6 +199,17 @@ class Invoker:
         self, fire: Fire, msg: FireMessage, result: DeliveryResult, now_ms: int
     ) -> Decision:
         outcome = classify(result, retry_on_4xx=fire.retry.retry_on_4xx)
+        return self.decision(fire, msg, outcome, now_ms, result.retry_after_seconds)
+
+    def decision(
+        self,
+        fire: Fire,
+        msg: FireMessage,
+        outcome: Outcome,
+        now_ms: int,
+        retry_after: float | None,
+    ) -> Decision:
+        """The fire's next status after attempt ``msg.attempt`` ended with ``outcome``."""
         if outcome == "success":
             return Decision(outcome, "succeeded")
         if outcome != "retry":
@@ -194,7 +221,7 @@ class Invoker:
             msg.attempt - fire.retry_base,
             first_ms / 1000,
             now_ms / 1000,
-            result.retry_after_seconds,
+            retry_after,
             self._rng,
         )
         if delay is None:
@@ -212,14 +239,7 @@ class Invoker:
     ) -> None:
         now_ms = int(time.time() * 1000)
         decision = self._decide(fire, msg, result, now_ms)
-        if decision.next_ms is not None:
-            # the retry is in the time index before the attempt is recorded and acked
-            retry = FireMessage(fire.id, tenant.id, msg.attempt + 1, fire.scheduled_at, msg.replay)
-            await self._defer(retry, decision.next_ms)
-        else:
-            await self.callbacks.outcome(
-                fire, msg.attempt, decision.status, result, now_ms, replay=msg.replay
-            )
+        await self.next_step(fire, tenant, msg, decision, result, now_ms)
         attempt = Attempt(
             number=msg.attempt,
             started_at=started_ms,
@@ -241,13 +261,7 @@ class Invoker:
             decision.next_ms,
             schedule_id=fire.schedule_id,
         )
-        await events.attempt_finished(self.store, fire, attempt, decision.status, decision.next_ms)
-        if decision.outcome == "gone" and fire.schedule_id:
-            await self._pause_gone(tenant.id, fire.schedule_id)
-        self._count(decision.status)
-        self.metrics.on_attempt(
-            tenant.id, decision.status, decision.outcome, result.duration_ms, result.error
-        )
+        await self.recorded(fire, tenant, msg, attempt, decision, result.duration_ms)
         if log.isEnabledFor(logging.INFO):
             log.info(
                 "attempt %s of %s: %s (%s)",
@@ -263,6 +277,49 @@ class Invoker:
                     "duration_ms": round(result.duration_ms, 1),
                 },
             )
+
+    async def next_step(
+        self,
+        fire: Fire,
+        tenant: Tenant,
+        msg: FireMessage,
+        decision: Decision,
+        result: DeliveryResult,
+        now_ms: int,
+        *,
+        job: dict[str, Any] | None = None,
+    ) -> None:
+        """What must happen after an attempt, written before the attempt is recorded (and
+        the message acked): the retry into the time index, or the outcome callbacks."""
+        if decision.next_ms is not None:
+            retry = FireMessage(fire.id, tenant.id, msg.attempt + 1, fire.scheduled_at, msg.replay)
+            await self._defer(retry, decision.next_ms)
+        else:
+            await self.callbacks.outcome(
+                fire, msg.attempt, decision.status, result, now_ms, replay=msg.replay, job=job
+            )
+
+    @staticmethod
+    def attempt_json(attempt: Attempt) -> str:
+        return json.dumps(attempt.to_json())
+
+    async def recorded(
+        self,
+        fire: Fire,
+        tenant: Tenant,
+        msg: FireMessage,
+        attempt: Attempt,
+        decision: Decision,
+        duration_ms: float,
+    ) -> None:
+        """After an attempt is recorded: its events, a 410's pause, the counts."""
+        await events.attempt_finished(self.store, fire, attempt, decision.status, decision.next_ms)
+        if decision.outcome == "gone" and fire.schedule_id:
+            await self._pause_gone(tenant.id, fire.schedule_id)
+        self._count(decision.status)
+        self.metrics.on_attempt(
+            tenant.id, decision.status, decision.outcome, duration_ms, attempt.error
+        )
 
     def _count(self, status: str) -> None:
         self.stats.attempts += 1

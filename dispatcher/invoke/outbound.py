@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 
+from app.jobs.tokens import signed_content
 from app.models import Fire, InstanceMemo, Target, Tenant, ms_rfc3339
 from dispatcher.http.client import OutboundRequest
 from dispatcher.invoke.signing import signature_header
@@ -56,9 +57,17 @@ def _prepare(target: Target) -> tuple[bytes | None, dict[str, str]]:
 _prepared: InstanceMemo[Target, tuple[bytes | None, dict[str, str]]] = InstanceMemo(_prepare, 4096)
 
 
-def build_request(fire: Fire, tenant: Tenant, attempt: int, now_ms: int) -> OutboundRequest:
+def build_request(
+    fire: Fire,
+    tenant: Tenant,
+    attempt: int,
+    now_ms: int,
+    job: tuple[str, str] | None = None,
+) -> OutboundRequest:
     """Attempt ``attempt`` of ``fire``, signed at ``now_ms`` (``webhook-timestamp`` is its
-    unix second) with every secret of ``tenant`` active at that very millisecond."""
+    unix second) with every secret of ``tenant`` active at that very millisecond. ``job``:
+    a long job's URL and this attempt's token, sent as ``cronhook-job-url`` and
+    ``cronhook-job-token`` with ``cronhook-job-signature`` over both (docs/jobs.md)."""
     now_s = now_ms // 1000
     body, tenant_headers = _prepared(fire.target)
     if body is None:
@@ -78,6 +87,13 @@ def build_request(fire: Fire, tenant: Tenant, attempt: int, now_ms: int) -> Outb
     )
     if fire.schedule_id:
         headers["cronhook-schedule-id"] = fire.schedule_id
+    if job is not None:
+        url, token = job
+        headers["cronhook-job-url"] = url
+        headers["cronhook-job-token"] = token
+        headers["cronhook-job-signature"] = signature_header(
+            tenant.active_secrets(now_ms), fire.id, now_s, signed_content(url, token)
+        )
     return OutboundRequest(
         method=fire.target.method,
         url=fire.target.url,

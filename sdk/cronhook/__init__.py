@@ -2,8 +2,10 @@
 
 Calling the API: `Client` / `AsyncClient` with a tenant API key, `AdminClient` /
 `AsyncAdminClient` with the operator's admin token. Receiving deliveries:
-`Webhook(secret).verify(body, headers)` and the ASGI helper `cronhook.asgi.WebhookApp`.
-Verifying needs the standard library alone: the clients (and httpx) load on first use.
+`Webhook(secret).verify(body, headers)` and the ASGI helper `cronhook.asgi.WebhookApp`;
+long jobs report progress and completion with `cronhook.jobs` (`JobTicket`,
+`JobReporter`, `AsyncJobReporter`). Verifying needs the standard library alone: the
+clients (and httpx) load on first use.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -45,6 +47,9 @@ from cronhook.models import (
     Forecast,
     ForecastMinute,
     Health,
+    Job,
+    JobSettings,
+    LateCompletion,
     Misfire,
     Page,
     Preview,
@@ -130,6 +135,9 @@ __all__ = [
     "ForecastMinute",
     "Health",
     "InvalidSignatureError",
+    "Job",
+    "JobSettings",
+    "LateCompletion",
     "MalformedHeaderError",
     "Misfire",
     "MissingHeaderError",

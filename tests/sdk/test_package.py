@@ -10,6 +10,7 @@ from pathlib import Path
 import cronhook
 import cronhook.asgi
 import cronhook.errors
+import cronhook.jobs
 import cronhook.models
 import cronhook.resources
 import cronhook.webhooks
@@ -19,6 +20,7 @@ MODULES = [
     cronhook,
     cronhook.asgi,
     cronhook.errors,
+    cronhook.jobs,
     cronhook.models,
     cronhook.resources,
     cronhook.webhooks,

@@ -1,10 +1,16 @@
 -- Write an item of the time index (a schedule's next fire, a retry, a deferral, a message).
 -- KEYS[1..5] as in ti_claim.lua (due, lease, claimed, items, pending)
--- ARGV[1] item, ARGV[2] payload, ARGV[3] due ms (-1 = not due: paused or ended)
+-- ARGV[1] item, ARGV[2] payload ('' = re-time an existing item only: keep its payload),
+-- ARGV[3] due ms (-1 = not due: paused or ended)
 -- Returns 1 written, 2 the item is claimed right now: the instant is kept in `pending` and
--- applied when the claim completes or its lease expires (the writer's instant wins).
+-- applied when the claim completes or its lease expires (the writer's instant wins),
+-- 0 nothing to re-time (no such item).
 local item = ARGV[1]
-redis.call('HSET', KEYS[4], item, ARGV[2])
+if ARGV[2] == '' then
+  if redis.call('HEXISTS', KEYS[4], item) == 0 then return 0 end
+else
+  redis.call('HSET', KEYS[4], item, ARGV[2])
+end
 if redis.call('HEXISTS', KEYS[3], item) == 1 then
   redis.call('HSET', KEYS[5], item, ARGV[3])
   return 2

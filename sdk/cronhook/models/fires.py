@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from cronhook.models._base import frozen
 
@@ -10,6 +12,8 @@ __all__ = [
     "Attempt",
     "Event",
     "Fire",
+    "Job",
+    "LateCompletion",
 ]
 
 
@@ -30,10 +34,44 @@ class Attempt:
 
 
 @frozen
+class LateCompletion:
+    """A completion refused with 409 (its attempt was over) and kept for the record."""
+
+    attempt: int
+    at: datetime
+    status: str
+    reason: str
+
+
+@frozen
+class Job:
+    """A long job's current (or last) attempt: `state` delivering, running, closed (answered
+    other than 202), succeeded, failed or timeout; `progress` the last report (`percent`,
+    `message`, `data`, `at`); `result` the completion's document."""
+
+    attempt: int
+    state: str
+    started_at: datetime
+    deadline_at: datetime | None = None
+    heartbeats: int = 0
+    progress: Mapping[str, Any] | None = None
+    result: Any = None
+    completed_at: datetime | None = None
+    late_completions: tuple[LateCompletion, ...] = ()
+
+    @property
+    def percent(self) -> float | None:
+        """The last reported percentage, if any."""
+        value = (self.progress or {}).get("percent")
+        return float(value) if isinstance(value, int | float) else None
+
+
+@frozen
 class Fire:
     """One invocation. `kind`: cron, manual, message or replay. `status`: scheduled,
-    dispatched, delivering, succeeded, retrying, failed (a dead letter) or skipped.
-    `schedule_id` is None for one-off messages. The id is the `webhook-id` delivered."""
+    dispatched, delivering, running (a long job), succeeded, retrying, failed (a dead
+    letter) or skipped. `schedule_id` is None for one-off messages. The id is the
+    `webhook-id` delivered. `job`: a long job's attempt (None for a plain webhook)."""
 
     id: str
     schedule_id: str | None = None
@@ -43,14 +81,18 @@ class Fire:
     created_at: datetime
     updated_at: datetime
     next_attempt_at: datetime | None = None
+    deadline_at: datetime | None = None
+    progress: Mapping[str, Any] | None = None
     attempt_count: int = 0
     attempts: tuple[Attempt, ...] = ()
+    job: Job | None = None
 
 
 @frozen
 class Event:
     """One event of the live stream: `type` is fire.dispatched, attempt.finished,
-    fire.succeeded or fire.failed."""
+    fire.succeeded, fire.failed, or for long jobs fire.running and fire.progress (with
+    `deadline_at`, and `progress` as the job reported it)."""
 
     type: str
     fire_id: str
@@ -64,3 +106,5 @@ class Event:
     outcome: str | None = None
     replay: bool = False
     next_attempt_at: datetime | None = None
+    deadline_at: datetime | None = None
+    progress: Mapping[str, Any] | None = None

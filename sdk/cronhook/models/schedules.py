@@ -17,6 +17,7 @@ __all__ = [
     "BulkProblem",
     "BulkResult",
     "HttpMethod",
+    "JobSettings",
     "Misfire",
     "Preview",
     "PreviewInstant",
@@ -27,9 +28,19 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
+class JobSettings:
+    """A long-running job (docs/jobs.md): an attempt times out `timeout_seconds` after it
+    started, or after `heartbeat_seconds` without a progress report (None: no heartbeat)."""
+
+    timeout_seconds: float
+    heartbeat_seconds: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     """Where and how a fire is delivered. `body`: any JSON value (sent as
-    `application/json`), a string (sent as is), or None for no body."""
+    `application/json`), a string (sent as is), or None for no body. `job`: the endpoint
+    may answer 202 and report progress and completion (`cronhook.jobs`)."""
 
     url: str
     method: HttpMethod = "POST"
@@ -37,6 +48,7 @@ class Target:
     body: Any = None
     content_type: str | None = None
     timeout_seconds: float = 30.0
+    job: JobSettings | None = None
 
 
 @dataclass(frozen=True, slots=True)

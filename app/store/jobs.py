@@ -1,0 +1,176 @@
+"""Long jobs' attempts, in the tenant's slot: one hash per job (``Keys.job``), changed only
+by the ``job_*.lua`` scripts, each of which documents its answers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from app.jobs.state import WATCH_FIELDS, JobState
+from app.jobs.tokens import JobRef, JobToken
+from app.keys import Keys
+from app.models import JobSettings
+from app.store.errors import wrapped
+from app.store.scripts import Scripts
+
+
+@dataclass(frozen=True)
+class Report:
+    """What ``job_report.lua`` answered (see its header)."""
+
+    answer: str  # unknown | ok | ended | same | late
+    status: str = ""  # ended/same: the completion's status
+    at_ms: int | None = None  # ok: the deadline; ended/same: when it completed
+    reason: str = ""  # late: why
+    timed_out: bool = False  # late: this report ended the attempt as timeout
+
+
+def _report(res: list[Any]) -> Report:
+    answer = str(res[0])
+    if answer == "ok":
+        return Report(answer, at_ms=int(res[1]))
+    if answer in ("ended", "same"):
+        return Report(answer, status=str(res[1]), at_ms=int(res[2]))
+    if answer == "late":
+        return Report(answer, reason=str(res[1]), timed_out=str(res[2]) == "1")
+    return Report("unknown")
+
+
+def _flat(values: Sequence[Any]) -> dict[str, str]:
+    return {str(values[i]): str(values[i + 1]) for i in range(0, len(values), 2)}
+
+
+class JobLog:
+    def __init__(self, client: Any, keys: Keys, scripts: Scripts) -> None:
+        self._r = client
+        self._k = keys
+        self._s = scripts
+        self._lua = scripts.lua
+
+    @wrapped
+    async def start(
+        self,
+        tenant_id: str,
+        ref: JobRef,
+        attempt: int,
+        token_hash: str,
+        now_ms: int,
+        job: JobSettings,
+    ) -> str:
+        """'go', 'ended' or 'stale' (``job_start.lua``)."""
+        k = self._k
+        keys = [k.job(tenant_id, ref.id), k.fire(tenant_id, ref.fire_id)]
+        args = [attempt, token_hash, now_ms, job.timeout_ms, job.heartbeat_ms]
+        return str(await self._s.call(self._lua.job_start, keys, args))
+
+    @wrapped
+    async def answer(
+        self,
+        tenant_id: str,
+        ref: JobRef,
+        attempt: int,
+        owner: str,
+        status_code: int | None,
+        excerpt: str,
+        now_ms: int,
+    ) -> tuple[str, int | None]:
+        """('running', deadline ms), ('ended', None), ('closed', None) or ('stale', None)
+        (``job_answer.lua``)."""
+        k = self._k
+        keys = [
+            k.job(tenant_id, ref.id),
+            k.fire(tenant_id, ref.fire_id),
+            k.inflight(tenant_id, ref.fire_id),
+            k.slots(tenant_id),
+        ]
+        code = "" if status_code is None else status_code
+        args = [attempt, owner, code, excerpt, now_ms, "1" if status_code == 202 else "0"]
+        res = await self._s.call(self._lua.job_answer, keys, args)
+        return str(res[0]), int(res[1]) if len(res) > 1 else None
+
+    @wrapped
+    async def report(
+        self,
+        ref: JobRef,
+        token: JobToken,
+        kind: str,
+        now_ms: int,
+        document: str,
+        *,
+        status: str = "",
+        digest: str = "",
+        may_retry: bool = True,
+    ) -> Report:
+        """A progress report or a completion (``job_report.lua``)."""
+        retry = "1" if may_retry else "0"
+        args: list[str | int] = [kind, token.attempt, token.hash, now_ms, document]
+        args += [status, digest, retry]
+        res = await self._lua.job_report(keys=[self._k.job(token.tenant_id, ref.id)], args=args)
+        return _report(res)
+
+    @wrapped
+    async def check(
+        self, tenant_id: str, ref: JobRef, attempt: int, now_ms: int
+    ) -> tuple[str, int | None, JobState | None]:
+        """('done', None, None), ('wait', deadline, None) or ('ended', None, state)
+        (``job_check.lua``)."""
+        keys = [self._k.job(tenant_id, ref.id)]
+        res = await self._s.call(self._lua.job_check, keys, [attempt, now_ms])
+        answer = str(res[0])
+        if answer == "wait":
+            return answer, int(res[1]), None
+        if answer == "ended":
+            return answer, None, JobState.from_hash(_flat(res[1:]))
+        return "done", None, None
+
+    @wrapped
+    async def settle(
+        self,
+        tenant_id: str,
+        ref: JobRef,
+        attempt: int,
+        attempt_json: str,
+        status: str,
+        now_ms: int,
+        next_attempt_ms: int | None,
+        schedule_id: str | None,
+    ) -> str:
+        """Apply an attempt's outcome to the fire once; 'done' when it was already
+        (``job_settle.lua``)."""
+        k = self._k
+        keys = [
+            k.job(tenant_id, ref.id),
+            k.fire(tenant_id, ref.fire_id),
+            k.attempts(tenant_id, ref.fire_id),
+            k.dead_letters(tenant_id),
+        ]
+        if schedule_id:
+            keys.append(k.active_fire(tenant_id, schedule_id))
+        nxt = "" if next_attempt_ms is None else next_attempt_ms
+        args = [attempt, attempt_json, status, now_ms, nxt, ref.fire_id]
+        return str(await self._s.call(self._lua.job_settle, keys, args))
+
+    @wrapped
+    async def get(self, tenant_id: str, job_id: str) -> JobState | None:
+        raw = await self._r.hgetall(self._k.job(tenant_id, job_id))
+        return JobState.from_hash(raw) if raw else None
+
+    @wrapped
+    async def get_many(self, tenant_id: str, job_ids: Sequence[str]) -> list[JobState | None]:
+        if not job_ids:
+            return []
+        async with self._r.pipeline(transaction=False) as pipe:
+            for jid in job_ids:
+                pipe.hgetall(self._k.job(tenant_id, jid))
+            raws = await pipe.execute()
+        return [JobState.from_hash(r) if r else None for r in raws]
+
+    @wrapped
+    async def watch_fields(self, jobs: Sequence[tuple[str, str]]) -> list[list[str | None]]:
+        """WATCH_FIELDS of each (tenant id, job id), in one round trip."""
+        if not jobs:
+            return []
+        k = self._k
+        commands = [("HMGET", k.job(tid, jid), *WATCH_FIELDS) for tid, jid in jobs]
+        return [list(r) for r in await self._s.commands(commands)]

@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from app.api.contract import check
-from app.api.guard import Ctx, endpoint, route
-from app.api.problems import SLUGS, TITLES, ApiProblem
+from app.api.guard import Ctx, endpoint
+from app.api.problems import SLUGS, TITLES, ApiProblem, problem
 from app.api.views import schedule_view
 from app.errors import Conflict, FieldError, QuotaExceeded, StoreUnavailable, ValidationFailed
 from app.models import Tenant
@@ -24,6 +26,7 @@ from app.schedules import build_schedule
 from app.store import Store
 
 CREATE_SCHEMA = "ScheduleCreate"
+EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 
 
 def _problem(status: int, detail: str, errors: list[Any] | None = None) -> dict[str, Any]:
@@ -76,4 +79,13 @@ async def bulk_create_schedules(ctx: Ctx) -> Response:
     return JSONResponse({"created": created, "failed": len(items) - created, "items": items})
 
 
-ROUTES = [route("/v1/schedules/bulk", POST=bulk_create_schedules)]
+async def _bulk_path(request: Request) -> Response:
+    """POST only. The route takes every method so that another one answers 405 here
+    instead of reaching ``/v1/schedules/{schedule_id}`` with the id ``bulk``."""
+    if request.method != "POST":
+        detail = f"method {request.method} is not allowed on this path"
+        return problem(405, detail, headers={"Allow": "POST"}, instance=request.url.path)
+    return await bulk_create_schedules(request)
+
+
+ROUTES = [Route("/v1/schedules/bulk", _bulk_path, methods=EVERY_METHOD)]

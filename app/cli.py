@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from app import logs
 from app.errors import ConfigError, CronhookError
 from app.settings import ENV_TABLE, Settings, from_env
+from app.version import __version__
 
 ROLES = {
     "dev": "everything in one process on embedded backends (or the real ones if "
@@ -46,12 +48,20 @@ def parser() -> argparse.ArgumentParser:
         epilog=f"configuration (environment):\n{env_help}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument("--version", action="version", version=f"cronhook {__version__}")
     sub = p.add_subparsers(dest="role", required=True, metavar="ROLE")
     for role, hlp in ROLES.items():
         sp = sub.add_parser(role, help=hlp, description=hlp)
         if role in ("dev", "api"):
             sp.add_argument("--host", help="bind address (CRONHOOK_HOST)")
             sp.add_argument("--port", type=int, help="port (CRONHOOK_PORT)")
+        else:
+            sp.add_argument(
+                "--metrics-port",
+                type=int,
+                help="port of /metrics, /healthz, /readyz; wins over CRONHOOK_METRICS_PORT "
+                "(the systemd units give each instance its own)",
+            )
     for command, (hlp, actions) in COMMANDS.items():
         sp = sub.add_parser(command, help=hlp, description=hlp)
         acts = sp.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -63,18 +73,19 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def settings_for(args: argparse.Namespace) -> Settings:
+def settings_for(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings of ``environ`` (default: the process's), command-line options winning."""
+    environ = os.environ if environ is None else environ
     overrides: dict[str, Any] = {}
     if getattr(args, "host", None):
         overrides["host"] = args.host
     if getattr(args, "port", None):
         overrides["port"] = args.port
-    if args.role == "dev":
-        import os
-
-        if "CRONHOOK_LOG_FORMAT" not in os.environ:
-            overrides["log_format"] = "console"
-    return from_env(None, **overrides)
+    if getattr(args, "metrics_port", None) is not None:
+        overrides["metrics_port"] = args.metrics_port
+    if args.role == "dev" and "CRONHOOK_LOG_FORMAT" not in environ:
+        overrides["log_format"] = "console"
+    return from_env(environ, **overrides)
 
 
 def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -123,6 +123,11 @@ class Keys:
         """zset: fire ids of a schedule by scheduled instant (ms)."""
         return f"{self._t(tenant_id)}:sfires:{schedule_id}"
 
+    def schedule_skips(self, tenant_id: str, schedule_id: str) -> str:
+        """hash: instants a schedule did not fire, by reason (``misfire``, ``overlap``), and
+        ``last_at`` (ms) when the latest skip was recorded."""
+        return f"{self._t(tenant_id)}:skips:{schedule_id}"
+
     def dead_letters(self, tenant_id: str) -> str:
         """zset: fire ids that failed for good, by failure time (ms)."""
         return f"{self._t(tenant_id)}:dead"

@@ -13,8 +13,9 @@ cardinality is then bounded by that list.
 
 from __future__ import annotations
 
+import platform
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from prometheus_client import (
@@ -23,11 +24,14 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    Info,
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.metrics_core import Metric
 
 from app.bus.message import FireMessage
+from app.version import __version__
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OTHER_TENANT = "_other"
@@ -38,19 +42,52 @@ LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
+# Transport error classes of an attempt (``DeliveryResult.error``) -> the ``error`` label.
+ERROR_CLASSES = {
+    "timeout": "timeout",
+    "connect": "connect",
+    "dns": "dns",
+    "tls": "tls",
+    "ssrf_blocked": "blocked",
+    "protocol": "protocol",
+    "too_large": "too_large",
+    "invalid_url": "invalid",
+    "invalid_request": "invalid",
+}
+
+
 def new_registry(*, process: bool = False) -> CollectorRegistry:
     """A fresh registry; ``process`` adds the standard ``process_*`` (CPU, memory, file
-    descriptors) and ``python_info`` series, as a process serving /metrics should."""
+    descriptors) and ``python_info`` series and ``cronhook_build_info``, as a process
+    serving /metrics should."""
     registry = CollectorRegistry(auto_describe=True)
     if process:
         ProcessCollector(registry=registry)
         registry.register(PLATFORM_COLLECTOR)
+        build = Info("cronhook_build", "The cronhook version this process runs", registry=registry)
+        build.info({"version": __version__, "python": platform.python_version()})
     return registry
 
 
+class _WithoutCreated:
+    """A registry's families without their ``*_created`` samples: prometheus_client adds
+    one per counter and histogram child, which doubles the series and serves no query."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._registry.collect():
+            kept = [s for s in family.samples if not s.name.endswith("_created")]
+            if len(kept) != len(family.samples):
+                family.samples = kept
+            yield family
+
+
 def exposition(registry: CollectorRegistry) -> bytes:
-    """The registry in the Prometheus text format (served with ``CONTENT_TYPE``)."""
-    return generate_latest(registry)
+    """The registry in the Prometheus text format (served with ``CONTENT_TYPE``), without
+    ``*_created`` series."""
+    return generate_latest(_WithoutCreated(registry))
 
 
 class ApiMetrics:
@@ -204,6 +241,14 @@ class InvokerMetrics:
             ["reason"],
             registry=r,
         )
+        self.attempt_errors = Counter(
+            "cronhook_invoker_attempt_errors_total",
+            "Attempts that got no HTTP response, by error class (timeout, connect, dns, tls, "
+            "blocked: the SSRF guard refused the address, protocol, too_large, invalid: a URL "
+            "or request that cannot be sent, other)",
+            ["error"],
+            registry=r,
+        )
         self.in_flight = Gauge(
             "cronhook_invoker_in_flight",
             "Deliveries this invoker is working on now",
@@ -227,9 +272,18 @@ class InvokerMetrics:
             lag = max(0.0, time.time() * 1000 - scheduled_ms) / 1000
             self._child(self.delivery_lag, self.tenant(tenant_id)).observe(lag)
 
-    def on_attempt(self, tenant_id: str, status: str, result: str, duration_ms: float) -> None:
+    def on_attempt(
+        self,
+        tenant_id: str,
+        status: str,
+        result: str,
+        duration_ms: float,
+        error: str | None = None,
+    ) -> None:
         self._child(self.deliveries, status, self.tenant(tenant_id)).inc()
         self._child(self.attempt_duration, result).observe(duration_ms / 1000)
+        if error is not None:
+            self._child(self.attempt_errors, ERROR_CLASSES.get(error, "other")).inc()
         if status == "retrying":
             self.retries.inc()
         elif status == "failed":
@@ -255,9 +309,21 @@ class SystemMetrics:
             ["state"],
             registry=r,
         )
+        self.oldest_due = Gauge(
+            "cronhook_time_index_oldest_due_seconds",
+            "How long the oldest due and unclaimed time-index item has been due (0 when "
+            "none is): how far behind the dispatchers are",
+            registry=r,
+        )
         self.queue = Gauge(
             "cronhook_queue_messages",
             "Fire messages ready in the RabbitMQ queue",
+            registry=r,
+        )
+        self.dead_letters = Gauge(
+            "cronhook_queue_dead_letters",
+            "Messages in the RabbitMQ dead-letter queue (<queue>.dlq): undecodable, or "
+            "past CRONHOOK_DELIVERY_LIMIT; each needs an operator's look",
             registry=r,
         )
         self.fleet = Gauge(

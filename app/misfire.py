@@ -27,6 +27,13 @@ Rules, exactly:
   no more), so it is never an instant <= now, and every instant <= now is accounted for
   exactly once: fired or skipped.
 
+A fire is planned before it is published (claimed ahead, then released at its instant).
+If the fleet stalls in between, :func:`still_fires` applies the same policy at publish
+time: a fire published more than `late_tolerance_seconds` late goes out only if the policy
+would still fire it then (`skip`: never; `fire_once`: within grace and only if no later
+instant of the timing has come meanwhile, since the next claim coalesces those;
+`fire_all`: always).
+
 |M| is counted exactly without walking it (`Timing.count_between`), so a per-second
 schedule that was down for a week costs no more than one that was down for a minute.
 """
@@ -43,7 +50,7 @@ Policy = Literal["fire_once", "skip", "fire_all"]
 POLICIES: tuple[Policy, ...] = ("fire_once", "skip", "fire_all")
 _TICK = timedelta(microseconds=1)
 
-__all__ = ["POLICIES", "MisfirePlan", "Policy", "plan_misfire"]
+__all__ = ["POLICIES", "MisfirePlan", "Policy", "plan_misfire", "still_fires"]
 
 
 @dataclass(frozen=True)
@@ -137,3 +144,23 @@ def _newest(
         else:
             hi = mid
     return _instants(timing, lo, now)
+
+
+def still_fires(
+    timing: Timing,
+    scheduled: datetime,
+    now: datetime,
+    *,
+    policy: Policy = "fire_once",
+    grace_seconds: float = 60.0,
+    late_tolerance_seconds: float = 1.0,
+) -> bool:
+    """Whether a fire planned for ``scheduled`` still goes out when published at ``now``
+    (see the module docstring): the policy applied at publish time."""
+    late = now - scheduled
+    if late <= timedelta(seconds=late_tolerance_seconds) or policy == "fire_all":
+        return True
+    if policy == "skip" or late > timedelta(seconds=grace_seconds):
+        return False
+    later = timing.next_after(scheduled)
+    return later is None or later > now

@@ -110,7 +110,7 @@ async def refresh_gauges(
     gauges: SystemMetrics, store: Store, bus: Bus | None, fresh_ms: int = NODE_FRESH_MS
 ) -> None:
     """Read the shared depths once: O(shards) Redis commands in one round trip, the fleet
-    registry (live = a heartbeat within ``fresh_ms``), one passive queue declare."""
+    registry (live = a heartbeat within ``fresh_ms``), passive declares of the queues."""
     now_ms = await store.now_ms()
     k = store.keys
     shards = (await store.time.current()).shards
@@ -120,11 +120,14 @@ async def refresh_gauges(
             pipe.zcard(sk.due)
             pipe.zcount(sk.due, "-inf", now_ms)
             pipe.zcard(sk.lease)
-        res = [int(x) for x in await pipe.execute()]
-    waiting, due = sum(res[0::3]), sum(res[1::3])
+            pipe.zrange(sk.due, 0, 0, withscores=True)
+        res = await pipe.execute()
+    counts = [int(x) for i, x in enumerate(res) if i % 4 != 3]
+    waiting, due = sum(counts[0::3]), sum(counts[1::3])
     gauges.time_index.labels("scheduled").set(waiting - due)
     gauges.time_index.labels("due").set(due)
-    gauges.time_index.labels("claimed").set(sum(res[2::3]))
+    gauges.time_index.labels("claimed").set(sum(counts[2::3]))
+    gauges.oldest_due.set(oldest_due_seconds(res[3::4], now_ms))
     live = Counter(
         str(n.data.get("role", "unknown"))
         for n in await store.nodes.list()
@@ -134,11 +137,21 @@ async def refresh_gauges(
         gauges.fleet.labels(role).set(live.get(role, 0))
     if bus is not None:
         gauges.queue.set(await bus.depth())
+        gauges.dead_letters.set(await bus.dead_letter_depth())
     if not store.embedded:
         masters = await memory.read(store.client, cluster=store.cluster)
         fullest = min(masters, key=lambda m: m.headroom)
         gauges.redis_headroom.set(fullest.headroom)
         gauges.redis_used.set(fullest.used)
+
+
+def oldest_due_seconds(firsts: list[list[tuple[str, float]]], now_ms: int) -> float:
+    """Seconds since the earliest due instant among the shards' first items (0 if none is
+    due yet); ``firsts`` holds each shard's ``ZRANGE due 0 0 WITHSCORES`` answer."""
+    earliest = min((score for first in firsts for _, score in first), default=None)
+    if earliest is None or earliest > now_ms:
+        return 0.0
+    return (now_ms - earliest) / 1000
 
 
 async def gauge_loop(

@@ -10,11 +10,13 @@ from app import cron
 from app.bus.message import FireMessage
 from app.errors import CronhookError
 from app.ids import cron_fire_id
-from app.misfire import plan_misfire
+from app.misfire import plan_misfire, still_fires
 from app.models import Fire, Schedule, from_ms, to_ms
 from app.payloads import ScheduleRef
+from app.store.skips import Skip
 from app.store.timeindex import Claimed, Completion
 
+LATE_TOLERANCE_MS = 1000  # plan_misfire's late_tolerance_seconds: a release this late is on time
 # An overlap-forbid marker outlives the longest delivery a fire can have: its retry window,
 # one more request, and slack for the queue.
 _MARKER_SLACK_S = 300
@@ -82,6 +84,8 @@ class Release:
     messages: list[FireMessage] = field(default_factory=list)  # ready (retries, messages)
     completions: list[Completion] = field(default_factory=list)
     skipped: int = 0  # instants the misfire policy did not fire
+    skips: list[Skip] = field(default_factory=list)  # the same and overlap skips, per schedule
+    schedules: dict[str, Schedule] = field(default_factory=dict)  # of its cron fires, by id
 
 
 def merge_releases(releases: list[Release]) -> Release:
@@ -96,6 +100,29 @@ def merge_releases(releases: list[Release]) -> Release:
         out.messages += r.messages
         out.completions += r.completions
         out.skipped += r.skipped
+        out.skips += r.skips
+        out.schedules |= r.schedules
+    return out
+
+
+def stale_fires(r: Release, now_ms: float) -> set[str]:
+    """The ids of the release's cron fires that their schedule's misfire policy would not
+    fire any more, published at ``now_ms``: none while the release is on time; after a
+    stall between plan and publish, :func:`app.misfire.still_fires` decides."""
+    if now_ms - r.at_ms <= LATE_TOLERANCE_MS:
+        return set()
+    now = from_ms(int(now_ms))
+    out = set()
+    for f in (*r.fires, *r.forbid_fires):
+        s = r.schedules.get(f.schedule_id or "")
+        if s is not None and not still_fires(
+            timing_of(s),
+            from_ms(f.scheduled_at),
+            now,
+            policy=s.misfire.policy,
+            grace_seconds=s.misfire.grace_seconds,
+        ):
+            out.add(f.id)
     return out
 
 
@@ -148,5 +175,9 @@ def plan_batch(
         else:
             rel.fires.extend(plan.fires)
         rel.skipped += plan.skipped
+        if plan.skipped:
+            rel.skips.append(Skip(s.tenant_id, s.id, "misfire", plan.skipped))
+        if plan.fires:
+            rel.schedules[s.id] = s
         rel.completions.append(Completion(c.item, plan.next_due_ms))
     return BatchPlan([by_at[k] for k in sorted(by_at)], forbid, dropped)

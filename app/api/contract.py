@@ -31,6 +31,7 @@ READ_ONLY = frozenset(
         "created_at",
         "updated_at",
         "next_fire_at",
+        "skipped",
         "paused_reason",
         "attempts",
         "attempt_count",

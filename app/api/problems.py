@@ -67,14 +67,14 @@ class ApiProblem(Exception):
         self.headers = headers or {}
 
 
-def problem(
+def problem_body(
     status: int,
     detail: str,
     *,
     errors: list[FieldError] | None = None,
-    headers: dict[str, str] | None = None,
     instance: str | None = None,
-) -> Response:
+) -> dict[str, Any]:
+    """The problem document (RFC 9457) of a response, or of one item of a bulk request."""
     body: dict[str, Any] = {
         "type": f"https://cronhook.dev/problems/{SLUGS.get(status, 'error')}",
         "title": TITLES.get(status, "Error"),
@@ -85,6 +85,18 @@ def problem(
         body["instance"] = instance
     if errors:
         body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
+    return body
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+    instance: str | None = None,
+) -> Response:
+    body = problem_body(status, detail, errors=errors, instance=instance)
     return Response(
         json.dumps(body), status_code=status, headers=headers, media_type="application/problem+json"
     )

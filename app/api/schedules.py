@@ -30,8 +30,15 @@ async def _owned(ctx: Ctx) -> Versioned:
 
 
 async def _view(ctx: Ctx, s: Schedule) -> dict[str, Any]:
-    due = None if s.paused else await ctx.store.time.due_at(schedule_item(s.id))
-    return schedule_view(s, due)
+    skips = await ctx.store.skips.get(s.tenant_id, s.id)
+    if s.paused:
+        return schedule_view(s, None, skips)
+    due = await ctx.store.time.due_at(schedule_item(s.id))
+    if due is None:
+        # Not waiting in the index: a dispatcher holds its instant (claimed ahead, or being
+        # published), or it has no instant left. Either way the timing says what is next.
+        due = first_due_ms(s, ctx.now_ms())
+    return schedule_view(s, due, skips)
 
 
 def _due(s: Schedule, now_ms: int) -> int | None:
@@ -93,7 +100,8 @@ async def _change(ctx: Ctx, change: Callable[[Schedule, int], Schedule]) -> Resp
             return JSONResponse(await _view(ctx, new))
         due = _due(new, now)
         if await ctx.store.records.replace_schedule(old, new, due):
-            return JSONResponse(schedule_view(new, due))
+            skips = await ctx.store.skips.get(new.tenant_id, new.id)
+            return JSONResponse(schedule_view(new, due, skips))
     raise Conflict("the schedule is being changed concurrently; try again")
 
 

@@ -17,6 +17,9 @@ from app.models import (
     rfc3339,
 )
 from app.store.records import ApiKeyRecord
+from app.store.skips import SkipCounts
+
+_NO_SKIPS = SkipCounts()
 
 
 def instant(ms: int | None) -> str | None:
@@ -49,7 +52,9 @@ def api_key_view(k: ApiKeyRecord) -> dict[str, Any]:
     return {"id": k.key_id, "prefix": k.prefix, "name": k.name, "created_at": instant(k.created_at)}
 
 
-def schedule_view(s: Schedule, next_fire_ms: int | None) -> dict[str, Any]:
+def schedule_view(
+    s: Schedule, next_fire_ms: int | None, skips: SkipCounts = _NO_SKIPS
+) -> dict[str, Any]:
     return {
         "id": s.id,
         "name": s.name,
@@ -70,6 +75,11 @@ def schedule_view(s: Schedule, next_fire_ms: int | None) -> dict[str, Any]:
         "created_at": instant(s.created_at),
         "updated_at": instant(s.updated_at),
         "next_fire_at": instant(None if s.paused else next_fire_ms),
+        "skipped": {
+            "misfire": skips.misfire,
+            "overlap": skips.overlap,
+            "last_skipped_at": instant(skips.last_at),
+        },
     }
 
 

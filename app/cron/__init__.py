@@ -10,7 +10,9 @@ Syntax
 * Cron, 7 fields: the 6 above plus year (1970-2099).
 * Per field: `*`, `,`, `-`, `/`, names (JAN-DEC, SUN-SAT, any case), `H`, `H/n`, `H(a-b)`,
   `H(a-b)/n`; `?` as a whole day field; day of month `L`, `L-n`, `nW`, `LW`; day of week
-  `d#n`, `dL`. Day-of-week numbers: 0 or 7 = Sunday (Vixie numbering even in 6/7 fields).
+  `d#n`, `dL`. Day-of-week numbers: 0 or 7 = Sunday (Vixie and Spring numbering, also in
+  6/7 fields); `quartz:` before 6 or 7 fields reads them as Quartz does (1 = Sunday ... 7 =
+  Saturday).
 * Macros: @yearly @annually @monthly @weekly @daily @midnight @hourly.
 * `every 90s`, `every 5m`, `every 1h30m`, `every 2d`: fixed intervals from an anchor.
 * `at 2030-01-01T09:00:00Z` (RFC 3339) or `at 2030-01-01T09:00:00` (local, in the zone).

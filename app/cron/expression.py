@@ -11,6 +11,7 @@ from app.cron.fields import (
     HOUR,
     MINUTE,
     MONTH,
+    QUARTZ_WEEKDAY,
     SECOND,
     WEEKDAY,
     YEAR,
@@ -34,6 +35,9 @@ LAYOUTS: dict[int, tuple[FieldDef, ...]] = {
     6: (SECOND, MINUTE, HOUR, DAY, MONTH, WEEKDAY),
     7: (SECOND, MINUTE, HOUR, DAY, MONTH, WEEKDAY, YEAR),
 }
+QUARTZ = "quartz:"
+"""A 6- or 7-field cron read with Quartz's day-of-week numbers (1 = Sunday ... 7 =
+Saturday) instead of Spring's and Vixie's (0 or 7 = Sunday)."""
 # Every calendar (leap or not, starting on each weekday) occurs within 28 years.
 _CALENDAR_CYCLE = range(2001, 2029)
 
@@ -65,14 +69,23 @@ def expand_macro(text: str) -> str:
 
 
 def compile_cron(expression: str, seed: str) -> CompiledCron:
-    """Compile 5, 6 or 7 fields (or a macro); raise CronError saying what and where."""
-    parts = expand_macro(expression.strip()).split()
+    """Compile 5, 6 or 7 fields (or a macro, or ``quartz:`` and 6 or 7 fields); raise
+    CronError saying what and where."""
+    text = expression.strip()
+    quartz = text[: len(QUARTZ)].lower() == QUARTZ
+    parts = (text[len(QUARTZ) :] if quartz else expand_macro(text)).split()
     layout = LAYOUTS.get(len(parts))
+    if quartz and len(parts) not in (6, 7):
+        raise CronError(
+            f"quartz: takes 6 or 7 fields (seconds first), got {len(parts)} in {text!r}"
+        )
     if layout is None:
         raise CronError(
-            f"expected 5, 6 or 7 fields, got {len(parts)} in {expression.strip()!r} "
+            f"expected 5, 6 or 7 fields, got {len(parts)} in {text!r} "
             "(or a macro such as @daily, 'every 90s' or 'at <RFC 3339 instant>')"
         )
+    if quartz:
+        layout = tuple(QUARTZ_WEEKDAY if f is WEEKDAY else f for f in layout)
     parsed = {
         fdef.name: parse_field(text, fdef, position, seed)
         for position, (fdef, text) in enumerate(zip(layout, parts, strict=True), start=1)

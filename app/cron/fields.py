@@ -6,7 +6,9 @@ Grammar of a field (items joined by ","):
     day of month also: L  L-n  nW  LW        day of week also: v#n  vL
 
 Values are numbers or (month, day of week) names, case-insensitive. Day-of-week numbers
-are Vixie's in every field count: 0 or 7 = Sunday ... 6 = Saturday. Ranges must not be
+are Vixie's (and Spring's) in every field count: 0 or 7 = Sunday ... 6 = Saturday; the
+``quartz:`` form reads them with :data:`QUARTZ_WEEKDAY`, Quartz's 1 = Sunday ... 7 =
+Saturday. Ranges must not be
 reversed; steps run from 1 to the field's span. `?` is allowed only as the whole
 day-of-month or day-of-week field and means the same as `*`.
 
@@ -40,6 +42,8 @@ class FieldDef:
     names: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     hash_lo: int = -1
     hash_hi: int = -1
+    sunday: int = -1
+    """Day of week only: the number of Sunday (the day numbers are kept as 0 = Sunday)."""
 
     def hash_bounds(self) -> tuple[int, int]:
         """The range plain `H` picks from."""
@@ -54,7 +58,10 @@ HOUR = FieldDef("hour", 0, 23)
 DAY = FieldDef("day of month", 1, 31, hash_lo=1, hash_hi=28)
 MONTH = FieldDef("month", 1, 12, MappingProxyType({n: i + 1 for i, n in enumerate(MONTH_NAMES)}))
 WEEKDAY = FieldDef(
-    "day of week", 0, 7, MappingProxyType({n: i for i, n in enumerate(DAY_NAMES)}), 0, 6
+    "day of week", 0, 7, MappingProxyType({n: i for i, n in enumerate(DAY_NAMES)}), 0, 6, 0
+)
+QUARTZ_WEEKDAY = FieldDef(
+    "day of week", 1, 7, MappingProxyType({n: i + 1 for i, n in enumerate(DAY_NAMES)}), 1, 7, 1
 )
 YEAR = FieldDef("year", 1970, 2099)
 
@@ -92,6 +99,7 @@ class _FieldParser:
         self.fdef = fdef
         self.position = position
         self.seed = seed
+        self.weekday = fdef.sunday >= 0
 
     def fail(self, detail: str) -> CronError:
         return CronError(f"field {self.position} ({self.fdef.name}): {detail}")
@@ -99,7 +107,7 @@ class _FieldParser:
     def parse(self, text: str) -> ParsedField:
         upper = text.upper()
         if upper == "?":
-            if self.fdef not in (DAY, WEEKDAY):
+            if self.fdef is not DAY and not self.weekday:
                 raise self.fail("? is allowed only in day of month and day of week")
             return ParsedField(frozenset(range(self.fdef.lo, self.fdef.hi + 1)), star=True)
         acc = _Accumulator()
@@ -107,12 +115,13 @@ class _FieldParser:
             if not item:
                 raise self.fail(f"empty item in list {text!r}")
             self.item(item, acc)
-        return acc.result(star=upper.startswith("*"), weekday=self.fdef is WEEKDAY)
+        sunday = self.fdef.sunday if self.weekday else None
+        return acc.result(star=upper.startswith("*"), sunday=sunday)
 
     def item(self, item: str, acc: _Accumulator) -> None:
         if self.fdef is DAY and self.day_special(item, acc):
             return
-        if self.fdef is WEEKDAY and self.weekday_special(item, acc):
+        if self.weekday and self.weekday_special(item, acc):
             return
         hashed = _HASH.match(item)
         if hashed:
@@ -199,13 +208,17 @@ class _FieldParser:
             count = int(nth.group(2))
             if not 1 <= count <= 5:
                 raise self.fail(f"{item}: the occurrence after # is out of range 1-5")
-            acc.nth.add((self.value(nth.group(1)) % 7, count))
+            acc.nth.add((self.day(nth.group(1)), count))
             return True
         last = _LAST_DOW.match(item)
         if last:
-            acc.last.add(self.value(last.group(1)) % 7)
+            acc.last.add(self.day(last.group(1)))
             return True
         return False
+
+    def day(self, text: str) -> int:
+        """A day-of-week value as 0 = Sunday ... 6 = Saturday."""
+        return (self.value(text) - self.fdef.sunday) % 7
 
 
 @dataclass
@@ -216,8 +229,9 @@ class _Accumulator:
     nth: set[tuple[int, int]] = field(default_factory=set)
     last_weekday: bool = False
 
-    def result(self, *, star: bool, weekday: bool) -> ParsedField:
-        values = {v % 7 for v in self.values} if weekday else self.values
+    def result(self, *, star: bool, sunday: int | None) -> ParsedField:
+        """``sunday``: day of week only, the number of Sunday in the values."""
+        values = self.values if sunday is None else {(v - sunday) % 7 for v in self.values}
         return ParsedField(
             frozenset(values),
             star=star,

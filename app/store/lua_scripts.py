@@ -42,6 +42,7 @@ class LuaScripts:
     fire_finish: AsyncScript
     fire_release: AsyncScript
     fire_replay: AsyncScript
+    fire_skip: AsyncScript
     # records and request guards
     rec_cas: AsyncScript
     sched_write: AsyncScript

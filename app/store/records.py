@@ -288,7 +288,8 @@ class Records:
             pipe.delete(k.schedule(tenant_id, schedule_id))
             pipe.zrem(k.schedules(tenant_id), schedule_id)
             pipe.srem(k.paused_schedules(tenant_id), schedule_id)
-            deleted, _, _ = await pipe.execute()
+            pipe.delete(k.schedule_skips(tenant_id, schedule_id))
+            deleted, *_ = await pipe.execute()
         return bool(deleted)
 
     @wrapped

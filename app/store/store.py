@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 import redis.asyncio as aioredis
 
-from app.errors import StoreUnavailable
+from app.errors import ConfigError, StoreUnavailable
 from app.keys import Keys
 from app.store import sentinel
 from app.store.errors import DRIVER_ERRORS, wrapped
@@ -16,13 +17,15 @@ from app.store.nodes import NodeRegistry
 from app.store.outbox import Outbox
 from app.store.records import Records
 from app.store.scripts import Scripts
+from app.store.skips import SkipLog
 from app.store.timeindex import TimeIndex
 from app.store.websessions import WebSessions
 
 
 class Store:
     """Facade over one Redis client: ``time`` (the time index), ``fires``, ``records``,
-    ``nodes`` (the fleet registry), ``web`` (sign-in links and browser sessions)."""
+    ``nodes`` (the fleet registry), ``web`` (sign-in links and browser sessions), ``skips``
+    (skipped instants per schedule)."""
 
     def __init__(
         self,
@@ -47,6 +50,7 @@ class Store:
         self.guards = Guards(client, self.keys, lua)
         self.outbox = Outbox(client, self.keys, lua, self.time, self.fires)
         self.web = WebSessions(client, self.keys)
+        self.skips = SkipLog(client, self.keys, self.scripts)
         self.embedded = embedded
         self._owns = owns_client
         self._also: list[Any] = []
@@ -90,8 +94,7 @@ def open_store(
             client, prefix=prefix, shards=shards, retention_s=retention_s, owns_client=False
         )
     if not url:
-        import fakeredis
-
+        fakeredis = _embedded_redis()
         fake = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=True)
         return Store(
             fake,
@@ -131,3 +134,20 @@ def open_store(
     except ValueError as e:
         raise StoreUnavailable(f"bad Redis URL: {e}") from e
     return Store(r, prefix=prefix, shards=shards, retention_s=retention_s, owns_client=True)
+
+
+EMBEDDED_MISSING = (
+    "CRONHOOK_REDIS_URL is empty, so the embedded store is used, and it needs the `dev` "
+    "extra (fakeredis and lupa, which runs the Lua scripts): "
+    "pip install 'cronhook-server[dev]' (./scripts/dev does), or set CRONHOOK_REDIS_URL"
+)
+
+
+def _embedded_redis() -> Any:
+    """The ``fakeredis`` module, or ConfigError saying how to install it (the embedded store
+    is for `cronhook dev` and the tests; ``pip install cronhook-server`` leaves it out)."""
+    if importlib.util.find_spec("fakeredis") is None or importlib.util.find_spec("lupa") is None:
+        raise ConfigError(EMBEDDED_MISSING)
+    import fakeredis
+
+    return fakeredis

@@ -140,8 +140,9 @@ PageHandler = Callable[[Visit], Awaitable[Response]]
 
 
 def web_page(area: Area, *, writes: bool = False) -> Callable[[PageHandler], Any]:
-    """A page of ``area``: a live session or 401; on POST a valid CSRF token or 403, and
-    ``writes`` pages refuse read-only sessions (403). The API's 404/409/4xx become pages."""
+    """A page of ``area``: a live session or 401; on POST a valid CSRF token or 403;
+    ``writes`` pages (their forms too) refuse read-only sessions (403). The API's
+    404/409/4xx become pages."""
 
     def wrap(handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:
         async def run(request: Request) -> Response:
@@ -159,9 +160,9 @@ def web_page(area: Area, *, writes: bool = False) -> Callable[[PageHandler], Any
                 if not _csrf_ok(form, found[1]):
                     detail = "The form had no valid CSRF token. Reload the page and try again."
                     return error_page(request, 403, "Refused", detail)
-                if writes and found[1].grant.read_only:
-                    detail = "This session is read-only: it can look but not change anything."
-                    return error_page(request, 403, "Read-only", detail)
+            if writes and found[1].grant.read_only:
+                detail = "This session is read-only: it can look but not change anything."
+                return error_page(request, 403, "Read-only", detail)
             try:
                 return await handler(Visit(request, found[1], principal, form))
             except NotFound as e:

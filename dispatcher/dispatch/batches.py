@@ -31,9 +31,10 @@ from app.logs import fire_fields
 from app.metrics import DispatcherMetrics
 from app.models import Fire
 from app.payloads import ScheduleRef, read_payload
-from app.planning import BatchPlan, Release, merge_releases, plan_batch
+from app.planning import BatchPlan, Release, merge_releases, plan_batch, stale_fires
 from app.settings import Settings
 from app.store import Store
+from app.store.skips import Skip
 from app.store.timeindex import ClaimBatch, Completion
 from dispatcher.dispatch.fairness import interleave_by_tenant
 from dispatcher.dispatch.schedules import ScheduleReader
@@ -140,8 +141,32 @@ class BatchRunner:
                 release.messages.append(FireMessage(fire.id, fire.tenant_id, 1, fire.scheduled_at))
             elif status == "skipped":
                 self.stats.skipped_overlap += 1
+                if fire.schedule_id:
+                    release.skips.append(Skip(fire.tenant_id, fire.schedule_id, "overlap"))
+
+    async def _drop_stale(self, r: Release, now_ms: float) -> None:
+        """The misfire policy applied at publish time: a release that comes late (the fleet
+        stalled after planning it) publishes only the fires the policy still fires; the
+        others are recorded as skipped (reason ``misfire``)."""
+        stale = stale_fires(r, now_ms)
+        if not stale:
+            return
+        dropped = [f for f in r.forbid_fires if f.id in stale]  # not created yet: never will be
+        r.forbid_fires = [f for f in r.forbid_fires if f.id not in stale]
+        queued = [m for m in r.messages if m.fire_id in stale]
+        r.messages = [m for m in r.messages if m.fire_id not in stale]
+        await self.store.skips.mark_fires(
+            [(m.tenant_id, m.fire_id) for m in queued], "misfire", int(now_ms)
+        )
+        by_id = {f.id: f for f in r.fires}
+        for fire in [*dropped, *(by_id[m.fire_id] for m in queued)]:
+            if fire.schedule_id:
+                r.skips.append(Skip(fire.tenant_id, fire.schedule_id, "misfire"))
+        r.skipped += len(dropped) + len(queued)
+        log.warning("%d fires published too late for their misfire policy: skipped", len(stale))
 
     async def _release(self, batch: Batch, r: Release, forbid_ttl_s: dict[str, int]) -> None:
+        await self._drop_stale(r, self._redis_now(batch))
         if r.forbid_fires:
             statuses = await self.store.fires.create_many(r.forbid_fires, forbid_ttl_s=forbid_ttl_s)
             self._queue(r, r.forbid_fires, statuses)
@@ -160,6 +185,7 @@ class BatchRunner:
                 log.debug("fire published", extra=fire_fields(m.fire_id, m.tenant_id, m.attempt))
         await events.dispatched(self.store, r.messages, [*r.fires, *r.forbid_fires])
         results = await self.store.time.complete(batch.owner, r.completions)
+        await self.store.skips.count(r.skips, int(now))
         batch.done.update(c.item for c in r.items)
         self.stats.published += len(r.messages)
         self.stats.skipped_misfire += r.skipped

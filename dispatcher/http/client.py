@@ -63,17 +63,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-import aiohttp
-
 from app.headers import unsendable
+from app.version import __version__
 from dispatcher.http.connection import (
     Connection,
     MalformedResponse,
     Response,
     ResponseTooLarge,
 )
-from dispatcher.http.pool import DNSFailure, GuardedResolver, Pool, Resolver, SSRFBlockedError
+from dispatcher.http.pool import DNSFailure, GuardedResolver, Pool, SSRFBlockedError
 from dispatcher.http.request import InvalidRequest, checked_url, request_bytes
+from dispatcher.http.resolver import Resolver, SystemResolver
 from dispatcher.http.retry_after import parse_retry_after
 
 __all__ = [
@@ -87,7 +87,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_USER_AGENT: Final = "cronhook/0.1 (+https://github.com/cronhook)"
+DEFAULT_USER_AGENT: Final = f"cronhook/{__version__}"
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,7 @@ class WebhookClient:
         if pool is not None:
             return pool
         if self._resolver is None:
-            self._resolver = aiohttp.DefaultResolver()
+            self._resolver = SystemResolver()
         resolver = self._resolver if allow_private else GuardedResolver(self._resolver)
         pool = Pool(limit=self._max_connections, resolver=resolver, ssl_context=self._ssl)
         if allow_private:

@@ -17,7 +17,7 @@ uvicorn, Apache), so the client, not the server, usually ends an idle connection
 
 Names are resolved on every new connection through ``resolver`` (a :class:`GuardedResolver`
 for the guarded mode) and the connection goes only to the addresses it returned (Happy
-Eyeballs over them, as aiohttp does); TLS is verified against the URL's host name.
+Eyeballs over them, with ``aiohappyeyeballs``); TLS is verified against the URL's host name.
 """
 
 from __future__ import annotations
@@ -31,16 +31,12 @@ from ipaddress import ip_address
 from typing import Final
 
 import aiohappyeyeballs
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from app.ssrf import forbidden_reason, parse_host_literal
 from dispatcher.http.connection import Connection
+from dispatcher.http.resolver import Resolver, ResolveResult
 
 __all__ = ["DNSFailure", "GuardedResolver", "Origin", "Pool", "Resolver", "SSRFBlockedError"]
-
-Resolver = AbstractResolver
-"""Any aiohttp-shaped resolver: ``await resolve(host, port, family)`` -> dicts with
-``host``, ``port`` and ``family``. Tests pass stubs that answer chosen addresses."""
 
 _HAPPY_EYEBALLS_DELAY: Final = 0.25
 
@@ -53,14 +49,14 @@ class DNSFailure(OSError):
     """The name did not resolve (error class ``dns``)."""
 
 
-class GuardedResolver(AbstractResolver):
+class GuardedResolver:
     """Resolve through ``inner``; refuse the answer if any address in it is forbidden."""
 
-    def __init__(self, inner: AbstractResolver) -> None:
+    def __init__(self, inner: Resolver) -> None:
         self._inner = inner
 
     async def resolve(self, host: str, port: int = 0, family: int = 0) -> list[ResolveResult]:
-        answers = await self._inner.resolve(host, port, family)  # type: ignore[arg-type]
+        answers = await self._inner.resolve(host, port, family)
         for answer in answers:
             ip = parse_host_literal(answer["host"])
             reason = "unparseable address" if ip is None else forbidden_reason(ip)

@@ -241,7 +241,9 @@ class Invoker:
         if decision.outcome == "gone" and fire.schedule_id:
             await self._pause_gone(tenant.id, fire.schedule_id)
         self._count(decision.status)
-        self.metrics.on_attempt(tenant.id, decision.status, decision.outcome, result.duration_ms)
+        self.metrics.on_attempt(
+            tenant.id, decision.status, decision.outcome, result.duration_ms, result.error
+        )
         if log.isEnabledFor(logging.INFO):
             log.info(
                 "attempt %s of %s: %s (%s)",

@@ -1,7 +1,7 @@
 """Pure: the signed request of one attempt, as the webhook endpoint receives it.
 
-DESIGN.md "What the webhook endpoint receives": the tenant's method, URL, headers and body;
-Standard Webhooks ``webhook-id`` (the fire id, the same on every retry and replay),
+What the webhook endpoint receives (docs/architecture.md): the tenant's method, URL, headers
+and body; Standard Webhooks ``webhook-id`` (the fire id, the same on every retry and replay),
 ``webhook-timestamp`` (this attempt) and ``webhook-signature`` (one ``v1,`` signature per
 active secret: two during a rotation); ``Idempotency-Key``; ``cronhook-schedule-id``,
 ``cronhook-scheduled-at`` and ``cronhook-attempt``. The User-Agent is set by the client.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from types import TracebackType
-from typing import Generic, Self
+from typing import Any, Generic, Self, TypedDict, Unpack
 
 import httpx
 
@@ -35,23 +35,52 @@ from cronhook.resources import (
     Tenants,
 )
 
-__all__ = ["AdminClient", "AsyncAdminClient", "AsyncClient", "Client"]
+__all__ = [
+    "AdminClient",
+    "AsyncAdminClient",
+    "AsyncClient",
+    "Client",
+    "ClientOptions",
+]
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
-def _settings(
-    base_url: str | None,
-    token: str | None,
-    token_env: str,
-    timeout: float | httpx.Timeout,
-    retry: Retry,
-) -> Settings:
+class ClientOptions(TypedDict, total=False):
+    """What every client takes besides its URL and token. `timeout`: seconds per request
+    (or an `httpx.Timeout`), default 30. Retries: up to `max_retries` (2), backoff
+    `backoff * 2**n` seconds (0.5) capped at `max_backoff` (8), with full jitter (see
+    `cronhook.Retry`, which `retry=` takes whole)."""
+
+    timeout: float | httpx.Timeout
+    max_retries: int
+    backoff: float
+    max_backoff: float
+    retry: Retry | None
+
+
+class SyncOptions(ClientOptions, total=False):
+    http_client: httpx.Client | None  # used as it is, and left open
+
+
+class AsyncOptions(ClientOptions, total=False):
+    http_client: httpx.AsyncClient | None  # used as it is, and left open
+
+
+_OPTIONS = frozenset(SyncOptions.__annotations__) | frozenset(ClientOptions.__annotations__)
+
+
+def _settings(base_url: str | None, token: str | None, token_env: str, options: Any) -> Settings:
+    unknown = sorted(set(options) - _OPTIONS)
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s): {', '.join(unknown)}")
     url = base_url or os.environ.get("CRONHOOK_URL") or DEFAULT_URL
     resolved = token or os.environ.get(token_env, "")
     if not resolved:
         raise ValueError(f"pass a token or set {token_env}")
-    return Settings.of(url, resolved, timeout, retry)
+    shape = {k: options[k] for k in ("max_retries", "backoff", "max_backoff") if k in options}
+    retry = options.get("retry") or Retry(**shape)  # Retry's own defaults for the rest
+    return Settings.of(url, resolved, options.get("timeout", 30.0), retry)
 
 
 class _TenantAPI(Generic[M]):
@@ -133,29 +162,16 @@ class _AsyncLifecycle:
 
 
 class Client(_SyncLifecycle, _TenantAPI[Sync]):
-    """The blocking client for a tenant's API key.
-
-    `base_url` defaults to `$CRONHOOK_URL`, else http://127.0.0.1:8080; `api_key` to
-    `$CRONHOOK_API_KEY`. `timeout` is seconds per request (or an `httpx.Timeout`).
-    Retries: up to `max_retries`, backoff `backoff * 2**n` seconds capped at `max_backoff`,
-    with full jitter (see `cronhook.Retry`, which `retry=` takes whole).
-    """
+    """The blocking client for a tenant's API key. `base_url` defaults to `$CRONHOOK_URL`,
+    else http://127.0.0.1:8080; `api_key` to `$CRONHOOK_API_KEY`; options: `ClientOptions`
+    (timeout, retries) and `http_client`."""
 
     def __init__(
-        self,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        *,
-        timeout: float | httpx.Timeout = 30.0,
-        max_retries: int = 2,
-        backoff: float = 0.5,
-        max_backoff: float = 8.0,
-        retry: Retry | None = None,
-        http_client: httpx.Client | None = None,
+        self, base_url: str | None = None, api_key: str | None = None, **kw: Unpack[SyncOptions]
     ) -> None:
-        retry = retry or Retry(max_retries, backoff, max_backoff)
-        settings = _settings(base_url, api_key, "CRONHOOK_API_KEY", timeout, retry)
-        self._transport = SyncTransport(settings, http_client)
+        self._transport = SyncTransport(
+            _settings(base_url, api_key, "CRONHOOK_API_KEY", kw), kw.get("http_client")
+        )
         self._attach(self._transport)
 
 
@@ -163,42 +179,25 @@ class AsyncClient(_AsyncLifecycle, _TenantAPI[Async]):
     """The asyncio (and trio) client for a tenant's API key; arguments as for `Client`."""
 
     def __init__(
-        self,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        *,
-        timeout: float | httpx.Timeout = 30.0,
-        max_retries: int = 2,
-        backoff: float = 0.5,
-        max_backoff: float = 8.0,
-        retry: Retry | None = None,
-        http_client: httpx.AsyncClient | None = None,
+        self, base_url: str | None = None, api_key: str | None = None, **kw: Unpack[AsyncOptions]
     ) -> None:
-        retry = retry or Retry(max_retries, backoff, max_backoff)
-        settings = _settings(base_url, api_key, "CRONHOOK_API_KEY", timeout, retry)
-        self._transport = AsyncTransport(settings, http_client)
+        self._transport = AsyncTransport(
+            _settings(base_url, api_key, "CRONHOOK_API_KEY", kw), kw.get("http_client")
+        )
         self._attach(self._transport)
 
 
 class AdminClient(_SyncLifecycle, _AdminAPI[Sync]):
     """The blocking client for the operator's admin token (`$CRONHOOK_ADMIN_TOKEN`):
-    tenants, their API keys, the system-wide forecast, the fleet of workers."""
+    tenants, their API keys, the system-wide forecast, the fleet of workers; arguments as
+    for `Client`."""
 
     def __init__(
-        self,
-        base_url: str | None = None,
-        admin_token: str | None = None,
-        *,
-        timeout: float | httpx.Timeout = 30.0,
-        max_retries: int = 2,
-        backoff: float = 0.5,
-        max_backoff: float = 8.0,
-        retry: Retry | None = None,
-        http_client: httpx.Client | None = None,
+        self, base_url: str | None = None, admin_token: str | None = None, **kw: Unpack[SyncOptions]
     ) -> None:
-        retry = retry or Retry(max_retries, backoff, max_backoff)
-        settings = _settings(base_url, admin_token, "CRONHOOK_ADMIN_TOKEN", timeout, retry)
-        self._transport = SyncTransport(settings, http_client)
+        self._transport = SyncTransport(
+            _settings(base_url, admin_token, "CRONHOOK_ADMIN_TOKEN", kw), kw.get("http_client")
+        )
         self._attach(self._transport)
 
 
@@ -209,15 +208,9 @@ class AsyncAdminClient(_AsyncLifecycle, _AdminAPI[Async]):
         self,
         base_url: str | None = None,
         admin_token: str | None = None,
-        *,
-        timeout: float | httpx.Timeout = 30.0,
-        max_retries: int = 2,
-        backoff: float = 0.5,
-        max_backoff: float = 8.0,
-        retry: Retry | None = None,
-        http_client: httpx.AsyncClient | None = None,
+        **kw: Unpack[AsyncOptions],
     ) -> None:
-        retry = retry or Retry(max_retries, backoff, max_backoff)
-        settings = _settings(base_url, admin_token, "CRONHOOK_ADMIN_TOKEN", timeout, retry)
-        self._transport = AsyncTransport(settings, http_client)
+        self._transport = AsyncTransport(
+            _settings(base_url, admin_token, "CRONHOOK_ADMIN_TOKEN", kw), kw.get("http_client")
+        )
         self._attach(self._transport)

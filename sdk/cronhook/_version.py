@@ -1,3 +1,5 @@
-"""The SDK's version (one place; `pyproject.toml` carries the same string)."""
+"""The SDK's version. It is cronhook's version (the server's ``app/version.py``), written
+here too because the SDK imports nothing of the server; a test keeps the two equal, and the
+SDK's ``pyproject.toml`` reads this one."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

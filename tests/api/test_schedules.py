@@ -14,6 +14,7 @@ import pytest
 from app.keys import fire_item, schedule_item
 from app.models import parse_rfc3339, to_ms
 from app.store import Store
+from app.store.skips import Skip
 from tests.api.conftest import ADMIN, Tenant, make_schedule, onboard, schedule_body
 
 
@@ -359,3 +360,48 @@ async def test_preview_in_a_local_mean_time_era_shows_valid_rfc3339_offsets(
         # a valid RFC 3339 offset (hours and minutes), naming the very same instant
         assert re.match(_RFC3339, item["local"]), item
         assert parse_rfc3339(item["local"]) == parse_rfc3339(item["at"])
+
+
+@pytest.mark.parametrize(
+    ("cron", "weekday"),
+    [("quartz:0 0 12 ? * 6#3", 4), ("0 0 12 ? * 5#3", 4), ("0 0 12 ? * 6#3", 5)],
+)
+async def test_day_of_week_numbers_preview_as_documented(
+    api: httpx.AsyncClient, tenant: Tenant, cron: str, weekday: int
+) -> None:
+    s = await make_schedule(api, tenant, cron=cron)
+    r = await api.get(f"/v1/schedules/{s['id']}/preview?count=4", headers=tenant.auth)
+    days = {parse_rfc3339(i["at"]).weekday() for i in r.json()["items"]}
+    assert days == {weekday}  # Python: Monday = 0, Friday = 4
+
+
+async def test_next_fire_at_shows_while_a_dispatcher_holds_the_instant(
+    api: httpx.AsyncClient, tenant: Tenant, store: Store
+) -> None:
+    # given an hourly schedule whose next instant a dispatcher claimed ahead of time
+    s = await make_schedule(api, tenant, cron="0 * * * *")
+    due = await store.time.due_at(schedule_item(s["id"]))
+    assert due is not None and s["next_fire_at"] is not None
+    claim = await store.time.claim("d1:x", 30_000, 1000, lookahead_ms=2 * 3_600_000)
+    assert schedule_item(s["id"]) in [c.item for c in claim.items]
+    # then the schedule, read alone or listed, still shows that instant
+    one = (await api.get(f"/v1/schedules/{s['id']}", headers=tenant.auth)).json()
+    listed = (await api.get("/v1/schedules", headers=tenant.auth)).json()["items"]
+    assert one["next_fire_at"] == s["next_fire_at"]
+    assert [i["next_fire_at"] for i in listed if i["id"] == s["id"]] == [s["next_fire_at"]]
+
+
+async def test_a_schedule_shows_the_instants_it_skipped(
+    api: httpx.AsyncClient, tenant: Tenant, store: Store
+) -> None:
+    s = await make_schedule(api, tenant)
+    assert s["skipped"] == {"misfire": 0, "overlap": 0, "last_skipped_at": None}
+    # when the dispatchers skip instants of it (misfire policy, overlap forbid)
+    skips = [Skip(tenant.id, s["id"], "misfire", 7), Skip(tenant.id, s["id"], "overlap")]
+    await store.skips.count(skips, to_ms(parse_rfc3339("2030-01-01T00:00:00Z")))
+    # then reading it, listing it and changing it show them
+    one = (await api.get(f"/v1/schedules/{s['id']}", headers=tenant.auth)).json()
+    listed = (await api.get("/v1/schedules", headers=tenant.auth)).json()["items"]
+    r = await api.patch(f"/v1/schedules/{s['id']}", json={"name": "y"}, headers=tenant.auth)
+    want = {"misfire": 7, "overlap": 1, "last_skipped_at": "2030-01-01T00:00:00.000Z"}
+    assert one["skipped"] == listed[0]["skipped"] == r.json()["skipped"] == want

@@ -42,7 +42,10 @@ def test_a_link_signs_in_once_and_the_url_keeps_no_token(
     assert browser.current_url == f"{server.base}/portal"
     assert text(browser, ".tenant-name") == "signin"
     shot(browser, "portal-signed-in")
-    browser.delete_all_cookies()
+    submit(browser, browser.find_element(By.XPATH, "//button[text()='Sign out']"))
+    assert text(browser, "h1") == "Signed out"
+    browser.get(f"{server.base}/portal")
+    assert "Open a fresh sign-in link" in text(browser, "main")
     browser.get(link)
     assert "Link expired" in text(browser, "h1")
     shot(browser, "portal-link-used")

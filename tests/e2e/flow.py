@@ -48,7 +48,7 @@ async def every_second(api: httpx.AsyncClient, key: str, url: str) -> dict[str, 
 
 
 def check_delivery(hit: RecordedRequest, secret: str, schedule_id: str) -> datetime:
-    """Everything DESIGN.md promises the endpoint; returns the scheduled instant."""
+    """Everything the endpoint is promised (docs/architecture.md); returns the scheduled instant."""
     h = hit.headers
     Webhook(secret).verify(hit.body, dict(h))  # the official library accepts it
     assert hit.method == "POST"

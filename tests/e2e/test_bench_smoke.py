@@ -39,3 +39,12 @@ def test_the_end_to_end_benchmark_runs_and_loses_nothing(
     assert sustained["fires_per_s"] > 0 and sustained["duplicates"] == 0
     assert run["api"]["per_s"] > 0 and run["ceiling"]["httpx"] > 0
     assert result["machine"]["cpus"] and result["load_before"]
+
+
+def test_the_bulk_import_benchmark_runs_both_paths(redis_url: str, amqp_url: str) -> None:
+    cmd = [sys.executable, "bench/bulk_import.py", "--count", "60", "--runs", "1"]
+    cmd += ["--redis-url", redis_url, "--amqp-url", amqp_url]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-2000:]
+    last = done.stdout.strip().splitlines()[-1]
+    assert last.startswith("median of 1: one at a time") and "bulk/single" in last

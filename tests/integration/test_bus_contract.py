@@ -27,6 +27,19 @@ async def test_every_published_message_is_delivered_and_acked(bus: Bus) -> None:
     await eventually(lambda: _depth_is_zero(bus))
 
 
+async def test_depth_follows_the_queue_after_start(bus: Bus) -> None:
+    # given a started bus whose queue was empty when it declared it
+    assert await bus.depth() == 0
+    # when messages arrive and nobody consumes them
+    await bus.publish(_msgs(7))
+    # then the depth counts them (not the count the queue had at start)
+    await eventually(lambda: _depth_is(bus, 7))
+
+
+async def _depth_is(bus: Bus, n: int) -> bool:
+    return await bus.depth() == n
+
+
 async def _depth_is_zero(bus: Bus) -> bool:
     return await bus.depth() == 0
 

@@ -21,6 +21,7 @@ from app.bus.memory import MemoryBus
 from app.bus.message import FireMessage
 from app.bus.rabbitmq import RabbitBus
 from app.errors import BusUnavailable
+from app.ids import cron_fire_id
 from app.keys import schedule_item
 from app.models import Attempt, Fire, Misfire, RetrySettings, Schedule, Target
 from app.planning import first_due_ms
@@ -273,6 +274,9 @@ async def test_overlap_forbid_records_skipped_fires_until_the_previous_one_finis
         fires = {f.id: f for f in await store.fires.get_many(s.tenant_id, page.items)}
         skipped = [f for f in fires.values() if f.status == "skipped"]
         assert len(skipped) >= 2 and all(f.scheduled_at > first.scheduled_at_ms for f in skipped)
+        # and the schedule counts them
+        counts = await store.skips.get(s.tenant_id, s.id)
+        assert counts.overlap >= len(skipped) and counts.misfire == 0
         # when the first fire reaches a final status
         await store.fires.begin(s.tenant_id, first.fire_id, "inv", 1, 10_000, 1)
         attempt = Attempt(1, 1, 1.0, 200, None, "ok", "success")
@@ -462,3 +466,53 @@ async def test_the_fleet_view_lists_dispatchers_with_their_rates(store: Store, b
     assert "claims_per_second" in node and node["heartbeat_age_seconds"] < 1.5
     # a clean stop leaves the registry
     assert (await _fleet(store))["dispatchers"] == []
+
+
+@pytest.mark.parametrize("policy", ["skip", "fire_once"])
+async def test_a_fire_released_late_after_a_stall_follows_the_misfire_policy(
+    store: Store, bus: Bus, policy: str
+) -> None:
+    # given a per-second schedule, and a dispatcher that stalls 2.5 s while preparing its
+    # first batch (after claiming it ahead, before publishing it)
+    roomy = SETTINGS.with_(lease_seconds=10.0)
+    wb = WatchedBus(bus)
+    s = schedule(misfire=Misfire(policy=policy))  # type: ignore[arg-type]
+    real = store.fires.create_many
+    stalls = [2.5]
+
+    async def stalling(fires: Sequence[Fire], **kw: Any) -> list[str]:
+        if stalls:
+            await asyncio.sleep(stalls.pop())
+        return await real(fires, **kw)
+
+    store.fires.create_many = stalling  # type: ignore[method-assign]
+    due = await add(store, s)
+    # when it runs on after the stall
+    async with running(Dispatcher(store, wb, roomy)):
+        await eventually(lambda: len(wb.sent) >= 3, within=10)
+    # then the instant claimed before the stall is not delivered late, nor twice: it is on
+    # record as skipped, and every fire that went out went out on time
+    assert due not in [p.message.scheduled_at_ms for p in wb.sent]
+    late = [p.at_ms - p.message.scheduled_at_ms for p in wb.sent]
+    assert max(late) < 1000 + 300, late
+    instants = [p.message.scheduled_at_ms for p in wb.sent]
+    assert len(set(instants)) == len(instants) and min(instants) >= due + 2000
+    [stale] = await store.fires.get_many(s.tenant_id, [cron_fire_id(s.id, due)])
+    assert stale.status == "skipped"
+    # and the schedule counts what it skipped
+    counts = await store.skips.get(s.tenant_id, s.id)
+    assert counts.misfire >= 2 and counts.last_at is not None
+
+
+async def test_instants_a_misfire_skips_are_counted_on_the_schedule(store: Store, bus: Bus) -> None:
+    # given a per-second schedule with misfire skip, whose instant came 5 s ago
+    wb = WatchedBus(bus)
+    s = schedule(misfire=Misfire(policy="skip"))
+    now = await store.now_ms()
+    await store.records.put_schedule(s, now - now % 1000 - 5000)
+    # when a dispatcher catches up
+    async with running(Dispatcher(store, wb, SETTINGS)):
+        await eventually(lambda: len(wb.sent) >= 1, within=5)
+    # then the instants it did not fire are counted on the schedule
+    counts = await store.skips.get(s.tenant_id, s.id)
+    assert counts.misfire >= 4 and counts.overlap == 0 and counts.last_at is not None

@@ -14,7 +14,6 @@ from typing import Any
 
 import aiohappyeyeballs
 import pytest
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from dispatcher.http.client import (
     DeliveryResult,
@@ -23,20 +22,21 @@ from dispatcher.http.client import (
     SSRFBlockedError,
     WebhookClient,
 )
+from dispatcher.http.resolver import ResolveResult, SystemResolver
 from tests.receiver import Receiver, Reply
 
 DEADLINE = 0.6
 SLACK = 0.5  # scheduling slack on a loaded CI box
 
 
-class StubResolver(AbstractResolver):
+class StubResolver:
     """Answers fixed addresses per call: ``answers[i]`` for the i-th call (last repeats)."""
 
     def __init__(self, *answers: list[str]) -> None:
         self.answers = answers
         self.calls: list[str] = []
 
-    async def resolve(self, host: str, port: int = 0, family: Any = 0) -> list[ResolveResult]:
+    async def resolve(self, host: str, port: int = 0, family: int = 0) -> list[ResolveResult]:
         ips = self.answers[min(len(self.calls), len(self.answers) - 1)]
         self.calls.append(host)
         return [
@@ -327,6 +327,17 @@ async def test_rebinding_dns_connects_only_to_the_checked_address(
     assert second.error == "ssrf_blocked"
     assert resolver.calls == ["a.example.com", "b.example.com"]
     assert receiver.requests == []
+
+
+async def test_system_resolver_answers_numeric_addresses_with_the_port() -> None:
+    resolver = SystemResolver()
+    answers = await resolver.resolve("localhost", 8443, socket.AF_UNSPEC)
+    assert answers, "localhost resolves on every machine"
+    assert {a["host"] for a in answers} <= {"127.0.0.1", "::1"}
+    assert {a["port"] for a in answers} == {8443}
+    literal = await resolver.resolve("127.0.0.1", 80, socket.AF_INET)
+    assert [(a["host"], a["family"]) for a in literal] == [("127.0.0.1", socket.AF_INET)]
+    await resolver.close()
 
 
 async def test_guarded_resolver_raises_on_any_forbidden_answer() -> None:

@@ -150,6 +150,33 @@ async def test_a_fire_that_fails_for_good_counts_as_a_dead_letter(pipeline: Pipe
     assert p.value("cronhook_invoker_retries_total") == 0
 
 
+async def test_an_attempt_without_a_response_counts_its_error_class(
+    pipeline: Pipeline, free_port: int
+) -> None:
+    # given a schedule whose endpoint refuses connections (nothing listens on the port)
+    p = pipeline
+    tenant = await p.tenant()
+    body = {"name": "m", "cron": "* * * * * *", "target": {"url": f"http://127.0.0.1:{free_port}/"}}
+    headers = {"Authorization": f"Bearer {tenant['api_key']}"}
+    r = await p.api.post(
+        "/v1/schedules", json=body | {"retry": {"max_attempts": 1}}, headers=headers
+    )
+    assert r.status_code == 201, r.text
+    # when it fires
+    task = await run(p)
+    await settle(p, "cronhook_invoker_attempt_errors_total", 1, error="connect")
+    p.stop.set()
+    await task
+    # then the attempt counts as a connect error, and no other class moved
+    text = (await p.api.get("/metrics")).text
+    classes = {
+        line.split('error="')[1].split('"')[0]
+        for line in text.splitlines()
+        if line.startswith("cronhook_invoker_attempt_errors_total{")
+    }
+    assert classes == {"connect"}
+
+
 async def test_only_named_tenants_get_their_own_label(pipeline: Pipeline) -> None:
     p = pipeline
     named, other = await p.tenant(), await p.tenant()
@@ -193,6 +220,28 @@ async def test_gauges_show_the_time_index_and_queue_depths(store: Store) -> None
     depth = {s: gauges.time_index.labels(s)._value.get() for s in ("scheduled", "due", "claimed")}
     assert depth == {"scheduled": 3, "due": 1, "claimed": 1}
     assert gauges.queue._value.get() == 1
+
+
+async def test_gauges_show_how_late_the_oldest_due_item_is_and_the_dead_letters(
+    store: Store,
+) -> None:
+    gauges = SystemMetrics()
+    bus = MemoryBus()
+    # nothing due: no age, no dead letters
+    await refresh_gauges(gauges, store, bus)
+    assert gauges.oldest_due._value.get() == 0
+    assert gauges.dead_letters._value.get() == 0
+    # given items due 30 s and 5 s ago (in whichever shards they hash to) and one ahead
+    now = await store.now_ms()
+    await store.time.put("s:old", "{}", now - 30_000)
+    await store.time.put("s:newer", "{}", now - 5_000)
+    await store.time.put("s:ahead", "{}", now + 60_000)
+    bus.dead += [b"poison", b"past the delivery limit"]
+    # when the gauges refresh
+    await refresh_gauges(gauges, store, bus)
+    # then the age is the oldest one's, and the dead-letter queue's depth shows
+    assert 30 <= gauges.oldest_due._value.get() < 35
+    assert gauges.dead_letters._value.get() == 2
 
 
 async def test_the_fleet_gauge_counts_live_nodes_by_role(store: Store) -> None:

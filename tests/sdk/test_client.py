@@ -3,6 +3,8 @@ errors for missing ones, and "close only what you opened" for a supplied httpx c
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -78,3 +80,16 @@ def test_resources_show_where_they_point() -> None:
         assert repr(client.schedules) == "<Schedules of http://127.0.0.1:1>"
         assert client.schedules.get.__name__ == "get"
         assert "One schedule" in (client.schedules.get.__doc__ or "")
+
+
+@pytest.mark.parametrize(
+    "client_class",
+    [cronhook.Client, cronhook.AsyncClient, cronhook.AdminClient, cronhook.AsyncAdminClient],
+)
+def test_every_client_takes_the_same_options_and_refuses_others(client_class: Any) -> None:
+    client = client_class("http://127.0.0.1:1", "tok", timeout=3, max_retries=5, backoff=0.1)
+    settings = client._transport.settings
+    assert settings.timeout == httpx.Timeout(3) and settings.retry.max_retries == 5
+    assert settings.retry.backoff == 0.1 and settings.retry.max_backoff == 8.0
+    with pytest.raises(TypeError, match="timout"):
+        client_class("http://127.0.0.1:1", "tok", timout=3)

@@ -58,7 +58,7 @@ OPERATIONS: dict[str, tuple[type[Resource[Any]], str, tuple[Any, ...], Any]] = {
     "getCurrentTenant": (TenantResource, "get", (), cronhook.CurrentTenant),
     "rotateSigningSecret": (SigningSecret, "rotate", (), cronhook.RotatedSecret),
     "createSchedule": (Schedules, "create", ("n", "* * * * *", TARGET), cronhook.Schedule),
-    "bulkCreateSchedules": (Schedules, "bulk_create", ([],), cronhook.BulkResult),
+    "createSchedulesInBulk": (Schedules, "create_many", ([{"name": "n"}],), cronhook.BulkResult),
     "listSchedules": (Schedules, "list", (), cronhook.Schedule),
     "getSchedule": (Schedules, "get", ("sch_1",), cronhook.Schedule),
     "updateSchedule": (Schedules, "update", ("sch_1",), cronhook.Schedule),

@@ -194,6 +194,24 @@ async def test_schedules_are_created_read_listed_across_pages_and_deleted(
     assert len(await api.all("schedules.list")) == 4
 
 
+async def test_many_schedules_are_created_in_one_call_with_each_items_outcome(
+    api: Both, receiver: VerifyingReceiver
+) -> None:
+    good = {"name": "bulk-ok", "cron": YEARLY, "target": {"url": receiver.hook()}}
+    bad = {"name": "bulk-bad", "cron": "0 61 * * *", "target": {"url": receiver.hook()}}
+
+    result = await api("schedules.create_many", [good, bad, good])
+
+    assert (result.created, result.failed) == (2, 1)
+    assert [i.index for i in result.items] == [0, 1, 2]
+    made = [i.schedule for i in result.items if i.schedule is not None]
+    assert [s.name for s in made] == ["bulk-ok", "bulk-ok"]
+    problem = result.items[1].problem
+    assert problem is not None and problem.status == 422
+    assert [e.field for e in problem.errors] == ["items.1.cron"]
+    assert {s.id for s in await api.all("schedules.list")} == {s.id for s in made}
+
+
 async def test_lists_filter_by_paused_and_name_prefix(
     api: Both, live: LiveServer, receiver: VerifyingReceiver
 ) -> None:

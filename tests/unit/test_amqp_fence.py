@@ -23,8 +23,8 @@ def releases_as_tested() -> dict[str, str]:
 
 
 def test_the_installed_releases_are_the_tested_ones() -> None:
-    # pyproject.toml's pins allow newer releases; this environment must be the tested one,
-    # or the fast paths are not exercised by the suite at all.
+    # pyproject.toml allows newer releases; the test command installs the tested ones
+    # (scripts/tested-versions.txt), or the suite would not exercise the fast paths at all.
     assert untested() == []
 
 

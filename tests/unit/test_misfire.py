@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.cron import Timing, parse
-from app.misfire import MisfirePlan, Policy, plan_misfire
+from app.misfire import MisfirePlan, Policy, plan_misfire, still_fires
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -347,3 +347,23 @@ def test_every_missed_instant_is_fired_or_skipped_exactly_once(
     assert plan.next_at is None or plan.next_at > now
     if policy == "fire_all" and late > 1:
         assert list(plan.fires) == missed[len(missed) - min(len(missed), max_fire_all) :]
+
+
+@pytest.mark.parametrize(
+    ("timing", "published", "policy", "grace", "fires"),
+    [
+        (EVERY_MINUTE, at(seconds=0.9), "skip", 60, True),  # within the tolerance: on time
+        (EVERY_MINUTE, at(seconds=1.5), "skip", 60, False),
+        (EVERY_MINUTE, at(seconds=5), "fire_once", 60, True),  # the latest instant, in grace
+        (EVERY_MINUTE, at(seconds=90), "fire_once", 300, False),  # 00:01 came meanwhile
+        (EVERY_MINUTE, at(seconds=50), "fire_once", 30, False),  # past grace
+        (EVERY_SECOND, at(seconds=2.5), "fire_once", 60, False),  # the next claim coalesces
+        (EVERY_SECOND, at(seconds=2.5), "fire_all", 0, True),
+        (ONCE, at(seconds=50), "fire_once", 60, True),  # no later instant to coalesce into
+        (ONCE, at(seconds=50), "skip", 60, False),
+    ],
+)
+def test_a_fire_published_late_still_fires_only_as_its_policy_says(
+    timing: Timing, published: datetime, policy: Policy, grace: float, fires: bool
+) -> None:
+    assert still_fires(timing, at(), published, policy=policy, grace_seconds=grace) is fires

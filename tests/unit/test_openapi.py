@@ -1,4 +1,4 @@
-"""The contract itself: every route of DESIGN.md documented, examples that obey their
+"""The contract itself: every route of the API documented, examples that obey their
 schemas, the same problem statuses everywhere."""
 
 from __future__ import annotations

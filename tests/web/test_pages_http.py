@@ -165,6 +165,8 @@ async def test_a_read_only_session_looks_but_changes_nothing(
     assert "read-only" in page.text
     assert "/pause" not in page.text and "Trigger now" not in page.text
     assert [r.status_code for r in refused] == [403] * 5
+    forms = [await b.get(f"/portal/schedules/{sid}/edit"), await b.get("/portal/messages")]
+    assert [r.status_code for r in forms] == [403, 403]
     assert [s["paused"] for s in await _schedules(api, tenant)] == [False]
     await b.client.aclose()
 

@@ -14,6 +14,7 @@ from cronhook.models.fires import (
 )
 from cronhook.models.schedules import (
     BulkItem,
+    BulkProblem,
     BulkResult,
     HttpMethod,
     Misfire,
@@ -51,6 +52,7 @@ __all__ = [
     "ApiKeyCreated",
     "Attempt",
     "BulkItem",
+    "BulkProblem",
     "BulkResult",
     "CurrentTenant",
     "Event",

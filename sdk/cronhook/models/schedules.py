@@ -7,11 +7,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from cronhook.errors import FieldError
 from cronhook.models._base import frozen
 
 HttpMethod = Literal["POST", "PUT", "PATCH", "GET", "DELETE"]
 
 __all__ = [
+    "BulkItem",
+    "BulkProblem",
+    "BulkResult",
     "HttpMethod",
     "Misfire",
     "Preview",
@@ -95,18 +99,29 @@ class Preview:
 
 
 @frozen
+class BulkProblem:
+    """Why one item of a bulk create was refused: `status` (422 for a bad field or the
+    quota, 409, or 503 when the store did not answer and the item may be retried), `detail`
+    in words, and `errors` naming each field as `items.<index>.<field>`."""
+
+    status: int
+    detail: str = ""
+    errors: tuple[FieldError, ...] = ()
+
+
+@frozen
 class BulkItem:
-    """One item of a bulk create, by its position in the request: `status` 201 with the
-    created `schedule`, or the `problem` (problem+json) that refused it (503: send again)."""
+    """One item of a bulk create, in request order: the created `schedule`, or `problem`."""
 
     index: int
-    status: int
     schedule: Schedule | None = None
-    problem: Mapping[str, Any] | None = None
+    problem: BulkProblem | None = None
 
 
 @frozen
 class BulkResult:
+    """What `schedules.create_many` did: how many were `created` and `failed`, per item."""
+
     created: int
     failed: int
     items: tuple[BulkItem, ...]

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 from cronhook import _protocol as p
+from cronhook._codec import encode
 from cronhook._protocol import UNSET, Call, PageQuery, Unset
 from cronhook._resource import M, Resource, endpoint, paginated
-from cronhook.models import (
-    BulkResult,
-    Fire,
-    Misfire,
-    Preview,
-    RetrySettings,
-    Schedule,
-    Target,
-)
+from cronhook.models import BulkResult, Fire, Misfire, Preview, RetrySettings, Schedule, Target
 
 __all__ = ["Schedules"]
 
@@ -46,33 +39,22 @@ def _create(
     a macro (`@hourly`), `every 90s` or `at <RFC 3339>`; `timezone` an IANA name (default
     UTC). Options left None take the server's defaults. Raises `ValidationError` naming each
     bad field (`cron`, `target.url`, ...)."""
-    payload = p.body(
-        name=name,
-        cron=cron,
-        target=target,
-        timezone=timezone,
-        retry=retry,
-        paused=paused,
-        start_at=start_at,
-        end_at=end_at,
-        misfire=misfire,
-        overlap=overlap,
-        metadata=metadata,
-        callback_url=callback_url,
-        failure_callback_url=failure_callback_url,
-    )
+    fields = dict(locals())  # the arguments: each one a field of the body
+    del fields["idempotency_key"]
+    payload = p.body(**fields)
     return p.post("/v1/schedules", p.model(Schedule), payload, idempotency_key=idempotency_key)
 
 
-def _bulk_create(
-    items: list[JSONObject], *, idempotency_key: str | None = None
+def _create_many(
+    items: Sequence[JSONObject], *, idempotency_key: str | None = None
 ) -> Call[BulkResult]:
-    """Create up to 1,000 schedules at once, each item shaped as `create`'s arguments
-    (`{"name", "cron", "target", ...}`) and checked as `create` checks it. One item's error
-    does not stop the others: the result lists per item the created schedule or the problem
-    that refused it (status 503: send that item again)."""
+    """Create up to 1,000 schedules in one request, each given as the JSON body `create`
+    sends (`{"name", "cron", "target", ...}`). Each is checked on its own: the result says,
+    per item in order, the created schedule or the problem with its fields named
+    `items.<index>.<field>`; one bad item does not stop the others."""
+    payload = {"items": [encode(dict(item)) for item in items]}
     return p.post(
-        "/v1/schedules/bulk", p.model(BulkResult), {"items": items}, idempotency_key=idempotency_key
+        "/v1/schedules:bulk", p.model(BulkResult), payload, idempotency_key=idempotency_key
     )
 
 
@@ -110,21 +92,9 @@ def _update(
     """Change the fields given (a JSON merge patch): objects merge field by field, None
     resets a field to its default (or removes a header or metadata key inside a dict), the
     rest replaces. Applies from the schedule's next instant; `version` goes up by one."""
-    patch = p.merge_patch(
-        name=name,
-        cron=cron,
-        timezone=timezone,
-        target=target,
-        retry=retry,
-        paused=paused,
-        start_at=start_at,
-        end_at=end_at,
-        misfire=misfire,
-        overlap=overlap,
-        metadata=metadata,
-        callback_url=callback_url,
-        failure_callback_url=failure_callback_url,
-    )
+    fields = dict(locals())  # the arguments: each one a field of the patch
+    del fields["schedule_id"]
+    patch = p.merge_patch(**fields)
     if not patch:
         raise ValueError("update needs at least one field to change")
     return p.patch(p.path("/v1/schedules/{}", schedule_id), p.model(Schedule), patch)
@@ -172,7 +142,7 @@ class Schedules(Resource[M]):
     """Create, read, change, pause, trigger and preview schedules."""
 
     create = endpoint(_create)
-    bulk_create = endpoint(_bulk_create)
+    create_many = endpoint(_create_many)
     list = paginated(_list)
     get = endpoint(_get)
     update = endpoint(_update)

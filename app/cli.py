@@ -21,6 +21,8 @@ ROLES = {
     "api": "the HTTP API (Starlette on hypercorn); run any number",
     "dispatcher": "moves due items from the Redis time index to RabbitMQ; run any number",
     "invoker": "consumes fires from RabbitMQ and calls the webhooks; run any number",
+    "rewrap-secrets": "encrypts every tenant's signing secrets under the first key of "
+    "CRONHOOK_SECRET_KEYS (plain-text ones and ones under older keys), then exits",
 }
 # operator commands: (help, {action: help})
 COMMANDS = {
@@ -110,6 +112,7 @@ def _runner(role: str) -> Callable[[Settings], Coroutine[Any, Any, None]]:
         "api": runtime.run_api,
         "dispatcher": runtime.run_dispatcher,
         "invoker": runtime.run_invoker,
+        "rewrap-secrets": runtime.run_rewrap,
     }[role]
 
 

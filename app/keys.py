@@ -78,6 +78,11 @@ class Keys:
         """string: the tenant record (JSON)."""
         return f"{self._t(tenant_id)}:tenant"
 
+    def tenant_version(self, tenant_id: str) -> str:
+        """string: a counter raised after every write of the tenant record; invokers
+        compare it with their cached copy's before signing (a rotation applies at once)."""
+        return f"{self._t(tenant_id)}:version"
+
     def tenant_api_keys(self, tenant_id: str) -> str:
         """hash: key_id -> JSON {prefix, hash, created_at}."""
         return f"{self._t(tenant_id)}:apikeys"
@@ -127,6 +132,10 @@ class Keys:
     def schedule_fires(self, tenant_id: str, schedule_id: str) -> str:
         """zset: fire ids of a schedule by scheduled instant (ms)."""
         return f"{self._t(tenant_id)}:sfires:{schedule_id}"
+
+    def tenant_fires(self, tenant_id: str) -> str:
+        """zset: every fire id of a tenant by scheduled instant (ms), messages included."""
+        return f"{self._t(tenant_id)}:fires"
 
     def schedule_skips(self, tenant_id: str, schedule_id: str) -> str:
         """hash: instants a schedule did not fire, by reason (``misfire``, ``overlap``), and

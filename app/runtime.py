@@ -18,11 +18,26 @@ from app.bus.rabbitmq import RabbitBus
 from app.errors import ConfigError
 from app.metrics import DispatcherMetrics, InvokerMetrics, SystemMetrics, new_registry
 from app.observe import gauge_loop, load_scripts, ops_app
+from app.secretbox import Keyring
 from app.settings import Settings
 from app.store import Store, memory, open_store
 from app.store.errors import DRIVER_ERRORS
 
 log = logging.getLogger("cronhook")
+
+
+def keyring_for(settings: Settings) -> Keyring | None:
+    """The keys that encrypt signing secrets at rest: CRONHOOK_SECRET_KEYS; without it, a
+    key of this process's own on the embedded store (gone with it), else none (plain text,
+    with a warning)."""
+    if settings.secret_keys:
+        return Keyring.parse(settings.secret_keys)
+    if not settings.redis_url:
+        return Keyring.ephemeral()
+    log.warning(
+        "CRONHOOK_SECRET_KEYS is not set: signing secrets are stored in plain text in Redis"
+    )
+    return None
 
 
 def make_store(settings: Settings) -> Store:
@@ -32,6 +47,7 @@ def make_store(settings: Settings) -> Store:
         shards=settings.shards,
         retention_s=settings.fire_retention_seconds,
         timeout=settings.redis_timeout,
+        keyring=keyring_for(settings),
     )
 
 
@@ -245,3 +261,16 @@ async def run_invoker(settings: Settings) -> None:
                 log.info("invoker drained", extra={"node": invoker.node_id, "requeued": left})
         finally:
             await client.aclose()
+
+
+async def run_rewrap(settings: Settings) -> None:
+    """`cronhook rewrap-secrets`: every tenant's secrets under the current key, then exit."""
+    if not settings.redis_url or not settings.secret_keys:
+        raise ConfigError("CRONHOOK_REDIS_URL and CRONHOOK_SECRET_KEYS must be set")
+    store = make_store(settings)
+    try:
+        done = await store.records.rewrap_secrets()
+    finally:
+        await store.aclose()
+    log.info("rewrapped the signing secrets of %d tenants", done)
+    print(f"rewrapped the signing secrets of {done} tenants")

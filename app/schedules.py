@@ -25,9 +25,13 @@ from app.ssrf import check_target_url
 CALLBACKS = ("callback_url", "failure_callback_url")
 
 
+# Every rule below looks only at fields of the right JSON type: a field of another type is
+# the schema's to report, so a body that breaks the schema still gets every rule's verdict.
+
+
 def instant_field(body: dict[str, Any], name: str, errors: list[FieldError]) -> int | None:
     raw = body.get(name)
-    if raw is None:
+    if not isinstance(raw, str):
         return None
     try:
         return to_ms(parse_rfc3339(raw))
@@ -44,25 +48,32 @@ def target_errors(
     target: dict[str, Any], tenant: Tenant, allow_private: bool, root: str = "target"
 ) -> list[FieldError]:
     errors: list[FieldError] = []
-    reason = check_target_url(target["url"], allow_private=_allow_private(tenant, allow_private))
+    url = target.get("url")
+    reason = isinstance(url, str) and check_target_url(
+        url, allow_private=_allow_private(tenant, allow_private)
+    )
     if reason:
         errors.append(FieldError(f"{root}.url", reason))
-    for name, value in (target.get("headers") or {}).items():
-        reason = header_error(name, value)
+    headers = target.get("headers")
+    for name, value in (headers if isinstance(headers, dict) else {}).items():
+        reason = isinstance(value, str) and header_error(name, value)
         if reason:
             errors.append(FieldError(f"{root}.headers.{name}", reason))
-    reason = value_error(target.get("content_type") or "")
+    content_type = target.get("content_type")
+    reason = isinstance(content_type, str) and value_error(content_type)
     if reason:
         errors.append(FieldError(f"{root}.content_type", reason))
-    job = target.get("job") or {}
-    beat = job.get("heartbeat_seconds")
-    if beat is not None and beat > job["timeout_seconds"]:
-        errors.append(
-            FieldError(
-                f"{root}.job.heartbeat_seconds", f"must be at most {root}.job.timeout_seconds"
+    job = target.get("job")
+    if isinstance(job, dict):
+        beat, total = job.get("heartbeat_seconds"), job.get("timeout_seconds")
+        numbers = all(isinstance(v, int | float) for v in (beat, total))
+        if beat is not None and numbers and beat > total:
+            errors.append(
+                FieldError(
+                    f"{root}.job.heartbeat_seconds", f"must be at most {root}.job.timeout_seconds"
+                )
             )
-        )
-    body, _ = Target(**target).encoded_body()
+    body, _ = Target(url="", body=target.get("body")).encoded_body()
     if len(body) > tenant.limits.max_body_bytes:
         errors.append(
             FieldError(
@@ -77,7 +88,9 @@ def callback_errors(body: dict[str, Any], tenant: Tenant, allow_private: bool) -
     errors = []
     for name in CALLBACKS:
         url = body.get(name)
-        reason = url and check_target_url(url, allow_private=_allow_private(tenant, allow_private))
+        reason = isinstance(url, str) and check_target_url(
+            url, allow_private=_allow_private(tenant, allow_private)
+        )
         if reason:
             errors.append(FieldError(name, reason))
     return errors
@@ -102,6 +115,9 @@ def timing_errors(
     try:
         timing = cron.parse(expr, tz, seed=seed, anchor=from_ms(anchor_ms))
     except cron.CronError as e:
+        if e.field == "timezone" and tz != "UTC":  # the cron's own errors, in UTC
+            rest = timing_errors(expr, "UTC", seed, anchor_ms, tenant)
+            return [FieldError(e.field, str(e)), *rest]
         return [FieldError(e.field, str(e))]
     if after_ms is not None and timing.next_after(from_ms(after_ms)) is None:
         after = rfc3339(from_ms(after_ms))
@@ -118,6 +134,49 @@ def timing_errors(
     return []
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def raw_retry_errors(raw: Any, root: str = "retry") -> list[FieldError]:
+    """``retry_errors`` on a body's ``retry`` when its backoffs are numbers."""
+    if not isinstance(raw, dict):
+        return []
+    low, high = raw.get("min_backoff_seconds", 5.0), raw.get("max_backoff_seconds", 36_000.0)
+    if not (_number(low) and _number(high)):
+        return []
+    return retry_errors(RetrySettings(min_backoff_seconds=low, max_backoff_seconds=high), root)
+
+
+def schedule_errors(
+    body: dict[str, Any],
+    tenant: Tenant,
+    now_ms: int,
+    *,
+    allow_private: bool,
+    sid: str,
+    base: Schedule | None = None,
+) -> list[FieldError]:
+    """Every domain rule's verdict on a schedule body (a new one, or ``base`` changed); any
+    body: fields of the wrong type are skipped, the schema reports them."""
+    errors: list[FieldError] = []
+    start_at = instant_field(body, "start_at", errors)
+    end_at = instant_field(body, "end_at", errors)
+    if start_at is not None and end_at is not None and end_at <= start_at:
+        errors.append(FieldError("end_at", "must be after start_at"))
+    expr, tz = body.get("cron"), body.get("timezone") or "UTC"
+    anchor = start_at if start_at is not None else (base.created_at if base else now_ms)
+    # A new timing must fire again; an unchanged one may have run its course (an `at`).
+    changed = base is None or (base.cron, base.timezone, base.start_at) != (expr, tz, start_at)
+    after = max(now_ms, start_at - 1 if start_at is not None else now_ms)
+    if isinstance(expr, str) and isinstance(tz, str):
+        errors += timing_errors(expr, tz, sid, anchor, tenant, after if changed else None)
+    if isinstance(body.get("target"), dict):
+        errors += target_errors(body["target"], tenant, allow_private)
+    errors += callback_errors(body, tenant, allow_private)
+    return errors + raw_retry_errors(body.get("retry"))
+
+
 def build_schedule(
     body: dict[str, Any],
     tenant: Tenant,
@@ -130,29 +189,13 @@ def build_schedule(
     creation time, next version); raises ValidationFailed naming every bad field."""
     sid = base.id if base else new_id("sch")
     created = base.created_at if base else now_ms
-    errors: list[FieldError] = []
-    start_at = instant_field(body, "start_at", errors)
-    end_at = instant_field(body, "end_at", errors)
-    if start_at is not None and end_at is not None and end_at <= start_at:
-        errors.append(FieldError("end_at", "must be after start_at"))
-    tz = body.get("timezone") or "UTC"
-    anchor = start_at if start_at is not None else created
-    # A new timing must fire again; an unchanged one may have run its course (an `at`).
-    timing_changed = base is None or (base.cron, base.timezone, base.start_at) != (
-        body["cron"],
-        tz,
-        start_at,
-    )
-    after = max(now_ms, start_at - 1 if start_at is not None else now_ms)
-    errors += timing_errors(
-        body["cron"], tz, sid, anchor, tenant, after if timing_changed else None
-    )
-    errors += target_errors(body["target"], tenant, allow_private)
-    errors += callback_errors(body, tenant, allow_private)
-    retry = RetrySettings.from_json(body.get("retry") or {})
-    errors += retry_errors(retry)
+    errors = schedule_errors(body, tenant, now_ms, allow_private=allow_private, sid=sid, base=base)
     if errors:
         raise ValidationFailed(errors)
+    start_at = instant_field(body, "start_at", errors)
+    end_at = instant_field(body, "end_at", errors)
+    tz = body.get("timezone") or "UTC"
+    retry = RetrySettings.from_json(body.get("retry") or {})
     paused = bool(body.get("paused", False))
     return Schedule(
         id=sid,

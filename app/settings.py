@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from app.bus.queues import MAX_QUEUES
 from app.errors import ConfigError
+from app.secretbox import Keyring
 
 # (environment variable, field, type, default, help). The README's table is this table.
 ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
@@ -37,6 +38,15 @@ ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
         "operator token for /v1/tenants; required by `cronhook api` (dev prints a fresh one)",
     ),
     ("CRONHOOK_PREFIX", "prefix", str, "cronhook", "prefix of every Redis key"),
+    (
+        "CRONHOOK_SECRET_KEYS",
+        "secret_keys",
+        str,
+        "",
+        "keys that encrypt signing secrets at rest: `id:base64 of 32 bytes`, comma-separated, "
+        "the first used for new writes (docs/secrets.md); empty = stored in plain text "
+        "(`cronhook dev` on its embedded store uses a key of its own)",
+    ),
     ("CRONHOOK_QUEUE", "queue", str, "cronhook.fires", "RabbitMQ quorum queue of ready fires"),
     (
         "CRONHOOK_QUEUES",
@@ -184,6 +194,7 @@ class Settings:
     amqp_url: str = ""
     admin_token: str = ""
     prefix: str = "cronhook"
+    secret_keys: str = field(default="", repr=False)
     queue: str = "cronhook.fires"
     queues: int = 1
     shards: int = 16
@@ -271,6 +282,11 @@ def _problems(s: Settings) -> list[str]:
         out.append("CRONHOOK_PUBLIC_URL must start with http:// or https://")
     if not s.prefix or "{" in s.prefix or "}" in s.prefix:
         out.append("CRONHOOK_PREFIX must be non-empty and contain no braces")
+    if s.secret_keys:
+        try:
+            Keyring.parse(s.secret_keys)
+        except ConfigError as e:
+            out.append(str(e))
     return out
 
 

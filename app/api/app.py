@@ -24,6 +24,7 @@ from app.api import (
     tenants,
 )
 from app.api.problems import HANDLERS
+from app.api.request_ids import RequestIdMiddleware
 from app.api.state import ApiState
 from app.bus.base import Bus
 from app.metrics import ApiMetrics, new_registry
@@ -60,7 +61,10 @@ def create_app(
         *extra_routes,
     ]
     registry = registry if registry is not None else new_registry()
-    middleware = [Middleware(observability.MetricsMiddleware, metrics=ApiMetrics(registry))]
+    middleware = [
+        Middleware(RequestIdMiddleware),
+        Middleware(observability.MetricsMiddleware, metrics=ApiMetrics(registry)),
+    ]
     app = Starlette(routes=routes, exception_handlers=HANDLERS, middleware=middleware)
     app.state.cronhook = ApiState(store=store, settings=settings, bus=bus)
     app.state.metrics_registry = registry

@@ -19,6 +19,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from starlette.datastructures import QueryParams
 
+from app.api.wording import in_words
 from app.errors import FieldError, ValidationFailed
 
 SPEC_URI = "urn:cronhook:openapi"
@@ -123,12 +124,22 @@ def field_errors(errors: Iterable[ValidationError], root: str = "") -> list[Fiel
             allowed = set(schema.get("properties", {}))
             extra = sorted(k for k in e.instance if k not in allowed)
             out += [FieldError(".".join([*path, k]), _unknown(k)) for k in extra]
-        elif e.validator in ("oneOf", "anyOf") and e.context:
-            best = min(e.context, key=lambda c: len(list(c.absolute_path)))
-            out.append(FieldError(".".join(path) or "body", best.message))
         else:
-            out.append(FieldError(".".join(path) or "body", e.message))
+            out.append(FieldError(".".join(path) or "body", in_words(e)))
     return out
+
+
+def contract_errors(schema: str, data: Any, root: str = "") -> list[FieldError]:
+    """Every way ``data`` breaks the schema, one error per field, in words."""
+    return field_errors(validator(schema).iter_errors(data), root)
+
+
+def merged(schema_errors: list[FieldError], rule_errors: list[FieldError]) -> list[FieldError]:
+    """Both kinds of error, sorted by field; where both speak of one field, the domain
+    rule's words win (they say why: "scheme must be http or https")."""
+    ruled = {e.field for e in rule_errors}
+    kept = [e for e in schema_errors if e.field not in ruled]
+    return sorted([*kept, *rule_errors], key=lambda e: e.field)
 
 
 def _unknown(name: str) -> str:
@@ -136,9 +147,9 @@ def _unknown(name: str) -> str:
 
 
 def check(schema: str, data: Any, root: str = "") -> None:
-    errs = list(validator(schema).iter_errors(data))
-    if errs:
-        raise ValidationFailed(field_errors(errs, root))
+    errors = contract_errors(schema, data, root)
+    if errors:
+        raise ValidationFailed(errors)
 
 
 def parse_json(raw: bytes) -> Any:
@@ -195,7 +206,7 @@ def parse_query(op: Operation, params: QueryParams) -> dict[str, Any]:
             {"$ref": f"{SPEC_URI}{ref}"} if ref else schema, registry=_registry()
         )
         bad = list(v.iter_errors(value))
-        errors += [FieldError(name, err.message) for err in bad[:1]]
+        errors += [FieldError(name, in_words(err)) for err in bad[:1]]
         values[name] = value
     if errors:
         raise ValidationFailed(errors)

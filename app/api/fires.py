@@ -7,16 +7,18 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
+from app.api.contract import contract_errors, merged
 from app.api.guard import Ctx, endpoint, route
 from app.api.views import fire_view
 from app.errors import FieldError, NotFound, ValidationFailed
 from app.ids import new_id
-from app.models import Fire, RetrySettings, Schedule, Target, parse_rfc3339, to_ms
+from app.models import Fire, RetrySettings, Schedule, Target, Tenant, parse_rfc3339, to_ms
 from app.payloads import fire_item_payload
-from app.schedules import callback_errors, retry_errors, target_errors
+from app.schedules import callback_errors, raw_retry_errors, target_errors
 from app.store.paging import Page
 
 MAX_DELAY_MS = 365 * 86_400_000
+SCAN_BUDGET = 1000  # fires examined per filtered page at most
 
 
 async def _schedule(ctx: Ctx) -> Schedule:
@@ -39,12 +41,55 @@ async def _page(ctx: Ctx, page: Page) -> Response:
     return JSONResponse({"items": items, "next_cursor": page.next_cursor})
 
 
+def _instant(ctx: Ctx, name: str) -> int | None:
+    raw = ctx.query.get(name)
+    if raw is None:
+        return None
+    try:
+        return to_ms(parse_rfc3339(raw))
+    except (ValueError, OverflowError):
+        msg = "must be an RFC 3339 instant with an offset or Z"
+        raise ValidationFailed([FieldError(name, msg)]) from None
+
+
+def _kept(q: dict[str, Any], status: str, kind: str) -> bool:
+    return q.get("status") in (None, status) and q.get("kind") in (None, kind)
+
+
+async def _fire_ids(ctx: Ctx, schedule_id: str | None) -> Page:
+    """One page of fire ids, newest scheduled first. The time window and the schedule are
+    ranges of an index; status and kind are checked on the records, at most SCAN_BUDGET per
+    request: a filtered page may hold fewer than ``limit`` fires and still have a cursor."""
+    q, tid, limit, fires = ctx.query, ctx.tenant.id, ctx.query["limit"], ctx.store.fires
+    window = (_instant(ctx, "since"), _instant(ctx, "until"))
+    filtered = q.get("status") is not None or q.get("kind") is not None
+    cursor, found, examined = q["cursor"], [], 0
+    while True:
+        page = await fires.list_ids(tid, schedule_id, limit, cursor, window)
+        if filtered:
+            marks = await fires.statuses(tid, page.items)
+            found += [f for f, m in zip(page.items, marks, strict=True) if _kept(q, *m)]
+        else:
+            found += page.items
+        examined, cursor = examined + len(page.items), page.next_cursor
+        if not filtered or cursor is None or len(found) >= limit or examined >= SCAN_BUDGET:
+            break
+    if len(found) > limit:
+        found = found[:limit]
+        cursor = await fires.cursor_after(tid, schedule_id, found[-1])
+    return Page(found, cursor)
+
+
 @endpoint("listScheduleFires", "tenant")
 async def list_fires(ctx: Ctx) -> Response:
     s = await _schedule(ctx)
-    q = ctx.query
-    page = await ctx.store.fires.list_for_schedule(s.tenant_id, s.id, q["limit"], q["cursor"])
-    return await _page(ctx, page)
+    return await _page(ctx, await _fire_ids(ctx, s.id))
+
+
+@endpoint("listFires", "tenant")
+async def list_all_fires(ctx: Ctx) -> Response:
+    sid = ctx.query.get("schedule_id")
+    return await _page(ctx, await _fire_ids(ctx, sid))
 
 
 @endpoint("listDeadLetters", "tenant")
@@ -111,17 +156,36 @@ def _deliver_at(body: dict[str, Any], now: int) -> int:
     return max(at, now)
 
 
+def _message_errors(
+    body: dict[str, Any], tenant: Tenant, allow: bool, now: int
+) -> list[FieldError]:
+    """Every domain rule's verdict on a message body (fields of the wrong type skipped)."""
+    errors = []
+    if isinstance(body.get("target"), dict):
+        errors += target_errors(body["target"], tenant, allow)
+    errors += callback_errors(body, tenant, allow) + raw_retry_errors(body.get("retry"))
+    delay = body.get("delay_seconds")
+    if isinstance(body.get("deliver_at"), str) and (
+        delay is None or isinstance(delay, int | float)
+    ):
+        try:
+            _deliver_at(body, now)
+        except ValidationFailed as e:
+            errors += e.errors
+    return errors
+
+
 @endpoint("createMessage", "tenant")
 async def create_message(ctx: Ctx) -> Response:
-    body = await ctx.body()
+    body = await ctx.document()
     tenant, allow = ctx.tenant, ctx.st.settings.allow_private_targets
     now = ctx.now_ms()
+    schema = contract_errors("MessageCreate", body)
+    rules = _message_errors(body, tenant, allow, now)
+    if schema or rules:
+        raise ValidationFailed(merged(schema, rules))
     due = _deliver_at(body, now)
     retry = RetrySettings.from_json(body.get("retry") or {})
-    errors = target_errors(body["target"], tenant, allow)
-    errors += callback_errors(body, tenant, allow) + retry_errors(retry)
-    if errors:
-        raise ValidationFailed(errors)
     fire = Fire.new(
         new_id("fire"), tenant.id, "message", due, now, Target(**body["target"]), retry,
         next_attempt_at=due,
@@ -134,6 +198,7 @@ async def create_message(ctx: Ctx) -> Response:
 ROUTES = [
     route("/v1/schedules/{schedule_id}/trigger", POST=trigger_schedule),
     route("/v1/schedules/{schedule_id}/fires", GET=list_fires),
+    route("/v1/fires", GET=list_all_fires),
     route("/v1/fires/{fire_id}", GET=get_fire),
     route("/v1/fires/{fire_id}/replay", POST=replay_fire),
     route("/v1/dead-letters", GET=list_dead_letters),

@@ -21,7 +21,7 @@ from app.api.auth import Principal, authenticate
 from app.api.contract import Operation, check, operation, parse_query
 from app.api.idempotency import idempotent
 from app.api.problems import ApiProblem
-from app.api.requests import json_body
+from app.api.requests import json_body, json_document
 from app.api.state import ApiState
 from app.errors import NotFound
 from app.models import Tenant
@@ -70,6 +70,10 @@ class Ctx:
         if self.op.body_pointer is not None:
             check(self.op.body_pointer, self.given)
         return self.given
+
+    async def document(self) -> dict[str, Any]:
+        """The body as a JSON object, its schema not checked yet (see ``contract_errors``)."""
+        return await json_document(self.request, self.op)
 
 
 Handler = Callable[[Ctx], Awaitable[Response]]

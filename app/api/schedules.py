@@ -7,15 +7,16 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
-from app.api.contract import check
+from app.api.contract import contract_errors, merged
 from app.api.guard import Ctx, endpoint, route
 from app.api.merge import merge_patch
 from app.api.views import occurrence_view, schedule_view
 from app.errors import Conflict, FieldError, NotFound, ValidationFailed
+from app.ids import new_id
 from app.keys import schedule_item
 from app.models import Schedule, from_ms, parse_rfc3339, to_ms
 from app.planning import first_due_ms, timing_of
-from app.schedules import build_schedule, schedule_input
+from app.schedules import build_schedule, schedule_errors, schedule_input
 from app.store.records import Versioned
 
 SCAN_BUDGET = 1000  # schedules examined per filtered page at most
@@ -45,11 +46,24 @@ def _due(s: Schedule, now_ms: int) -> int | None:
     return None if s.paused else first_due_ms(s, now_ms)
 
 
+def _checked(
+    ctx: Ctx, body: dict[str, Any], errors: list[FieldError], now: int, base: Schedule | None
+) -> Schedule:
+    """The schedule ``body`` describes; ``errors`` (the schema's) come back together with
+    every domain rule's, so one answer names every bad field."""
+    allow = ctx.st.settings.allow_private_targets
+    if errors:
+        sid = base.id if base else new_id("sch")
+        rules = schedule_errors(body, ctx.tenant, now, allow_private=allow, sid=sid, base=base)
+        raise ValidationFailed(merged(errors, rules))
+    return build_schedule(body, ctx.tenant, now, allow_private=allow, base=base)
+
+
 @endpoint("createSchedule", "tenant")
 async def create_schedule(ctx: Ctx) -> Response:
-    body = await ctx.body()
+    body = await ctx.document()
     now = ctx.now_ms()
-    s = build_schedule(body, ctx.tenant, now, allow_private=ctx.st.settings.allow_private_targets)
+    s = _checked(ctx, body, contract_errors("ScheduleCreate", body), now, None)
     due = _due(s, now)
     await ctx.store.records.create_schedule(s, due, ctx.tenant.limits.max_schedules)
     return JSONResponse(
@@ -107,13 +121,12 @@ async def _change(ctx: Ctx, change: Callable[[Schedule, int], Schedule]) -> Resp
 
 @endpoint("updateSchedule", "tenant")
 async def update_schedule(ctx: Ctx) -> Response:
-    patch = await ctx.body()
-    tenant, allow = ctx.tenant, ctx.st.settings.allow_private_targets
+    patch = await ctx.document()
+    patch_errors = contract_errors("SchedulePatch", patch)
 
     def change(s: Schedule, now: int) -> Schedule:
-        merged = merge_patch(schedule_input(s), patch)
-        check("ScheduleCreate", merged)
-        return build_schedule(merged, tenant, now, allow_private=allow, base=s)
+        body = merge_patch(schedule_input(s), patch)
+        return _checked(ctx, body, patch_errors or contract_errors("ScheduleCreate", body), now, s)
 
     return await _change(ctx, change)
 

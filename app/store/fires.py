@@ -10,7 +10,7 @@ from typing import Any
 from app.keys import Keys
 from app.models import Attempt, Fire
 from app.store.errors import wrapped
-from app.store.paging import Page
+from app.store.paging import Page, cursor_at, zpage_window
 from app.store.paging import zpage_desc as _zpage_desc
 from app.store.scripts import Call, Scripts
 
@@ -81,6 +81,7 @@ class FireLog:
                         ]
                     else:
                         keys += [fire_key, fire_key, fire_key]
+                    keys.append(k.tenant_fires(fire.tenant_id))
                     ttl = forbid_ttl_s.get(fire.schedule_id or "", 0)
                     overlap = "forbid" if ttl > 0 else "allow"
                     args += [fire.scheduled_at, fire.id, overlap, ttl, *record.values()]
@@ -293,6 +294,39 @@ class FireLog:
         """Newest first. The cursor is the score (scheduled ms) and id of the last item."""
         key = self._k.schedule_fires(tenant_id, schedule_id)
         return await _zpage_desc(self._r, key, limit, cursor)
+
+    @wrapped
+    async def list_ids(
+        self,
+        tenant_id: str,
+        schedule_id: str | None,
+        limit: int,
+        cursor: str | None,
+        window: tuple[int | None, int | None] = (None, None),
+    ) -> Page:
+        """Fire ids of the tenant (or of one schedule), newest scheduled first, scheduled
+        after ``window[0]`` (exclusive) up to ``window[1]`` (inclusive), in ms."""
+        k = self._k
+        key = k.schedule_fires(tenant_id, schedule_id) if schedule_id else k.tenant_fires(tenant_id)
+        return await zpage_window(self._r, key, limit, cursor, *window)
+
+    @wrapped
+    async def cursor_after(
+        self, tenant_id: str, schedule_id: str | None, fire_id: str
+    ) -> str | None:
+        """The ``list_ids`` cursor that continues right after ``fire_id``."""
+        k = self._k
+        key = k.schedule_fires(tenant_id, schedule_id) if schedule_id else k.tenant_fires(tenant_id)
+        return await cursor_at(self._r, key, fire_id)
+
+    @wrapped
+    async def statuses(self, tenant_id: str, fire_ids: list[str]) -> list[tuple[str, str]]:
+        """(status, kind) of each fire ("" for a fire that expired), one round trip."""
+        async with self._r.pipeline(transaction=False) as pipe:
+            for fid in fire_ids:
+                pipe.hmget(self._k.fire(tenant_id, fid), "status", "kind")
+            rows = await pipe.execute()
+        return [(s or "", k or "") for s, k in rows]
 
     @wrapped
     async def list_dead(self, tenant_id: str, limit: int, cursor: str | None) -> Page:

@@ -29,7 +29,9 @@ SCHEDULE_DEFAULTS: dict[int, dict[str, Any]] = {
             "body": None,
             "content_type": None,
             "timeout_seconds": 30.0,
-            "job": None,  # added with long jobs: a record without it was never a job
+            # added later with the meaning a record without it always had (no long job):
+            # an optional field whose absence keeps its old meaning needs no new version
+            "job": None,
         },
         "retry": {
             "max_attempts": 8,

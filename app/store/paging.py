@@ -68,3 +68,28 @@ async def cursor_at(r: Any, key: str, member: str) -> str | None:
     """The cursor that continues right after ``member``."""
     score = await r.zscore(key, member)
     return None if score is None else encode_cursor(score, member)
+
+
+async def zpage_window(
+    r: Any, key: str, limit: int, cursor: str | None, after: int | None, upto: int | None
+) -> Page:
+    """One page of ``key``'s members, highest score first, scores in (after, upto]:
+    O(log n + page) however many members lie outside the window or before the cursor."""
+    top: Any = "+inf" if upto is None else upto
+    low: Any = "-inf" if after is None else f"({after}"
+    skip: set[str] = set()
+    if cursor is not None:
+        score, member = decode_cursor(cursor)
+        top = score if upto is None else min(score, upto)
+        # members tied with the cursor's score come in descending member order: those
+        # not below the cursor's member were on earlier pages
+        ties = await r.zrevrangebyscore(key, score, score)
+        skip = {m for m in ties if m >= member}
+    rows = await r.zrevrangebyscore(
+        key, top, low, start=0, num=limit + 1 + len(skip), withscores=True
+    )
+    rows = [(m, s) for m, s in rows if m not in skip]
+    page = rows[:limit]
+    more = len(rows) > limit
+    nxt = encode_cursor(page[-1][1], page[-1][0]) if more and page else None
+    return Page([m for m, _ in page], nxt)

@@ -17,11 +17,13 @@ from app.errors import Conflict, QuotaExceeded
 from app.keys import Keys, schedule_item
 from app.models import Schedule, Tenant
 from app.payloads import schedule_item_payload
+from app.secretbox import Keyring
 from app.store.errors import wrapped
-from app.store.formats import dump_schedule, dump_tenant, load_schedule, load_tenant
+from app.store.formats import dump_schedule, load_schedule
 from app.store.lua_scripts import LuaScripts
 from app.store.paging import Page, cursor_at
 from app.store.paging import zpage_desc as _zpage_desc
+from app.store.tenant_codec import TenantCodec
 from app.store.timeindex import TimeIndex
 
 MAX_API_KEYS = 100
@@ -52,8 +54,16 @@ def schedule_record(s: Schedule) -> str:
 
 class Records:
     def __init__(
-        self, client: Any, keys: Keys, lua: LuaScripts, time: TimeIndex, *, cluster: bool
+        self,
+        client: Any,
+        keys: Keys,
+        lua: LuaScripts,
+        time: TimeIndex,
+        *,
+        cluster: bool,
+        keyring: Keyring | None = None,
     ) -> None:
+        self.tenant_codec = TenantCodec(keyring)
         self._r = client
         self._k = keys
         self._time = time
@@ -69,7 +79,8 @@ class Records:
     @wrapped
     async def create_tenant(self, tenant: Tenant, key: ApiKeyRecord, key_hash: str) -> None:
         async with self._pipe() as pipe:
-            pipe.set(self._k.tenant(tenant.id), dump_tenant(tenant))
+            pipe.set(self._k.tenant(tenant.id), self.tenant_codec.dump(tenant))
+            pipe.incr(self._k.tenant_version(tenant.id))
             pipe.hset(self._k.tenant_api_keys(tenant.id), key.key_id, _key_json(key, key_hash))
             await pipe.execute()
         # the global lookups last: a key never resolves to a tenant that is not written
@@ -80,12 +91,21 @@ class Records:
 
     @wrapped
     async def put_tenant(self, tenant: Tenant) -> None:
-        await self._r.set(self._k.tenant(tenant.id), dump_tenant(tenant))
+        async with self._pipe() as pipe:
+            pipe.set(self._k.tenant(tenant.id), self.tenant_codec.dump(tenant))
+            pipe.incr(self._k.tenant_version(tenant.id))
+            await pipe.execute()
+
+    @wrapped
+    async def tenant_version(self, tenant_id: str) -> str | None:
+        """Changes after every write of the tenant (None: never written, or deleted)."""
+        version: str | None = await self._r.get(self._k.tenant_version(tenant_id))
+        return version
 
     @wrapped
     async def get_tenant(self, tenant_id: str) -> Tenant | None:
         raw = await self._r.get(self._k.tenant(tenant_id))
-        return load_tenant(raw) if raw else None
+        return self.tenant_codec.load(raw) if raw else None
 
     @wrapped
     async def update_tenant(
@@ -98,10 +118,27 @@ class Records:
             raw = await self._r.get(key)
             if not raw:
                 return None
-            new = change(load_tenant(raw))
-            if await self._cas(keys=[key], args=[raw, dump_tenant(new), 0]):
+            new = change(self.tenant_codec.load(raw))
+            if await self._cas(keys=[key], args=[raw, self.tenant_codec.dump(new), 0]):
+                # before the caller hears of the change: a rotated secret never signs again
+                await self._r.incr(self._k.tenant_version(tenant_id))
                 return new
         raise Conflict(f"tenant {tenant_id} is being changed concurrently; try again")
+
+    async def rewrap_secrets(self) -> int:
+        """Rewrite every tenant whose record holds a signing secret in plain text or sealed
+        under a key other than the current one; how many were rewritten. Safe to run
+        again, and beside live traffic (each rewrite is a compare-and-set)."""
+        done, cursor = 0, None
+        while True:
+            page = await self.list_tenant_ids(500, cursor)
+            for tid in page.items:
+                raw = await self._r.get(self._k.tenant(tid))
+                if raw and self.tenant_codec.needs_rewrite(raw):
+                    done += await self.update_tenant(tid, lambda t: t) is not None
+            cursor = page.next_cursor
+            if cursor is None:
+                return done
 
     @wrapped
     async def get_tenants(self, tenant_ids: list[str]) -> list[Tenant]:
@@ -112,7 +149,7 @@ class Records:
             for tid in tenant_ids:
                 pipe.get(self._k.tenant(tid))
             raws = await pipe.execute()
-        return [load_tenant(r) for r in raws if r]
+        return [self.tenant_codec.load(r) for r in raws if r]
 
     @wrapped
     async def list_tenant_ids(self, limit: int, cursor: str | None) -> Page:

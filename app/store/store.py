@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 
 from app.errors import ConfigError, StoreUnavailable
 from app.keys import Keys
+from app.secretbox import Keyring
 from app.store import sentinel
 from app.store.errors import DRIVER_ERRORS, wrapped
 from app.store.fires import FireLog
@@ -38,6 +39,7 @@ class Store:
         owns_client: bool,
         cluster: bool = False,
         embedded: bool = False,
+        keyring: Keyring | None = None,
     ) -> None:
         self.client = client
         self.keys = Keys(prefix, shards)
@@ -46,7 +48,7 @@ class Store:
         self.fires = FireLog(client, self.keys, self.scripts, retention_s)
         self.jobs = JobLog(client, self.keys, self.scripts)
         lua = self.scripts.lua
-        self.records = Records(client, self.keys, lua, self.time, cluster=cluster)
+        self.records = Records(client, self.keys, lua, self.time, cluster=cluster, keyring=keyring)
         self.nodes = NodeRegistry(client, self.keys)
         self.cluster = cluster
         self.guards = Guards(client, self.keys, lua)
@@ -89,11 +91,18 @@ def open_store(
     retention_s: int,
     timeout: float = 5.0,
     client: Any = None,
+    keyring: Keyring | None = None,
 ) -> Store:
-    """``url`` '' = embedded (or pass ``client``, which the caller keeps owning)."""
+    """``url`` '' = embedded (or pass ``client``, which the caller keeps owning).
+    ``keyring`` encrypts signing secrets at rest (None: plain text)."""
     if client is not None:
         return Store(
-            client, prefix=prefix, shards=shards, retention_s=retention_s, owns_client=False
+            client,
+            prefix=prefix,
+            shards=shards,
+            retention_s=retention_s,
+            owns_client=False,
+            keyring=keyring,
         )
     if not url:
         fakeredis = _embedded_redis()
@@ -105,6 +114,7 @@ def open_store(
             retention_s=retention_s,
             owns_client=True,
             embedded=True,
+            keyring=keyring,
         )
     common: dict[str, Any] = {
         "decode_responses": True,
@@ -123,11 +133,17 @@ def open_store(
             retention_s=retention_s,
             owns_client=True,
             cluster=True,
+            keyring=keyring,
         )
     if url.startswith(sentinel.SCHEME):
         master, sentinels = sentinel.master_client(url, common)
         store = Store(
-            master, prefix=prefix, shards=shards, retention_s=retention_s, owns_client=True
+            master,
+            prefix=prefix,
+            shards=shards,
+            retention_s=retention_s,
+            owns_client=True,
+            keyring=keyring,
         )
         store.also_close(*sentinels.sentinels)
         return store
@@ -135,7 +151,14 @@ def open_store(
         r = aioredis.Redis.from_url(url, health_check_interval=15, retry_on_timeout=True, **common)
     except ValueError as e:
         raise StoreUnavailable(f"bad Redis URL: {e}") from e
-    return Store(r, prefix=prefix, shards=shards, retention_s=retention_s, owns_client=True)
+    return Store(
+        r,
+        prefix=prefix,
+        shards=shards,
+        retention_s=retention_s,
+        owns_client=True,
+        keyring=keyring,
+    )
 
 
 EMBEDDED_MISSING = (

@@ -4,13 +4,12 @@ Calling the API: `Client` / `AsyncClient` with a tenant API key, `AdminClient` /
 `AsyncAdminClient` with the operator's admin token. Receiving deliveries:
 `Webhook(secret).verify(body, headers)` and the ASGI helper `cronhook.asgi.WebhookApp`;
 long jobs report progress and completion with `cronhook.jobs` (`JobTicket`,
-`JobReporter`, `AsyncJobReporter`).
+`JobReporter`, `AsyncJobReporter`). Verifying needs the standard library alone: the
+clients (and httpx) load on first use.
 """
 
-from cronhook._client import AdminClient, AsyncAdminClient, AsyncClient, Client
-from cronhook._pagination import AsyncPager, Pager
-from cronhook._retry import Retry
-from cronhook._streaming import AsyncEventStream, EventStream
+from typing import TYPE_CHECKING, Any
+
 from cronhook._version import __version__
 from cronhook.errors import (
     APIError,
@@ -61,6 +60,7 @@ from cronhook.models import (
     Schedule,
     SigningSecretInfo,
     SignInLink,
+    Skips,
     Target,
     Tenant,
     TenantCreated,
@@ -68,6 +68,43 @@ from cronhook.models import (
     TenantUsage,
 )
 from cronhook.webhooks import VerifiedWebhook, Webhook
+
+if TYPE_CHECKING:
+    from cronhook._client import AdminClient, AsyncAdminClient, AsyncClient, Client
+    from cronhook._pagination import AsyncPager, Pager
+    from cronhook._retry import Retry
+    from cronhook._streaming import AsyncEventStream, EventStream
+
+# The API clients need httpx (~160 ms to import); a receiver that only verifies deliveries
+# (`from cronhook import Webhook`) needs the standard library alone. So the names below are
+# imported on first use (PEP 562), and only they.
+_LAZY = {
+    "AdminClient": "cronhook._client",
+    "AsyncAdminClient": "cronhook._client",
+    "AsyncClient": "cronhook._client",
+    "Client": "cronhook._client",
+    "AsyncPager": "cronhook._pagination",
+    "Pager": "cronhook._pagination",
+    "Retry": "cronhook._retry",
+    "AsyncEventStream": "cronhook._streaming",
+    "EventStream": "cronhook._streaming",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cronhook' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "APIError",
@@ -121,6 +158,7 @@ __all__ = [
     "ServerError",
     "SignInLink",
     "SigningSecretInfo",
+    "Skips",
     "Target",
     "Tenant",
     "TenantCreated",

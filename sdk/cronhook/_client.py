@@ -8,9 +8,10 @@ used as it is and left open.
 
 from __future__ import annotations
 
+import copy
 import os
 from types import TracebackType
-from typing import Any, Generic, Self, TypedDict, Unpack
+from typing import Any, Generic, Protocol, Self, TypedDict, Unpack
 
 import httpx
 
@@ -129,8 +130,32 @@ class _AdminAPI(Generic[M]):
         self.system = System(transport)
 
 
+class _Attaching(Protocol):
+    _transport: Any
+
+    def _attach(self, transport: SyncTransport | AsyncTransport) -> None: ...
+
+
+def _rebound(client: Any, transport: SyncTransport | AsyncTransport) -> Any:
+    """A shallow copy of ``client`` whose resources all go through ``transport``."""
+    clone: _Attaching = copy.copy(client)
+    clone._transport = transport
+    clone._attach(transport)
+    return clone
+
+
 class _SyncLifecycle:
     _transport: SyncTransport
+
+    def with_options(
+        self, *, timeout: float | httpx.Timeout | None = None, max_retries: int | None = None
+    ) -> Self:
+        """This client with another `timeout` or `max_retries` (None keeps this client's),
+        for the calls made through it: `client.with_options(timeout=5).schedules.get(id)`.
+        The copy shares this client's connection pool: closing the copy leaves the pool
+        open, closing this client closes it for both."""
+        copied: Self = _rebound(self, self._transport.with_options(timeout, max_retries))
+        return copied
 
     def close(self) -> None:
         """Close the connection pool (not an `http_client` you passed in)."""
@@ -147,6 +172,13 @@ class _SyncLifecycle:
 
 class _AsyncLifecycle:
     _transport: AsyncTransport
+
+    def with_options(
+        self, *, timeout: float | httpx.Timeout | None = None, max_retries: int | None = None
+    ) -> Self:
+        """This client with another `timeout` or `max_retries`; as `Client.with_options`."""
+        copied: Self = _rebound(self, self._transport.with_options(timeout, max_retries))
+        return copied
 
     async def aclose(self) -> None:
         """Close the connection pool (not an `http_client` you passed in)."""

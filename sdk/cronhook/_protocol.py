@@ -27,6 +27,7 @@ T = TypeVar("T")
 Parser = Callable[[httpx.Response], T]
 
 JSON_MEDIA = "application/json"
+REQUEST_ID = "X-Request-Id"
 EVENT_STREAM_MEDIA = "text/event-stream"
 
 
@@ -43,9 +44,12 @@ class Call(Generic[T]):
     has_body: bool = False
     idempotency_key: str | None = None
     accept: str = JSON_MEDIA
+    request_id: str = field(default_factory=lambda: f"req_{uuid.uuid4().hex}", compare=False)
 
     def headers(self) -> dict[str, str]:
-        headers = {"Accept": self.accept}
+        """Fixed per call, like the Idempotency-Key: every retry carries the same request
+        id (`X-Request-Id`), which errors report and the server logs."""
+        headers = {"Accept": self.accept, REQUEST_ID: self.request_id}
         if self.idempotency_key is not None:
             headers["Idempotency-Key"] = self.idempotency_key
         return headers
@@ -191,7 +195,10 @@ def _decoded(response: httpx.Response, read: Callable[[Any], T]) -> T:
         return read(json.loads(response.content))
     except (ValueError, TypeError) as e:  # DecodeFailure is a ValueError
         raise errors.ResponseDecodeError(
-            f"unexpected response body: {e}", status=response.status_code, body=response.text
+            f"unexpected response body: {e}",
+            status=response.status_code,
+            body=response.text,
+            request_id=request_id_of(response),
         ) from e
 
 
@@ -218,7 +225,14 @@ def api_error(response: httpx.Response, now: datetime | None = None) -> errors.A
         url=str(response.request.url),
         headers=dict(response.headers),
         retry_after=retry_after(response.headers, now),
+        request_id=request_id_of(response),
     )
+
+
+def request_id_of(response: httpx.Response) -> str | None:
+    """The server's `X-Request-Id` for a response, else the one the request carried."""
+    rid = response.headers.get(REQUEST_ID) or response.request.headers.get(REQUEST_ID)
+    return str(rid) if rid else None
 
 
 def _problem(response: httpx.Response) -> Mapping[str, Any]:
@@ -257,4 +271,5 @@ def transport_error(error: httpx.TransportError, request: httpx.Request) -> erro
         errors.TimeoutError if isinstance(error, httpx.TimeoutException) else errors.ConnectionError
     )
     reason = str(error) or type(error).__name__
-    return cls(reason, method=request.method, url=str(request.url))
+    rid = request.headers.get(REQUEST_ID)
+    return cls(reason, method=request.method, url=str(request.url), request_id=rid)

@@ -54,11 +54,14 @@ class SSEDecoder:
         return ServerSentEvent(event, "\n".join(data), self._id)
 
 
-def to_event(sse: ServerSentEvent) -> Event:
+def to_event(sse: ServerSentEvent, request_id: str | None = None) -> Event:
     """The `Event` an SSE frame carries; raises `ResponseDecodeError` if it is not one."""
     try:
         return decode(Event, json.loads(sse.data))
     except (ValueError, DecodeFailure) as e:
         raise errors.ResponseDecodeError(
-            f"unreadable {sse.event!r} event: {e}", status=200, body=sse.data
+            f"unreadable {sse.event!r} event: {e}",
+            status=200,
+            body=sse.data,
+            request_id=request_id,
         ) from e

@@ -14,7 +14,7 @@ from types import TracebackType
 
 import httpx
 
-from cronhook._protocol import transport_error
+from cronhook._protocol import request_id_of, transport_error
 from cronhook._sse import SSEDecoder, to_event
 from cronhook.models import Event
 
@@ -50,7 +50,7 @@ class EventStream:
             for line in self._response.iter_lines():
                 frame = decoder.feed(line)
                 if frame is not None:
-                    yield to_event(frame)
+                    yield to_event(frame, request_id_of(self._response))
         except httpx.TransportError as e:
             raise transport_error(e, self._response.request) from e
 
@@ -88,7 +88,7 @@ class AsyncEventStream:
             async for line in self._response.aiter_lines():
                 frame = decoder.feed(line)
                 if frame is not None:
-                    yield to_event(frame)
+                    yield to_event(frame, request_id_of(self._response))
         except httpx.TransportError as e:
             raise transport_error(e, self._response.request) from e
 

@@ -9,7 +9,7 @@ transport, reused for every call (a client per call would pay a new connection e
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import anyio
@@ -51,6 +51,16 @@ class Settings:
         t = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         return Settings(url, token, t, retry)
 
+    def with_options(
+        self, timeout: float | httpx.Timeout | None, max_retries: int | None
+    ) -> Settings:
+        """These settings with another timeout or number of retries (None keeps it)."""
+        t = self.timeout
+        if timeout is not None:
+            t = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        retry = self.retry if max_retries is None else replace(self.retry, max_retries=max_retries)
+        return replace(self, timeout=t, retry=retry)
+
     def build(
         self, http: httpx.Client | httpx.AsyncClient, call: Call[Any], *, stream: bool = False
     ) -> httpx.Request:
@@ -74,9 +84,16 @@ class Settings:
 
 class SyncTransport:
     def __init__(self, settings: Settings, http: httpx.Client | None = None) -> None:
+        """``http``: a pool to use and leave open (one passed in, or another transport's)."""
         self.settings = settings
         self._owned = http is None
         self._http = http or httpx.Client(timeout=settings.timeout, limits=DEFAULT_LIMITS)
+
+    def with_options(
+        self, timeout: float | httpx.Timeout | None, max_retries: int | None
+    ) -> SyncTransport:
+        """Another transport over the same pool (which it never closes)."""
+        return SyncTransport(self.settings.with_options(timeout, max_retries), self._http)
 
     def request(self, call: Call[T]) -> T:
         return call.parse(self.send(call))
@@ -127,6 +144,12 @@ class AsyncTransport:
         self.settings = settings
         self._owned = http is None
         self._http = http or httpx.AsyncClient(timeout=settings.timeout, limits=DEFAULT_LIMITS)
+
+    def with_options(
+        self, timeout: float | httpx.Timeout | None, max_retries: int | None
+    ) -> AsyncTransport:
+        """Another transport over the same pool (which it never closes)."""
+        return AsyncTransport(self.settings.with_options(timeout, max_retries), self._http)
 
     async def request(self, call: Call[T]) -> T:
         return call.parse(await self.send(call))

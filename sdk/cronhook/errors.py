@@ -54,7 +54,14 @@ __all__ = [
 
 
 class CronhookError(Exception):
-    """Base class of every error the cronhook SDK raises."""
+    """Base class of every error the cronhook SDK raises.
+
+    `request_id` names the API request an error came from (the `X-Request-Id` the SDK
+    sent, or the one the server answered with): quote it when asking for help. None for
+    errors that come from no request (a webhook that failed verification).
+    """
+
+    request_id: str | None = None
 
 
 # -- receiver side -----------------------------------------------------------------------
@@ -138,6 +145,7 @@ class APIError(CronhookError):
         url: str,
         headers: Mapping[str, str],
         retry_after: float | None = None,
+        request_id: str | None = None,
     ) -> None:
         self.status = status
         self.problem = problem
@@ -150,11 +158,12 @@ class APIError(CronhookError):
         self.url = url
         self.headers = headers
         self.retry_after = retry_after
+        self.request_id = request_id
         super().__init__(self._message())
 
     def _message(self) -> str:
         what = self.detail or self.title or "error"
-        return f"{self.status} {what} ({self.method} {self.url})"
+        return f"{self.status} {what} ({self.method} {self.url}{_request(self.request_id)})"
 
 
 class AuthenticationError(APIError):
@@ -198,10 +207,13 @@ class ConnectionError(CronhookError):  # the name the SDK promises (shadows the 
     `method` and `url` name the request. The original httpx error is the `__cause__`.
     """
 
-    def __init__(self, message: str, *, method: str, url: str) -> None:
-        super().__init__(f"{message} ({method} {url})")
+    def __init__(
+        self, message: str, *, method: str, url: str, request_id: str | None = None
+    ) -> None:
+        super().__init__(f"{message} ({method} {url}{_request(request_id)})")
         self.method = method
         self.url = url
+        self.request_id = request_id
 
 
 class TimeoutError(ConnectionError):  # the name the SDK promises (shadows the builtin here)
@@ -213,10 +225,17 @@ class ResponseDecodeError(CronhookError):
     a truncated body, a field of the wrong type). `status` and `body` (an excerpt) say what
     came back."""
 
-    def __init__(self, message: str, *, status: int, body: str) -> None:
-        super().__init__(f"{message} (status {status}: {body[:200]!r})")
+    def __init__(
+        self, message: str, *, status: int, body: str, request_id: str | None = None
+    ) -> None:
+        super().__init__(f"{message} (status {status}{_request(request_id)}: {body[:200]!r})")
         self.status = status
         self.body = body
+        self.request_id = request_id
+
+
+def _request(request_id: str | None) -> str:
+    return f", request {request_id}" if request_id else ""
 
 
 def _field_errors(raw: object) -> tuple[FieldError, ...]:

@@ -30,6 +30,7 @@ class Live:
     admin_token: str
     fleet: Fleet
     key: str = ""
+    prefix: str = ""
     ids: dict[str, list[str]] = field(default_factory=dict)
 
     def auth_for(self, path: str) -> dict[str, str]:
@@ -117,7 +118,7 @@ def live_api(**settings: str) -> Iterator[Live]:
         **settings,
     )
     fleet = Fleet(env)
-    live = Live(f"http://127.0.0.1:{port}", env["CRONHOOK_ADMIN_TOKEN"], fleet)
+    live = Live(f"http://127.0.0.1:{port}", env["CRONHOOK_ADMIN_TOKEN"], fleet, prefix=prefix)
     try:
         fleet.start("api")
         _wait(f"{live.base}/healthz", fleet)

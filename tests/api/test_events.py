@@ -63,7 +63,9 @@ async def test_a_real_fire_streams_its_events_to_its_tenant_only(live: Live) -> 
             )
             assert done["status_code"] == 200 and done["attempt"] == 1
             assert done["outcome"] == "success" and done["schedule_id"] == sid
-            dispatched = next(d for n, d in mine.events if d["fire_id"] == fid)
+            dispatched = next(
+                d for n, d in mine.events if n == "fire.dispatched" and d["fire_id"] == fid
+            )
             assert dispatched["schedule_id"] == sid and dispatched["status"] == "dispatched"
             assert sorted(mine.of(failing)) == [
                 "attempt.finished",

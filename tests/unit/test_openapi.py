@@ -119,3 +119,115 @@ def test_input_schemas_reject_unknown_fields() -> None:
         "ApiKeyCreate",
     ):
         assert schemas[name].get("additionalProperties") is False, name
+
+
+SCHEMA_KEYWORDS = frozenset(
+    {
+        "$ref",
+        "$defs",
+        "type",
+        "enum",
+        "const",
+        "description",
+        "title",
+        "default",
+        "examples",
+        "example",
+        "format",
+        "pattern",
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "properties",
+        "additionalProperties",
+        "required",
+        "propertyNames",
+        "minProperties",
+        "maxProperties",
+        "items",
+        "prefixItems",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "contains",
+        "oneOf",
+        "anyOf",
+        "allOf",
+        "not",
+        "readOnly",
+        "writeOnly",
+        "deprecated",
+        "discriminator",
+        "externalDocs",
+        "contentMediaType",
+        "contentSchema",
+        "contentEncoding",
+    }
+)
+_SUBSCHEMA_MAPS = ("properties", "$defs")
+_SUBSCHEMA_LISTS = ("oneOf", "anyOf", "allOf", "prefixItems")
+_SUBSCHEMAS = ("items", "additionalProperties", "propertyNames", "not", "contains")
+
+
+def _schemas(node: Any, where: str) -> Any:
+    """Every schema object in the contract, with where it is."""
+    if not isinstance(node, dict):
+        return
+    yield where, node
+    for key in _SUBSCHEMA_MAPS:
+        for name, sub in (node.get(key) or {}).items():
+            yield from _schemas(sub, f"{where}.{key}.{name}")
+    for key in _SUBSCHEMA_LISTS:
+        for i, sub in enumerate(node.get(key) or []):
+            yield from _schemas(sub, f"{where}.{key}[{i}]")
+    for key in _SUBSCHEMAS:
+        yield from _schemas(node.get(key), f"{where}.{key}")
+
+
+def _all_schemas() -> list[tuple[str, dict[str, Any]]]:
+    doc = spec()
+    found = []
+    for name, s in doc["components"]["schemas"].items():
+        found += _schemas(s, f"schemas.{name}")
+    for name, p in doc["components"].get("parameters", {}).items():
+        found += _schemas(p.get("schema"), f"parameters.{name}")
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if not isinstance(op, dict):
+                continue
+            for p in op.get("parameters", []):
+                found += _schemas(p.get("schema"), f"{method} {path} {p.get('name')}")
+            for status, r in op.get("responses", {}).items():
+                for media, m in (r.get("content") or {}).items():
+                    found += _schemas(m.get("schema"), f"{method} {path} {status} {media}")
+    return found
+
+
+def test_every_schema_key_is_a_keyword() -> None:
+    # a comma inside a flow mapping's description cuts it and makes a stray key
+    stray = [
+        (where, key)
+        for where, s in _all_schemas()
+        for key in s
+        if key not in SCHEMA_KEYWORDS and not key.startswith("x-")
+    ]
+    assert stray == []
+
+
+def test_an_enum_is_declared_once_and_never_holds_null() -> None:
+    # generators make one class per enum: a nullable field refers to the named enum and
+    # allows null beside it (oneOf), instead of repeating the values with a null among them
+    enums = [(where, tuple(s["enum"])) for where, s in _all_schemas() if "enum" in s]
+    assert [where for where, values in enums if None in values] == []
+    seen: dict[tuple[Any, ...], str] = {}
+    twice = []
+    for where, values in enums:
+        key = tuple(sorted(map(str, values)))
+        if key in seen:
+            twice.append((seen[key], where))
+        seen.setdefault(key, where)
+    assert twice == []

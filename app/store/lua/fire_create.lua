@@ -1,8 +1,8 @@
 -- Create fire records unless they exist (a deterministic cron fire id seen again), for any
 -- number of fires of one tenant (one slot) in one call.
--- Fire i (1-based): KEYS[3i-2] fire hash, KEYS[3i-1] the schedule's fires zset, KEYS[3i]
+-- Fire i (1-based): KEYS[4i-3] fire hash, KEYS[4i-2] the schedule's fires zset, KEYS[4i-1]
 -- the schedule's active-fire marker (string: the fire being delivered); a fire without a
--- schedule passes its fire hash for both.
+-- schedule passes its fire hash for both; KEYS[4i] the tenant's fires zset.
 -- ARGV[1] retention s, ARGV[2] cutoff ms for the fire lists, ARGV[3] F = number of record
 -- fields, ARGV[4 .. 3+F] the field names; then per fire 4 + F values: scheduled ms, fire id,
 -- overlap ('forbid' or 'allow'), marker ttl s, the F field values.
@@ -13,8 +13,8 @@
 local retention, cutoff, nf = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local out = {}
 local base = 4 + nf
-for i = 1, #KEYS / 3 do
-  local fire, list, marker = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+for i = 1, #KEYS / 4 do
+  local fire, list, marker, all = KEYS[4 * i - 3], KEYS[4 * i - 2], KEYS[4 * i - 1], KEYS[4 * i]
   local at = base + (i - 1) * (4 + nf)
   local scheduled, id, overlap, ttl = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
   if redis.call('EXISTS', fire) == 1 then
@@ -46,6 +46,9 @@ for i = 1, #KEYS / 3 do
       redis.call('ZREMRANGEBYSCORE', list, '-inf', '(' .. cutoff)
       redis.call('EXPIRE', list, retention)
     end
+    redis.call('ZADD', all, scheduled, id)
+    redis.call('ZREMRANGEBYSCORE', all, '-inf', '(' .. cutoff)
+    redis.call('EXPIRE', all, retention)
     out[i] = result
   end
 end

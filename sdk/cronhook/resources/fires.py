@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Literal
+
 from cronhook import _protocol as p
 from cronhook._protocol import Call, PageQuery
 from cronhook._resource import M, Resource, endpoint, paginated
@@ -22,14 +25,44 @@ def _replay(fire_id: str, *, idempotency_key: str | None = None) -> Call[Fire]:
     return p.post(path, p.model(Fire), idempotency_key=idempotency_key)
 
 
+FireStatus = Literal[
+    "scheduled", "dispatched", "delivering", "succeeded", "retrying", "failed", "skipped"
+]
+FireKind = Literal["cron", "manual", "message", "replay", "callback"]
+
+
+def _list(
+    *,
+    status: FireStatus | None = None,
+    kind: FireKind | None = None,
+    schedule_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = None,
+) -> PageQuery[Fire]:
+    """Every fire of the tenant (one-off messages too), newest scheduled first. `since`
+    (excluded) and `until` (included) bound `scheduled_at`; `status`, `kind` and
+    `schedule_id` keep only the fires that have them."""
+    params = p.query(
+        status=status,
+        kind=kind,
+        schedule_id=schedule_id,
+        since=since,
+        until=until,
+        limit=limit,
+    )
+    return PageQuery("/v1/fires", Fire, params)
+
+
 def _dead_letters(*, limit: int | None = None) -> PageQuery[Fire]:
     """Fires that failed for good, newest failure first; `fires.replay` sends one again."""
     return PageQuery("/v1/dead-letters", Fire, p.query(limit=limit))
 
 
 class Fires(Resource[M]):
-    """Read a fire and replay it."""
+    """List the tenant's fires, read one, replay one."""
 
+    list = paginated(_list)
     get = endpoint(_get)
     replay = endpoint(_replay)
 

@@ -132,10 +132,13 @@ def _preview(
     return p.get(path, p.model(Preview), p.query(count=count, after=after))
 
 
-def _fires(schedule_id: str, *, limit: int | None = None) -> PageQuery[Fire]:
-    """The schedule's fires, newest first, each with every attempt."""
+def _fires(
+    schedule_id: str, *, status: str | None = None, limit: int | None = None
+) -> PageQuery[Fire]:
+    """The schedule's fires, newest first, each with every attempt; `status` keeps only
+    the fires in that status (`failed`, `succeeded`, ...)."""
     path = p.path("/v1/schedules/{}/fires", schedule_id)
-    return PageQuery(path, Fire, p.query(limit=limit))
+    return PageQuery(path, Fire, p.query(status=status, limit=limit))
 
 
 class Schedules(Resource[M]):

@@ -23,6 +23,7 @@ from app.store.formats import dump_schedule, load_schedule
 from app.store.lua_scripts import LuaScripts
 from app.store.paging import Page, cursor_at
 from app.store.paging import zpage_desc as _zpage_desc
+from app.store.scripts import Scripts
 from app.store.tenant_codec import TenantCodec
 from app.store.timeindex import TimeIndex
 
@@ -62,9 +63,11 @@ class Records:
         *,
         cluster: bool,
         keyring: Keyring | None = None,
+        reads: Scripts | None = None,
     ) -> None:
         self.tenant_codec = TenantCodec(keyring)
         self._r = client
+        self._reads = reads  # plain reads on the hot path go over the lean wire when given
         self._k = keys
         self._time = time
         self._cluster = cluster
@@ -98,9 +101,15 @@ class Records:
 
     @wrapped
     async def tenant_version(self, tenant_id: str) -> str | None:
-        """Changes after every write of the tenant (None: never written, or deleted)."""
-        version: str | None = await self._r.get(self._k.tenant_version(tenant_id))
-        return version
+        """Changes after every write of the tenant (None: never written, or deleted). Read
+        before every delivery, so over the store's lean connection where there is one
+        (redis-py's command path cost ~0.07 ms of an invoker's CPU per delivery)."""
+        key = self._k.tenant_version(tenant_id)
+        if self._reads is None:
+            version: str | None = await self._r.get(key)
+            return version
+        [raw] = await self._reads.commands([("GET", key)])
+        return raw.decode() if isinstance(raw, bytes) else raw
 
     @wrapped
     async def get_tenant(self, tenant_id: str) -> Tenant | None:

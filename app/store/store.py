@@ -48,7 +48,9 @@ class Store:
         self.fires = FireLog(client, self.keys, self.scripts, retention_s)
         self.jobs = JobLog(client, self.keys, self.scripts)
         lua = self.scripts.lua
-        self.records = Records(client, self.keys, lua, self.time, cluster=cluster, keyring=keyring)
+        self.records = Records(
+            client, self.keys, lua, self.time, cluster=cluster, keyring=keyring, reads=self.scripts
+        )
         self.nodes = NodeRegistry(client, self.keys)
         self.cluster = cluster
         self.guards = Guards(client, self.keys, lua)

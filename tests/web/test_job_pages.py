@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
 from app.jobs import JobRef, mint_token, token_hash
 from app.models import JobSettings
@@ -117,3 +118,18 @@ async def test_the_shard_page_is_routed_only_with_its_operation(browser: Browser
 def test_an_operation_not_in_the_contract_is_not_there() -> None:
     assert has_operation("getFire")
     assert not has_operation("noSuchOperation")
+
+
+@pytest.mark.skipif(not SHARD_PAGES, reason="fan-out (listFireShards) is not in openapi.yaml")
+async def test_a_fan_out_parent_links_to_its_shard_page(
+    api: httpx.AsyncClient, browser: Browser, tenant: Tenant
+) -> None:
+    body = {"target": {"url": "http://127.0.0.1:9/"}, "fanout": {"shards": 3}}
+    parent = (await api.post("/v1/messages", json=body, headers=tenant.auth)).json()["id"]
+    plain = {"target": {"url": "http://127.0.0.1:9/"}}
+    other = (await api.post("/v1/messages", json=plain, headers=tenant.auth)).json()["id"]
+
+    html = (await browser.get(f"/portal/fires/{parent}/shards")).text
+    assert "3 shards: 0 succeeded, 0 failed, 3 open" in html
+    assert "No shard made yet." in html
+    assert (await browser.get(f"/portal/fires/{other}/shards")).status_code == 404

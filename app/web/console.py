@@ -32,7 +32,11 @@ def _onboard_body(form: dict[str, str]) -> dict[str, Any]:
     body: dict[str, Any] = {"name": form.get("name", "")}
     raw = form.get("max_schedules", "").strip()
     if raw:
-        body["limits"] = {"max_schedules": int(raw) if raw.isdigit() else raw}
+        try:
+            value: Any = int(raw)
+        except ValueError:
+            value = raw  # the API names the field and says it must be an integer
+        body["limits"] = {"max_schedules": value}
     return body
 
 

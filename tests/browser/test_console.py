@@ -47,7 +47,7 @@ def test_onboarding_shows_the_apis_field_error(browser: WebDriver, server: Serve
     submit(browser, browser.find_element(By.CSS_SELECTOR, "button.primary"))
 
     error = browser.find_element(By.CSS_SELECTOR, ".has-error .field-error").text
-    assert "-3" in error
+    assert "must be at least 0" in error  # the API's own words for limits.max_schedules
     assert not browser.find_elements(By.ID, "new-api-key")
 
 

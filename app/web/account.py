@@ -23,10 +23,7 @@ PREVIEW_COUNT = 5
 
 @web_page("portal")
 async def dead_letters(visit: Visit) -> Response:
-    query = {"limit": "50"}
-    if visit.request.query_params.get("cursor"):
-        query["cursor"] = visit.request.query_params["cursor"]
-    found = await api(visit, "listDeadLetters", query=query)
+    found = await api(visit, "listDeadLetters", query=visit.list_query())
     context = visit.context(
         fires=found["items"], next_cursor=found["next_cursor"], notice=notice(visit)
     )
@@ -89,12 +86,17 @@ async def event_stream(visit: Visit) -> Response:
     return await invoke("streamEvents", visit.request, visit.principal, query=query)
 
 
+async def forecast_page(visit: Visit, operation: str, template: str) -> Response:
+    """The forecast of the portal (the tenant's) or of the console (every tenant's)."""
+    hours = visit.request.query_params.get("hours", "6")
+    found = await api(visit, operation, query={"hours": hours if hours.isdigit() else "6"})
+    context = visit.context(forecast=found, chart=forecast_svg(found))
+    return page(visit.request, template, context)
+
+
 @web_page("portal")
 async def forecast(visit: Visit) -> Response:
-    hours = visit.request.query_params.get("hours", "6")
-    found = await api(visit, "forecast", query={"hours": hours if hours.isdigit() else "6"})
-    context = visit.context(forecast=found, chart=forecast_svg(found))
-    return page(visit.request, "portal/forecast.html", context)
+    return await forecast_page(visit, "forecast", "portal/forecast.html")
 
 
 @web_page("portal")

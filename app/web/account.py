@@ -14,7 +14,7 @@ from app.models import from_ms, rfc3339
 from app.schedules import timing_errors
 from app.web import forms
 from app.web.chart import forecast_svg
-from app.web.portal import METHODS, api, notice
+from app.web.portal import METHODS, TARGET_BLANK, api, notice
 from app.web.render import HEADERS, page, wall
 from app.web.session import Visit, web_page
 
@@ -30,13 +30,7 @@ async def dead_letters(visit: Visit) -> Response:
     return page(visit.request, "portal/dead_letters.html", context)
 
 
-MESSAGE_BLANK = {
-    "target.url": "https://",
-    "target.method": "POST",
-    "target.headers": "",
-    "target.body": "",
-    "delay_seconds": "",
-}
+MESSAGE_BLANK = {**TARGET_BLANK, "delay_seconds": ""}
 
 
 @web_page("portal", writes=True)

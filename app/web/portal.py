@@ -107,14 +107,17 @@ def _form_page(
 
 
 METHODS = ("POST", "PUT", "PATCH", "GET", "DELETE")
-BLANK = {
-    "name": "",
-    "cron": "*/5 * * * *",
-    "timezone": "UTC",
+TARGET_BLANK = {
     "target.url": "https://",
     "target.method": "POST",
     "target.headers": "",
     "target.body": "",
+}
+BLANK = {
+    "name": "",
+    "cron": "*/5 * * * *",
+    "timezone": "UTC",
+    **TARGET_BLANK,
     "target.timeout_seconds": "30",
     "retry.max_attempts": "8",
     "paused": "",

@@ -72,7 +72,10 @@ class Ctx:
         return self.given
 
     async def document(self) -> dict[str, Any]:
-        """The body as a JSON object, its schema not checked yet (see ``contract_errors``)."""
+        """The body as a JSON object, its schema not checked yet (see ``contract_errors``);
+        a page's body (``invoke``) as the page gave it."""
+        if self.given is not None:
+            return self.given
         return await json_document(self.request, self.op)
 
 

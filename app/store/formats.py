@@ -29,6 +29,7 @@ SCHEDULE_DEFAULTS: dict[int, dict[str, Any]] = {
             "body": None,
             "content_type": None,
             "timeout_seconds": 30.0,
+            "job": None,  # added with long jobs: a record without it was never a job
         },
         "retry": {
             "max_attempts": 8,

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.store.websessions import Area
 from app.web import account, console, portal
+from app.web.render import SHARD_PAGES
 from app.web.session import sign_in, sign_out
 
 GET, POST, BOTH = ["GET"], ["POST"], ["GET", "POST"]
@@ -44,6 +45,8 @@ PORTAL = [
     Route("/portal/forecast", account.forecast, methods=GET),
     Route("/portal/cron-preview", account.cron_preview, methods=GET),
 ]
+if SHARD_PAGES:  # fan-out (listFireShards) is in the contract
+    PORTAL.append(Route("/portal/fires/{fire_id}/shards", account.shards, methods=GET))
 CONSOLE = [
     *_area("console"),
     Route("/console", console.tenants, methods=GET),

@@ -30,6 +30,16 @@ async def dead_letters(visit: Visit) -> Response:
     return page(visit.request, "portal/dead_letters.html", context)
 
 
+@web_page("portal")
+async def shards(visit: Visit) -> Response:
+    """A fan-out fire's shards, a page at a time (``listFireShards``, routed only when
+    openapi.yaml has it)."""
+    fire = await api(visit, "getFire")
+    found = await api(visit, "listFireShards", query=visit.list_query())
+    context = visit.context(fire=fire, shards=found["items"], next_cursor=found["next_cursor"])
+    return page(visit.request, "portal/shards.html", context)
+
+
 MESSAGE_BLANK = {**TARGET_BLANK, "delay_seconds": ""}
 
 

@@ -3,6 +3,7 @@ none does with tenant text) and the headers every page carries."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -11,6 +12,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from app.api.contract import operation
 from app.cron.words import describe
 from app.models import parse_rfc3339
 
@@ -49,6 +51,30 @@ def wall(value: str) -> str:
     return f"{dt:%Y-%m-%d %H:%M:%S} (UTC{offset})"
 
 
+def has_operation(operation_id: str) -> bool:
+    """Whether openapi.yaml has this operation (a page built on an operation that is not
+    there yet has no route and no link)."""
+    try:
+        operation(operation_id)
+    except KeyError:
+        return False
+    return True
+
+
+# A fan-out's shard list (GET /v1/fires/{id}/shards) as a page of its own.
+SHARD_PAGES = has_operation("listFireShards")
+
+# A job's result is shown like a response excerpt: the first 1024 characters.
+RESULT_CHARS = 1024
+
+
+def result_text(value: Any) -> str:
+    """A job's result document as compact JSON, cut to ``RESULT_CHARS`` (escaped by the
+    template like any tenant text)."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text if len(text) <= RESULT_CHARS else text[:RESULT_CHARS] + "…"
+
+
 @cache
 def environment() -> Environment:
     env = Environment(
@@ -61,6 +87,8 @@ def environment() -> Environment:
     env.filters["when"] = when
     env.filters["wall"] = wall
     env.filters["in_words"] = describe
+    env.filters["result_text"] = result_text
+    env.globals["shard_pages"] = SHARD_PAGES
     return env
 
 

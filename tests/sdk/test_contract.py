@@ -163,3 +163,16 @@ def test_the_examples_cover_the_main_models() -> None:
     covered = {OPERATIONS[op][3] for op, _ in examples()}
 
     assert {cronhook.Schedule, cronhook.Fire, cronhook.TenantCreated, cronhook.Fleet} <= covered
+
+
+def test_a_schedules_skipped_instants_reach_the_sdk_model() -> None:
+    from cronhook._codec import decode
+
+    example = _resolve({"$ref": "#/components/examples/Schedule"})["value"]
+    counted = example | {
+        "skipped": {"misfire": 3, "overlap": 1, "last_skipped_at": "2030-01-01T00:00:00.000Z"}
+    }
+    skips = decode(cronhook.Schedule, counted).skipped
+    assert (skips.misfire, skips.overlap) == (3, 1)
+    assert skips.last_skipped_at is not None and skips.last_skipped_at.year == 2030
+    assert decode(cronhook.Schedule, example).skipped == cronhook.Skips()

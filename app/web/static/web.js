@@ -52,11 +52,29 @@ function cronPreview(input) {
   update();
 }
 
+// The last column: a job's progress (percent and message), else the code or error.
+function detail(e) {
+  if (e.type === "fire.progress" && e.progress) {
+    const p = e.progress;
+    const parts = [p.percent != null ? p.percent + " %" : null, p.message].filter(Boolean);
+    return parts.length ? parts.join(" — ") : "progress";
+  }
+  if (e.type === "fire.running") return e.deadline_at ? "running until " + e.deadline_at : "running";
+  return e.status_code != null ? e.status_code : e.error;
+}
+
 function eventFeed(table) {
   const body = table.querySelector("tbody");
   const state = document.getElementById("feed-state");
   const source = new EventSource(table.dataset.stream);
-  const types = ["fire.dispatched", "attempt.finished", "fire.succeeded", "fire.failed"];
+  const types = [
+    "fire.dispatched",
+    "fire.running",
+    "fire.progress",
+    "attempt.finished",
+    "fire.succeeded",
+    "fire.failed",
+  ];
   source.onopen = () => {
     state.textContent = "Live: new events appear at the top.";
     state.dataset.state = "open";
@@ -77,7 +95,7 @@ function eventFeed(table) {
       cell(row, e.fire_id, "Fire");
       cell(row, e.attempt, "Attempt");
       cell(row, e.status, "Status").className = "status " + e.status;
-      cell(row, e.status_code != null ? e.status_code : e.error, "Code or error");
+      cell(row, detail(e), "Code or error");
       body.prepend(row);
       while (body.rows.length > 200) body.deleteRow(-1);
     });

@@ -25,6 +25,7 @@ from cronhook.models.schedules import (
     PreviewInstant,
     RetrySettings,
     Schedule,
+    Skips,
     Target,
 )
 from cronhook.models.system import (
@@ -81,6 +82,7 @@ __all__ = [
     "Schedule",
     "SignInLink",
     "SigningSecretInfo",
+    "Skips",
     "Target",
     "Tenant",
     "TenantCreated",

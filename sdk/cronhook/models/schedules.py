@@ -23,6 +23,7 @@ __all__ = [
     "PreviewInstant",
     "RetrySettings",
     "Schedule",
+    "Skips",
     "Target",
 ]
 
@@ -72,6 +73,17 @@ class Misfire:
 
 
 @frozen
+class Skips:
+    """Instants a schedule did not fire, counted since it was created: `misfire` (its
+    misfire policy skipped them) and `overlap` (overlap `forbid`, the previous fire still
+    being delivered); `last_skipped_at` when the latest was recorded."""
+
+    misfire: int = 0
+    overlap: int = 0
+    last_skipped_at: datetime | None = None
+
+
+@frozen
 class Schedule:
     id: str
     name: str
@@ -92,6 +104,7 @@ class Schedule:
     created_at: datetime
     updated_at: datetime
     next_fire_at: datetime | None = None
+    skipped: Skips = field(default_factory=Skips)
 
 
 @frozen

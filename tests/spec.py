@@ -12,18 +12,9 @@ import httpx
 from jsonschema import Draft202012Validator, FormatChecker
 
 from app.api.contract import SPEC_URI, _registry, spec
+from app.api.contract import _resolve as resolve  # local $ref pointers, followed
 
 METHODS = ("get", "post", "put", "patch", "delete")
-
-
-def resolve(node: Any) -> Any:
-    """Follow local ``$ref`` pointers to the node they name."""
-    while isinstance(node, dict) and "$ref" in node:
-        cur: Any = spec()
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            cur = cur[part]
-        node = cur
-    return node
 
 
 def operations() -> list[tuple[str, str, dict[str, Any]]]:

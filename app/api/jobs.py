@@ -29,6 +29,7 @@ from app.api.views import instant
 from app.errors import Conflict, NotFound
 from app.jobs import JobRef, JobToken, parse_token
 from app.keys import job_item
+from app.store.jobs import Report
 
 PROGRESS_MAX_BYTES = 16_384
 COMPLETE_MAX_BYTES = 65_536
@@ -59,18 +60,26 @@ async def _nudge(ctx: Ctx, ref: JobRef, token: JobToken) -> None:
     await ctx.store.time.retime(job_item(ref.id, token.attempt), ctx.now_ms())
 
 
-@endpoint("reportJobProgress", "job")
-async def report_progress(ctx: Ctx) -> Response:
-    ref, token, body = await _read(ctx, PROGRESS_MAX_BYTES)
-    report: dict[str, Any] = {k: body[k] for k in ("percent", "message", "data") if k in body}
-    doc = json.dumps(report, separators=(",", ":"))
-    answer = await ctx.store.jobs.report(ref, token, "progress", ctx.now_ms(), doc)
+async def _accepted(ctx: Ctx, ref: JobRef, token: JobToken, answer: Report) -> Report:
+    """`answer` when the report was taken: 404 for an unknown attempt, 409 for a late one
+    (after nudging the watch when this report is what timed the attempt out)."""
     if answer.answer == "unknown":
         raise NotFound(_UNKNOWN)
     if answer.answer == "late":
         if answer.timed_out:
             await _nudge(ctx, ref, token)
         raise Conflict(answer.reason)
+    return answer
+
+
+@endpoint("reportJobProgress", "job")
+async def report_progress(ctx: Ctx) -> Response:
+    ref, token, body = await _read(ctx, PROGRESS_MAX_BYTES)
+    report: dict[str, Any] = {k: body[k] for k in ("percent", "message", "data") if k in body}
+    doc = json.dumps(report, separators=(",", ":"))
+    answer = await _accepted(
+        ctx, ref, token, await ctx.store.jobs.report(ref, token, "progress", ctx.now_ms(), doc)
+    )
     assert answer.at_ms is not None
     await events.progress(
         ctx.store, token.tenant_id, ref.fire_id, token.attempt, report, answer.at_ms
@@ -88,7 +97,7 @@ def _digest(body: dict[str, Any]) -> str:
 @endpoint("completeJob", "job")
 async def complete(ctx: Ctx) -> Response:
     ref, token, body = await _read(ctx, COMPLETE_MAX_BYTES)
-    answer = await ctx.store.jobs.report(
+    report = await ctx.store.jobs.report(
         ref,
         token,
         "complete",
@@ -98,12 +107,7 @@ async def complete(ctx: Ctx) -> Response:
         digest=_digest(body),
         may_retry=bool(body.get("retry", True)),
     )
-    if answer.answer == "unknown":
-        raise NotFound(_UNKNOWN)
-    if answer.answer == "late":
-        if answer.timed_out:
-            await _nudge(ctx, ref, token)
-        raise Conflict(answer.reason)
+    answer = await _accepted(ctx, ref, token, report)
     if answer.answer == "ended":
         await _nudge(ctx, ref, token)
     return JSONResponse(

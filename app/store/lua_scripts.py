@@ -32,7 +32,6 @@ class LuaScripts:
     ti_put: AsyncScript
     ti_remove: AsyncScript
     # a reshard of the time index (app/store/reshard.py)
-    ti_forward: AsyncScript
     ti_move_out: AsyncScript
     ti_move_in: AsyncScript
     ti_move_done: AsyncScript

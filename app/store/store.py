@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from functools import partial
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -97,27 +98,13 @@ def open_store(
 ) -> Store:
     """``url`` '' = embedded (or pass ``client``, which the caller keeps owning).
     ``keyring`` encrypts signing secrets at rest (None: plain text)."""
+    made = partial(Store, prefix=prefix, shards=shards, retention_s=retention_s, keyring=keyring)
     if client is not None:
-        return Store(
-            client,
-            prefix=prefix,
-            shards=shards,
-            retention_s=retention_s,
-            owns_client=False,
-            keyring=keyring,
-        )
+        return made(client, owns_client=False)
     if not url:
         fakeredis = _embedded_redis()
         fake = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=True)
-        return Store(
-            fake,
-            prefix=prefix,
-            shards=shards,
-            retention_s=retention_s,
-            owns_client=True,
-            embedded=True,
-            keyring=keyring,
-        )
+        return made(fake, owns_client=True, embedded=True)
     common: dict[str, Any] = {
         "decode_responses": True,
         "socket_timeout": timeout,
@@ -128,39 +115,17 @@ def open_store(
 
         real = "redis://" + url.removeprefix("redis+cluster://")
         cl = RedisCluster.from_url(real, **common)
-        return Store(
-            cl,
-            prefix=prefix,
-            shards=shards,
-            retention_s=retention_s,
-            owns_client=True,
-            cluster=True,
-            keyring=keyring,
-        )
+        return made(cl, owns_client=True, cluster=True)
     if url.startswith(sentinel.SCHEME):
         master, sentinels = sentinel.master_client(url, common)
-        store = Store(
-            master,
-            prefix=prefix,
-            shards=shards,
-            retention_s=retention_s,
-            owns_client=True,
-            keyring=keyring,
-        )
+        store = made(master, owns_client=True)
         store.also_close(*sentinels.sentinels)
         return store
     try:
         r = aioredis.Redis.from_url(url, health_check_interval=15, retry_on_timeout=True, **common)
     except ValueError as e:
         raise StoreUnavailable(f"bad Redis URL: {e}") from e
-    return Store(
-        r,
-        prefix=prefix,
-        shards=shards,
-        retention_s=retention_s,
-        owns_client=True,
-        keyring=keyring,
-    )
+    return made(r, owns_client=True)
 
 
 EMBEDDED_MISSING = (

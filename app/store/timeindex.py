@@ -72,9 +72,9 @@ class TimeIndex:
     The shard count is the configured one until the index is resharded; then it is the
     layout in Redis (``Keys.layout``, read again every ``LAYOUT_REFRESH_S``). While a
     reshard moves items from ``F`` shards to more (app/store/reshard.py), an item is
-    written where it still is: its old shard if it is there (ti_forward.lua), else its new
-    one; every shard is claimed, and a completion that finds no claim of its owner in the
-    item's new shard is tried in its old one."""
+    written where it still is: its old shard if it is there (ti_put.lua given that shard's
+    moving hash), else its new one; every shard is claimed, and a completion that finds no
+    claim of its owner in the item's new shard is tried in its old one."""
 
     def __init__(self, client: Any, keys: Keys, scripts: Scripts) -> None:
         self._r = client
@@ -101,7 +101,7 @@ class TimeIndex:
         home = self._k.shard_of(item, lay.shards)
         if lay.moving_from and (old := self._k.shard_of(item, lay.moving_from)) != home:
             sk = self._k.shard(old)
-            done = await self._lua.ti_forward(keys=sk.with_moving(), args=[item, payload, due_ms])
+            done = await self._lua.ti_put(keys=sk.with_moving(), args=[item, payload, due_ms])
             if int(done):
                 return int(done)
         sk = self._k.shard(home)

@@ -14,7 +14,7 @@ from app.models import from_ms, rfc3339
 from app.schedules import timing_errors
 from app.web import forms
 from app.web.chart import forecast_svg
-from app.web.portal import METHODS, api, notice
+from app.web.portal import METHODS, TARGET_BLANK, api, notice
 from app.web.render import HEADERS, page, wall
 from app.web.session import Visit, web_page
 
@@ -23,10 +23,7 @@ PREVIEW_COUNT = 5
 
 @web_page("portal")
 async def dead_letters(visit: Visit) -> Response:
-    query = {"limit": "50"}
-    if visit.request.query_params.get("cursor"):
-        query["cursor"] = visit.request.query_params["cursor"]
-    found = await api(visit, "listDeadLetters", query=query)
+    found = await api(visit, "listDeadLetters", query=visit.list_query())
     context = visit.context(
         fires=found["items"], next_cursor=found["next_cursor"], notice=notice(visit)
     )
@@ -38,21 +35,12 @@ async def shards(visit: Visit) -> Response:
     """A fan-out fire's shards, a page at a time (``listFireShards``, routed only when
     openapi.yaml has it)."""
     fire = await api(visit, "getFire")
-    query = {"limit": "50"}
-    if visit.request.query_params.get("cursor"):
-        query["cursor"] = visit.request.query_params["cursor"]
-    found = await api(visit, "listFireShards", query=query)
+    found = await api(visit, "listFireShards", query=visit.list_query())
     context = visit.context(fire=fire, shards=found["items"], next_cursor=found["next_cursor"])
     return page(visit.request, "portal/shards.html", context)
 
 
-MESSAGE_BLANK = {
-    "target.url": "https://",
-    "target.method": "POST",
-    "target.headers": "",
-    "target.body": "",
-    "delay_seconds": "",
-}
+MESSAGE_BLANK = {**TARGET_BLANK, "delay_seconds": ""}
 
 
 @web_page("portal", writes=True)
@@ -102,12 +90,17 @@ async def event_stream(visit: Visit) -> Response:
     return await invoke("streamEvents", visit.request, visit.principal, query=query)
 
 
+async def forecast_page(visit: Visit, operation: str, template: str) -> Response:
+    """The forecast of the portal (the tenant's) or of the console (every tenant's)."""
+    hours = visit.request.query_params.get("hours", "6")
+    found = await api(visit, operation, query={"hours": hours if hours.isdigit() else "6"})
+    context = visit.context(forecast=found, chart=forecast_svg(found))
+    return page(visit.request, template, context)
+
+
 @web_page("portal")
 async def forecast(visit: Visit) -> Response:
-    hours = visit.request.query_params.get("hours", "6")
-    found = await api(visit, "forecast", query={"hours": hours if hours.isdigit() else "6"})
-    context = visit.context(forecast=found, chart=forecast_svg(found))
-    return page(visit.request, "portal/forecast.html", context)
+    return await forecast_page(visit, "forecast", "portal/forecast.html")
 
 
 @web_page("portal")

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from app.api.state import ApiState
 from app.errors import FieldError, ValidationFailed
-from app.web.chart import forecast_svg
+from app.web.account import forecast_page
 from app.web.portal import api
 from app.web.render import page
 from app.web.session import Visit, web_page
@@ -19,10 +19,7 @@ from app.web.session import Visit, web_page
 
 @web_page("console")
 async def tenants(visit: Visit) -> Response:
-    query = {"limit": "50"}
-    if visit.request.query_params.get("cursor"):
-        query["cursor"] = visit.request.query_params["cursor"]
-    found = await api(visit, "listTenants", query=query)
+    found = await api(visit, "listTenants", query=visit.list_query())
     rows = [await api(visit, "getTenant", path={"tenant_id": t["id"]}) for t in found["items"]]
     context = visit.context(rows=rows, next_cursor=found["next_cursor"])
     return page(visit.request, "console/tenants.html", context)
@@ -84,7 +81,4 @@ async def fleet(visit: Visit) -> Response:
 
 @web_page("console")
 async def forecast(visit: Visit) -> Response:
-    hours = visit.request.query_params.get("hours", "6")
-    found = await api(visit, "adminForecast", query={"hours": hours if hours.isdigit() else "6"})
-    context = visit.context(forecast=found, chart=forecast_svg(found))
-    return page(visit.request, "console/forecast.html", context)
+    return await forecast_page(visit, "adminForecast", "console/forecast.html")

@@ -56,13 +56,11 @@ def notice(visit: Visit) -> str | None:
 
 def _filters(visit: Visit) -> dict[str, str]:
     q = visit.request.query_params
-    query = {"limit": "50"}
+    query = visit.list_query()
     if q.get("name"):
         query["name_prefix"] = q["name"]
     if q.get("paused") in ("true", "false"):
         query["paused"] = q["paused"]
-    if q.get("cursor"):
-        query["cursor"] = q["cursor"]
     return query
 
 
@@ -109,14 +107,17 @@ def _form_page(
 
 
 METHODS = ("POST", "PUT", "PATCH", "GET", "DELETE")
-BLANK = {
-    "name": "",
-    "cron": "*/5 * * * *",
-    "timezone": "UTC",
+TARGET_BLANK = {
     "target.url": "https://",
     "target.method": "POST",
     "target.headers": "",
     "target.body": "",
+}
+BLANK = {
+    "name": "",
+    "cron": "*/5 * * * *",
+    "timezone": "UTC",
+    **TARGET_BLANK,
     "target.timeout_seconds": "30",
     "retry.max_attempts": "8",
     "paused": "",

@@ -57,6 +57,13 @@ class Visit:
     def read_only(self) -> bool:
         return self.session.grant.read_only
 
+    def list_query(self) -> dict[str, str]:
+        """The API query of a listing page: 50 a page, from the page's ``cursor`` if any."""
+        query = {"limit": "50"}
+        if self.request.query_params.get("cursor"):
+            query["cursor"] = self.request.query_params["cursor"]
+        return query
+
     def context(self, **values: Any) -> dict[str, Any]:
         """What every template gets: who is signed in and the CSRF token for forms."""
         return {

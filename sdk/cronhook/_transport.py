@@ -1,16 +1,17 @@
 """How a `Call` is sent: the only place where the sync and async clients differ.
 
-Both transports build the request with `Settings.build`, ask `Retry` whether and when to
-retry, turn non-2xx answers into `APIError`s with `api_error` and transport failures into
-`ConnectionError`/`TimeoutError`, then parse with `call.parse`. One `httpx` client per
-transport, reused for every call (a client per call would pay a new connection each time).
+Both transports build the request with `Settings.build`, ask `_Attempts` (over `Retry`)
+whether and when to retry, turn non-2xx answers into `APIError`s with `api_error` and
+transport failures into `ConnectionError`/`TimeoutError`, then parse with `call.parse`.
+One `httpx` client per transport, reused for every call (a client per call would pay a new
+connection each time).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 import anyio
 import httpx
@@ -22,6 +23,7 @@ from cronhook._streaming import AsyncEventStream, EventStream
 from cronhook._version import __version__
 
 T = TypeVar("T")
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 
 __all__ = ["DEFAULT_LIMITS", "AsyncTransport", "Settings", "SyncTransport"]
 
@@ -82,18 +84,56 @@ class Settings:
         )
 
 
-class SyncTransport:
-    def __init__(self, settings: Settings, http: httpx.Client | None = None) -> None:
+@dataclass
+class _Attempts:
+    """The retry decisions of one call, pure: the transports only send, wait and close."""
+
+    retry: Retry
+    call: Call[Any]
+    request: httpx.Request
+    retries: int = 0
+
+    def after_error(self, error: httpx.TransportError) -> float:
+        """Seconds to wait before the next try; raises the SDK's error when it is final."""
+        delay = self.retry.after_error(self.call, self.retries, error)
+        if delay is None:
+            raise transport_error(error, self.request) from error
+        self.retries += 1
+        return delay
+
+    def after_response(self, response: httpx.Response) -> float | None:
+        """Seconds to wait before the next try, or None: `response` is the answer."""
+        delay = self.retry.after_response(self.call, self.retries, response)
+        self.retries += 1
+        return delay
+
+
+class _Transport(Generic[H]):
+    """What both transports share: the settings and the pool, owned or lent."""
+
+    def __init__(self, settings: Settings, http: H | None = None) -> None:
         """``http``: a pool to use and leave open (one passed in, or another transport's)."""
         self.settings = settings
         self._owned = http is None
-        self._http = http or httpx.Client(timeout=settings.timeout, limits=DEFAULT_LIMITS)
+        self._http: H = http or self._new_pool(settings)
 
-    def with_options(
-        self, timeout: float | httpx.Timeout | None, max_retries: int | None
-    ) -> SyncTransport:
+    @staticmethod
+    def _new_pool(settings: Settings) -> H:
+        raise NotImplementedError
+
+    def with_options(self, timeout: float | httpx.Timeout | None, max_retries: int | None) -> Self:
         """Another transport over the same pool (which it never closes)."""
-        return SyncTransport(self.settings.with_options(timeout, max_retries), self._http)
+        return type(self)(self.settings.with_options(timeout, max_retries), self._http)
+
+    def _attempts(self, call: Call[Any], stream: bool) -> _Attempts:
+        request = self.settings.build(self._http, call, stream=stream)
+        return _Attempts(self.settings.retry, call, request)
+
+
+class SyncTransport(_Transport[httpx.Client]):
+    @staticmethod
+    def _new_pool(settings: Settings) -> httpx.Client:
+        return httpx.Client(timeout=settings.timeout, limits=DEFAULT_LIMITS)
 
     def request(self, call: Call[T]) -> T:
         return call.parse(self.send(call))
@@ -106,21 +146,17 @@ class SyncTransport:
 
     def send(self, call: Call[Any], *, stream: bool = False) -> httpx.Response:
         """The 2xx response to `call`, after any retries; raises the SDK's errors."""
-        request = self.settings.build(self._http, call, stream=stream)
-        retries = 0
+        attempts = self._attempts(call, stream)
         while True:
             try:
-                response = self._http.send(request, stream=stream)
+                response = self._http.send(attempts.request, stream=stream)
             except httpx.TransportError as e:
-                delay = self.settings.retry.after_error(call, retries, e)
-                if delay is None:
-                    raise transport_error(e, request) from e
-            else:
-                delay = self.settings.retry.after_response(call, retries, response)
-                if delay is None:
-                    return self._checked(response)
-                response.close()
-            retries += 1
+                time.sleep(attempts.after_error(e))
+                continue
+            delay = attempts.after_response(response)
+            if delay is None:
+                return self._checked(response)
+            response.close()
             time.sleep(delay)
 
     def _checked(self, response: httpx.Response) -> httpx.Response:
@@ -139,17 +175,10 @@ class SyncTransport:
             self._http.close()
 
 
-class AsyncTransport:
-    def __init__(self, settings: Settings, http: httpx.AsyncClient | None = None) -> None:
-        self.settings = settings
-        self._owned = http is None
-        self._http = http or httpx.AsyncClient(timeout=settings.timeout, limits=DEFAULT_LIMITS)
-
-    def with_options(
-        self, timeout: float | httpx.Timeout | None, max_retries: int | None
-    ) -> AsyncTransport:
-        """Another transport over the same pool (which it never closes)."""
-        return AsyncTransport(self.settings.with_options(timeout, max_retries), self._http)
+class AsyncTransport(_Transport[httpx.AsyncClient]):
+    @staticmethod
+    def _new_pool(settings: Settings) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=settings.timeout, limits=DEFAULT_LIMITS)
 
     async def request(self, call: Call[T]) -> T:
         return call.parse(await self.send(call))
@@ -162,21 +191,17 @@ class AsyncTransport:
 
     async def send(self, call: Call[Any], *, stream: bool = False) -> httpx.Response:
         """The 2xx response to `call`, after any retries; raises the SDK's errors."""
-        request = self.settings.build(self._http, call, stream=stream)
-        retries = 0
+        attempts = self._attempts(call, stream)
         while True:
             try:
-                response = await self._http.send(request, stream=stream)
+                response = await self._http.send(attempts.request, stream=stream)
             except httpx.TransportError as e:
-                delay = self.settings.retry.after_error(call, retries, e)
-                if delay is None:
-                    raise transport_error(e, request) from e
-            else:
-                delay = self.settings.retry.after_response(call, retries, response)
-                if delay is None:
-                    return await self._checked(response)
-                await response.aclose()
-            retries += 1
+                await anyio.sleep(attempts.after_error(e))
+                continue
+            delay = attempts.after_response(response)
+            if delay is None:
+                return await self._checked(response)
+            await response.aclose()
             await anyio.sleep(delay)
 
     async def _checked(self, response: httpx.Response) -> httpx.Response:

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -135,18 +135,41 @@ def _backoff(attempt: int) -> float:
     return float(min(0.25 * 2.0**attempt, 4.0))
 
 
+def _wait_after_error(attempt: int, request: httpx.Request, error: httpx.TransportError) -> float:
+    """Seconds before the next try after a transport failure; raises it after the last."""
+    if attempt == _TRIES - 1:
+        raise transport_error(error, request) from error
+    return _backoff(attempt)
+
+
+def _is_final(attempt: int, response: httpx.Response) -> bool:
+    """Whether `response` is the answer: not a transient status, or the last try's."""
+    return response.status_code not in _TRANSIENT or attempt == _TRIES - 1
+
+
 Status = Literal["succeeded", "failed"]
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 
 
-class JobReporter:
-    """Report for one attempt (sync). Pass an `httpx.Client` to reuse yours (kept open)."""
+class _Reporter(Generic[H]):
+    """What both reporters share: the ticket and the pool, owned or lent."""
 
-    def __init__(
-        self, ticket: JobTicket, *, http: httpx.Client | None = None, timeout: float = 10.0
-    ) -> None:
+    def __init__(self, ticket: JobTicket, *, http: H | None = None, timeout: float = 10.0) -> None:
         self.ticket = ticket
         self._owned = http is None
-        self._http = http or httpx.Client(timeout=timeout)
+        self._http: H = http or self._new_pool(timeout)
+
+    @staticmethod
+    def _new_pool(timeout: float) -> H:
+        raise NotImplementedError
+
+
+class JobReporter(_Reporter[httpx.Client]):
+    """Report for one attempt (sync). Pass an `httpx.Client` to reuse yours (kept open)."""
+
+    @staticmethod
+    def _new_pool(timeout: float) -> httpx.Client:
+        return httpx.Client(timeout=timeout)
 
     def progress(
         self, percent: float | None = None, message: str | None = None, data: Any = None
@@ -170,11 +193,10 @@ class JobReporter:
             try:
                 response = self._http.send(request)
             except httpx.TransportError as e:
-                if attempt == _TRIES - 1:
-                    raise transport_error(e, request) from e
-            else:
-                if response.status_code not in _TRANSIENT or attempt == _TRIES - 1:
-                    return _answer(response)
+                time.sleep(_wait_after_error(attempt, request, e))
+                continue
+            if _is_final(attempt, response):
+                return _answer(response)
             time.sleep(_backoff(attempt))
         raise AssertionError("unreachable")
 
@@ -191,15 +213,12 @@ class JobReporter:
         self.close()
 
 
-class AsyncJobReporter:
+class AsyncJobReporter(_Reporter[httpx.AsyncClient]):
     """Report for one attempt (async). Pass an `httpx.AsyncClient` to reuse yours."""
 
-    def __init__(
-        self, ticket: JobTicket, *, http: httpx.AsyncClient | None = None, timeout: float = 10.0
-    ) -> None:
-        self.ticket = ticket
-        self._owned = http is None
-        self._http = http or httpx.AsyncClient(timeout=timeout)
+    @staticmethod
+    def _new_pool(timeout: float) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=timeout)
 
     async def progress(
         self, percent: float | None = None, message: str | None = None, data: Any = None
@@ -223,11 +242,10 @@ class AsyncJobReporter:
             try:
                 response = await self._http.send(request)
             except httpx.TransportError as e:
-                if attempt == _TRIES - 1:
-                    raise transport_error(e, request) from e
-            else:
-                if response.status_code not in _TRANSIENT or attempt == _TRIES - 1:
-                    return _answer(response)
+                await asyncio.sleep(_wait_after_error(attempt, request, e))
+                continue
+            if _is_final(attempt, response):
+                return _answer(response)
             await asyncio.sleep(_backoff(attempt))
         raise AssertionError("unreachable")
 

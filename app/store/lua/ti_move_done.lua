@@ -1,6 +1,6 @@
 -- A reshard ends the move of items out of their old shard: an item whose `moving` entry is
 -- still what was moved is forgotten there. A writer may have changed it meanwhile
--- (ti_forward.lua) or removed it (ti_remove.lua): the reshard then applies that in the
+-- (ti_put.lua with KEYS[6]) or removed it (ti_remove.lua): the reshard then applies that in the
 -- new shard and asks again.
 -- KEYS[1] moving of the OLD shard
 -- ARGV: per item two values: item, "<due ms>|<payload>" as moved

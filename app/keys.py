@@ -60,6 +60,12 @@ class Keys:
     def node(self, node_id: str) -> str:
         return f"{self.prefix}:node:{node_id}"
 
+    @property
+    def job_tenants(self) -> str:
+        """set: ids of the tenants whose long jobs ever ran (added before a job is first
+        counted in ``jobs_running``), so a scrape counts running jobs per such tenant."""
+        return f"{self.prefix}:jobtenants"
+
     def sign_in_link(self, token_hash: str) -> str:
         """string with expiry: JSON {area, tenant_id, read_only} of an unused sign-in link
         (the SHA-256 of its token); taken with GETDEL, so a link opens one session."""
@@ -115,6 +121,11 @@ class Keys:
         """hash: the state of a long job's current attempt (app/jobs/, job_*.lua).
         ``job_id`` names the delivery: a fire id (a shard of a fan-out adds its index)."""
         return f"{self._t(tenant_id)}:job:{job_id}"
+
+    def jobs_running(self, tenant_id: str) -> str:
+        """zset: the tenant's long jobs running now (state ``running``), job id -> the
+        attempt's total timeout (ms); kept by the ``job_*.lua`` scripts."""
+        return f"{self._t(tenant_id)}:jobsrun"
 
     def rate(self, tenant_id: str) -> str:
         """string with expiry: the tenant's GCRA theoretical arrival time (ms, float)."""

@@ -261,8 +261,7 @@ class InvokerMetrics:
         )
         self.jobs_started = Counter(
             "cronhook_jobs_started_total",
-            "Long-job attempts that answered 202 and run; jobs running now = "
-            "sum(cronhook_jobs_started_total) - sum(cronhook_jobs_ended_total)",
+            "Long-job attempts that answered 202 and run (running now: cronhook_jobs_running)",
             registry=r,
         )
         self.jobs_ended = Counter(
@@ -359,6 +358,12 @@ class SystemMetrics:
             "cronhook_fleet_nodes",
             "Processes with a live heartbeat in the fleet registry, by role",
             ["role"],
+            registry=r,
+        )
+        self.jobs_running = Gauge(
+            "cronhook_jobs_running",
+            "Long-job attempts running now across the fleet (answered 202, neither "
+            "completed nor timed out), as the job scripts keep them in Redis",
             registry=r,
         )
         self.redis_headroom = Gauge(

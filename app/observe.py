@@ -110,7 +110,8 @@ async def refresh_gauges(
     gauges: SystemMetrics, store: Store, bus: Bus | None, fresh_ms: int = NODE_FRESH_MS
 ) -> None:
     """Read the shared depths once: O(shards) Redis commands in one round trip, the fleet
-    registry (live = a heartbeat within ``fresh_ms``), passive declares of the queues."""
+    registry (live = a heartbeat within ``fresh_ms``), the running jobs (one round trip,
+    a command per tenant whose jobs ever ran), passive declares of the queues."""
     now_ms = await store.now_ms()
     k = store.keys
     shards = (await store.time.current()).shards
@@ -135,6 +136,7 @@ async def refresh_gauges(
     )
     for role in {"dispatcher", "invoker", *live}:
         gauges.fleet.labels(role).set(live.get(role, 0))
+    gauges.jobs_running.set(await store.jobs.running(now_ms))
     if bus is not None:
         gauges.queue.set(await bus.depth())
         gauges.dead_letters.set(await bus.dead_letter_depth())

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 ENDED = frozenset({"succeeded", "failed", "timeout"})
+# A job counted as running whose total timeout passed this long ago is a leftover (its
+# hash expired with its fire): not counted, and pruned (``job_answer.lua``).
+RUNNING_LEFTOVER_MS = 3_600_000
 
 
 def _int(raw: str | None) -> int | None:

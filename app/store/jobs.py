@@ -3,11 +3,12 @@ by the ``job_*.lua`` scripts, each of which documents its answers."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.jobs.state import WATCH_FIELDS, JobState
+from app.jobs.state import RUNNING_LEFTOVER_MS, WATCH_FIELDS, JobState
 from app.jobs.tokens import JobRef, JobToken
 from app.keys import Keys
 from app.models import JobSettings
@@ -41,12 +42,16 @@ def _flat(values: Sequence[Any]) -> dict[str, str]:
     return {str(values[i]): str(values[i + 1]) for i in range(0, len(values), 2)}
 
 
+REGISTER_EVERY_S = 60.0  # how often a process repeats a tenant's SADD to ``job_tenants``
+
+
 class JobLog:
     def __init__(self, client: Any, keys: Keys, scripts: Scripts) -> None:
         self._r = client
         self._k = keys
         self._s = scripts
         self._lua = scripts.lua
+        self._registered: dict[str, float] = {}  # tenant id -> monotonic time of its SADD
 
     @wrapped
     async def start(
@@ -61,7 +66,8 @@ class JobLog:
         """'go', 'ended' or 'stale' (``job_start.lua``)."""
         k = self._k
         keys = [k.job(tenant_id, ref.id), k.fire(tenant_id, ref.fire_id)]
-        args = [attempt, token_hash, now_ms, job.timeout_ms, job.heartbeat_ms]
+        keys.append(k.jobs_running(tenant_id))
+        args = [attempt, token_hash, now_ms, job.timeout_ms, job.heartbeat_ms, ref.id]
         return str(await self._s.call(self._lua.job_start, keys, args))
 
     @wrapped
@@ -83,9 +89,13 @@ class JobLog:
             k.fire(tenant_id, ref.fire_id),
             k.inflight(tenant_id, ref.fire_id),
             k.slots(tenant_id),
+            k.jobs_running(tenant_id),
         ]
+        if status_code == 202:
+            await self._register(tenant_id)
         code = "" if status_code is None else status_code
         args = [attempt, owner, code, excerpt, now_ms, "1" if status_code == 202 else "0"]
+        args += [ref.id, now_ms - RUNNING_LEFTOVER_MS]
         res = await self._s.call(self._lua.job_answer, keys, args)
         return str(res[0]), int(res[1]) if len(res) > 1 else None
 
@@ -105,8 +115,9 @@ class JobLog:
         """A progress report or a completion (``job_report.lua``)."""
         retry = "1" if may_retry else "0"
         args: list[str | int] = [kind, token.attempt, token.hash, now_ms, document]
-        args += [status, digest, retry]
-        res = await self._lua.job_report(keys=[self._k.job(token.tenant_id, ref.id)], args=args)
+        args += [status, digest, retry, ref.id]
+        keys = [self._k.job(token.tenant_id, ref.id), self._k.jobs_running(token.tenant_id)]
+        res = await self._lua.job_report(keys=keys, args=args)
         return _report(res)
 
     @wrapped
@@ -115,8 +126,8 @@ class JobLog:
     ) -> tuple[str, int | None, JobState | None]:
         """('done', None, None), ('wait', deadline, None) or ('ended', None, state)
         (``job_check.lua``)."""
-        keys = [self._k.job(tenant_id, ref.id)]
-        res = await self._s.call(self._lua.job_check, keys, [attempt, now_ms])
+        keys = [self._k.job(tenant_id, ref.id), self._k.jobs_running(tenant_id)]
+        res = await self._s.call(self._lua.job_check, keys, [attempt, now_ms, ref.id])
         answer = str(res[0])
         if answer == "wait":
             return answer, int(res[1]), None
@@ -174,3 +185,26 @@ class JobLog:
         k = self._k
         commands = [("HMGET", k.job(tid, jid), *WATCH_FIELDS) for tid, jid in jobs]
         return [list(r) for r in await self._s.commands(commands)]
+
+    async def _register(self, tenant_id: str) -> None:
+        """Name the tenant in ``job_tenants`` before its first job is counted as running
+        (again every REGISTER_EVERY_S, so a Redis that lost the set learns it back)."""
+        now = time.monotonic()
+        if now - self._registered.get(tenant_id, -REGISTER_EVERY_S) < REGISTER_EVERY_S:
+            return
+        await self._r.sadd(self._k.job_tenants, tenant_id)
+        self._registered[tenant_id] = now
+
+    @wrapped
+    async def running(self, now_ms: int) -> int:
+        """Long jobs running now, fleet-wide: the sum of every registered tenant's
+        ``jobs_running`` (one round trip per tenant whose jobs ever ran, pipelined)."""
+        k = self._k
+        tenants = sorted(await self._r.smembers(k.job_tenants))
+        if not tenants:
+            return 0
+        low = now_ms - RUNNING_LEFTOVER_MS
+        async with self._r.pipeline(transaction=False) as pipe:
+            for tid in tenants:
+                pipe.zcount(k.jobs_running(tid), low, "+inf")
+            return sum(int(n) for n in await pipe.execute())

@@ -196,6 +196,7 @@ class Records:
         if batch:
             await self._r.delete(*batch)
         await self._r.zrem(k.tenants, tenant_id)
+        await self._r.srem(k.job_tenants, tenant_id)
         await self._r.delete(k.tenant(tenant_id))
         return True
 

@@ -1,12 +1,16 @@
 -- The endpoint answered attempt ARGV[1] of a long job (or the request failed).
--- KEYS[1] job hash, KEYS[2] fire hash, KEYS[3] in-flight marker, KEYS[4] tenant slots zset
+-- KEYS[1] job hash, KEYS[2] fire hash, KEYS[3] in-flight marker, KEYS[4] tenant slots zset,
+-- KEYS[5] the tenant's running jobs zset
 -- ARGV[1] attempt, ARGV[2] invoker token (holder of the marker and the slot), ARGV[3] status
--- code ('' = no answer), ARGV[4] response excerpt, ARGV[5] now ms, ARGV[6] '1' = 202
+-- code ('' = no answer), ARGV[4] response excerpt, ARGV[5] now ms, ARGV[6] '1' = 202,
+-- ARGV[7] job id, ARGV[8] ms below which a running job's total timeout is long past (its
+-- entry in KEYS[5] is a leftover of an expired job hash: pruned)
 -- Returns:
 -- {'running', deadline}: a 202 while delivering. The job runs: the fire is `running` with
 --   attempt_count = the attempt (so a copy of this attempt is stale), the deadline is the
 --   next heartbeat due (now + hb) or the total timeout, whichever is first; the marker and
---   the tenant slot are freed (a running job holds no delivery slot).
+--   the tenant slot are freed (a running job holds no delivery slot); the job is counted in
+--   KEYS[5] (job id -> its total timeout) until an outcome or a new attempt ends it.
 -- {'ended'}: the job reported its completion before the answer came: that outcome stands
 --   (settle it next); the marker and the slot are freed.
 -- {'closed'}: any other answer: the attempt ends the usual way (fire_finish.lua) and later
@@ -36,6 +40,8 @@ local hb = tonumber(redis.call('HGET', KEYS[1], 'hb') or '0')
 local deadline = hard
 if hb > 0 then deadline = math.min(now + hb, hard) end
 redis.call('HSET', KEYS[1], 'state', 'running', 'deadline', deadline)
+redis.call('ZADD', KEYS[5], hard, ARGV[7])
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. ARGV[8])
 local count = tonumber(redis.call('HGET', KEYS[2], 'attempt_count') or '0')
 if n > count then redis.call('HSET', KEYS[2], 'attempt_count', n) end
 redis.call('HSET', KEYS[2], 'status', 'running', 'updated_at', ARGV[5], 'next_attempt_at', '')

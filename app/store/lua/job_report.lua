@@ -1,8 +1,9 @@
 -- A long job reports, with its attempt's bearer token: progress (a heartbeat) or completion.
--- KEYS[1] job hash
+-- KEYS[1] job hash, KEYS[2] the tenant's running jobs zset
 -- ARGV[1] 'progress' or 'complete', ARGV[2] the token's attempt, ARGV[3] the token's hash,
 -- ARGV[4] now ms, ARGV[5] progress JSON or result JSON, ARGV[6] completion status
--- (succeeded | failed), ARGV[7] completion body digest, ARGV[8] '1' = a failure may retry
+-- (succeeded | failed), ARGV[7] completion body digest, ARGV[8] '1' = a failure may retry,
+-- ARGV[9] job id (an attempt that ends leaves KEYS[2])
 -- Exactly one outcome per attempt: the first completion or timeout wins; a report for an
 -- attempt that is over never changes the job and a refused completion is recorded in `late`
 -- (the last 10). A report past the deadline times the attempt out first.
@@ -39,6 +40,7 @@ if st == 'closed' then
 end
 if st == 'running' and now >= tonumber(redis.call('HGET', KEYS[1], 'deadline')) then
   redis.call('HSET', KEYS[1], 'state', 'timeout', 'ended_at', now)
+  redis.call('ZREM', KEYS[2], ARGV[9])
   return late('attempt ' .. n .. ' timed out', '1')
 end
 if st == 'timeout' then return late('attempt ' .. n .. ' timed out') end
@@ -63,4 +65,5 @@ if kind == 'progress' then
 end
 redis.call('HSET', KEYS[1], 'state', ARGV[6], 'result', ARGV[5], 'done', ARGV[7],
   'ended_at', now, 'retry', ARGV[8])
+redis.call('ZREM', KEYS[2], ARGV[9])
 return {'ended', ARGV[6], now}

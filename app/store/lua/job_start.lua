@@ -1,8 +1,9 @@
 -- Begin attempt ARGV[1] of a long job, before its request is sent: the attempt's state and
 -- the hash of its bearer token (app/jobs/tokens.py).
--- KEYS[1] job hash, KEYS[2] fire hash (the job hash expires with it)
+-- KEYS[1] job hash, KEYS[2] fire hash (the job hash expires with it), KEYS[3] the tenant's
+-- running jobs zset (a job delivering again is no longer counted as running)
 -- ARGV[1] attempt, ARGV[2] token hash, ARGV[3] now ms, ARGV[4] job timeout ms,
--- ARGV[5] heartbeat ms (0 = none)
+-- ARGV[5] heartbeat ms (0 = none), ARGV[6] job id
 -- Returns 'go' (a new attempt; or the same attempt again after an invoker died mid-request:
 -- the tokens it already handed out stay valid beside the new one), 'ended' (this attempt
 -- already has its outcome, reported before the answer: settle it, send nothing), or
@@ -22,6 +23,7 @@ if cur == n then
   if st == 'succeeded' or st == 'failed' or st == 'timeout' then return 'ended' end
   local old = redis.call('HGET', KEYS[1], tk) or ''
   redis.call('HSET', KEYS[1], tk, old .. ' ' .. ARGV[2], 'state', 'delivering')
+  redis.call('ZREM', KEYS[3], ARGV[6])
   redis.call('HDEL', KEYS[1], 'answered', 'code', 'excerpt')
   return 'go'
 end
@@ -30,6 +32,7 @@ redis.call('HDEL', KEYS[1], 'answered', 'code', 'excerpt', 'progress', 'progress
 local hard = tonumber(ARGV[3]) + tonumber(ARGV[4])
 redis.call('HSET', KEYS[1], 'attempt', n, 'state', 'delivering', 'started_at', ARGV[3],
   'hard', hard, 'deadline', hard, 'hb', ARGV[5], tk, ARGV[2])
+redis.call('ZREM', KEYS[3], ARGV[6])
 local ttl = redis.call('PTTL', KEYS[2])
 if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 'go'

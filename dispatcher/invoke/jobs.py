@@ -152,7 +152,11 @@ class JobSide:
         inv, now = self._inv, _now_ms()
         result = job_result(state)
         decision = inv.decision(fire, msg, job_outcome(state), now, None)
-        job_view: dict[str, Any] = {"status": state.state, "result": state.result}
+        job_view: dict[str, Any] = {
+            "status": state.state,
+            "result": state.result,
+            "progress": state.progress,
+        }
         await inv.next_step(fire, tenant, msg, decision, result, now, job=job_view)
         attempt = Attempt(
             number=msg.attempt,

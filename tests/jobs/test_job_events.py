@@ -1,0 +1,207 @@
+"""A long job as its tenant follows it, end to end on real processes (api, dispatcher,
+invoker) and the real Redis and RabbitMQ: the event stream (``GET /v1/events``) carries
+``fire.running`` and then ``fire.progress`` with the fields docs/jobs.md promises, and the
+outcome callbacks, signed like any webhook, carry the job's status, result and last
+progress, when the job completes and when it times out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from tests.api.conftest import check_response
+from tests.api.live import UNLIMITED, Live, live_api
+from tests.api.sse import Stream, streaming, until
+from tests.receiver import Receiver, RecordedRequest, Reply
+from tests.spec import schema_errors
+
+pytestmark = [pytest.mark.external_service, pytest.mark.e2e]
+HOOKS = {"response": [check_response]}  # every response as the contract says
+EVENT = {"$ref": "#/components/schemas/Event"}
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[Live]:
+    with live_api(CRONHOOK_LEASE_SECONDS="10") as lv:
+        lv.fleet.env["CRONHOOK_PUBLIC_URL"] = lv.base  # what cronhook-job-url names
+        lv.fleet.start("dispatcher")
+        lv.fleet.start("invoker")
+        yield lv
+
+
+def instant(raw: str) -> datetime:
+    return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+
+
+def of(stream: Stream, fire_id: str, name: str) -> list[dict[str, Any]]:
+    return [d for n, d in stream.events if n == name and d["fire_id"] == fire_id]
+
+
+def lifecycle(stream: Stream, fire_id: str) -> list[str]:
+    """The fire's events but ``fire.dispatched`` (the dispatcher publishes it on its own,
+    so it may come anywhere before the attempt's end)."""
+    return [n for n in stream.of(fire_id) if n != "fire.dispatched"]
+
+
+def signed_body(secret: str, request: RecordedRequest) -> dict[str, Any]:
+    """The callback's JSON body, after its Standard Webhooks signature was verified."""
+    Webhook(secret).verify(request.body, dict(request.headers))
+    body: dict[str, Any] = json.loads(request.body)
+    return body
+
+
+async def tenant(c: httpx.AsyncClient, live: Live) -> tuple[dict[str, str], str, str]:
+    """A fresh tenant: (API auth header, API key, signing secret)."""
+    admin = {"Authorization": f"Bearer {live.admin_token}"}
+    r = await c.post("/v1/tenants", json={"name": "jobs", "limits": UNLIMITED}, headers=admin)
+    assert r.status_code == 201, r.text
+    t = r.json()
+    return {"Authorization": f"Bearer {t['api_key']}"}, t["api_key"], t["signing_secret"]
+
+
+async def test_a_job_streams_running_then_progress_and_its_callback_has_its_result(
+    live: Live,
+) -> None:
+    async with (
+        Receiver() as rx,
+        httpx.AsyncClient(base_url=live.base, timeout=30, event_hooks=HOOKS) as c,
+    ):
+        auth, key, secret = await tenant(c, live)
+        rx.script("/job", Reply(202, b"accepted"))
+        async with streaming(c, key) as stream:
+            # given a job message with a callback, whose endpoint answers 202
+            target = {
+                "url": rx.url("/job"),
+                "job": {"timeout_seconds": 60, "heartbeat_seconds": 30},
+            }
+            msg = {"target": target, "callback_url": rx.url("/cb")}
+            r = await c.post("/v1/messages", json=msg, headers=auth)
+            assert r.status_code == 202, r.text
+            fid = r.json()["id"]
+            [delivery] = await rx.wait_for(1, path="/job", within=15)
+            job_url = delivery.headers["cronhook-job-url"]
+            job = {"Authorization": f"Bearer {delivery.headers['cronhook-job-token']}"}
+
+            # then the stream says it runs, with the deadline the fire shows
+            await until(lambda: of(stream, fid, "fire.running") != [])
+            [running] = of(stream, fid, "fire.running")
+            view = (await c.get(f"/v1/fires/{fid}", headers=auth)).json()
+            assert running["deadline_at"] == view["job"]["deadline_at"]
+            assert (running["status"], running["attempt"], running["schedule_id"]) == (
+                "running",
+                1,
+                None,
+            )
+            window = (instant(running["deadline_at"]) - instant(running["at"])).total_seconds()
+            assert 29 <= window <= 30.5  # the heartbeat interval from the 202
+
+            # when the job reports progress twice, then its success
+            reports = [
+                {"percent": 30, "message": "rows 1-300", "data": {"rows": 300}},
+                {"percent": 70, "message": "rows 301-700", "data": {"rows": 700}},
+            ]
+            answers = []
+            for report in reports:
+                r = await c.post(f"{job_url}/progress", json=report, headers=job)
+                assert r.status_code == 200, r.text
+                answers.append(r.json())
+            await until(lambda: len(of(stream, fid, "fire.progress")) == 2)
+            done = {"status": "succeeded", "result": {"rows": 1000, "file": "r.csv"}}
+            r = await c.post(f"{job_url}/complete", json=done, headers=job)
+            assert r.status_code == 200, r.text
+            await until(lambda: "fire.succeeded" in stream.of(fid))
+
+            # then the stream told it in order: running, each report, the end
+            assert lifecycle(stream, fid) == [
+                "fire.running",
+                "fire.progress",
+                "fire.progress",
+                "attempt.finished",
+                "fire.succeeded",
+            ]
+            progress = of(stream, fid, "fire.progress")
+            assert [p["progress"] for p in progress] == reports
+            assert [p["deadline_at"] for p in progress] == [a["deadline_at"] for a in answers]
+            assert all((p["status"], p["attempt"]) == ("running", 1) for p in progress)
+            [finished] = of(stream, fid, "attempt.finished")
+            assert (finished["status_code"], finished["outcome"]) == (202, "success")
+            for _, data in stream.events:
+                assert schema_errors(EVENT, data) == []
+
+        # and the callback, signed, carries the job's status, result and last progress
+        [cb] = await rx.wait_for(1, path="/cb", within=15)
+        body = signed_body(secret, cb)
+        assert (body["type"], body["fire_id"], body["status"]) == (
+            "fire.succeeded",
+            fid,
+            "succeeded",
+        )
+        assert body["job"] == {
+            "status": "succeeded",
+            "result": {"rows": 1000, "file": "r.csv"},
+            "progress": reports[-1],
+        }
+        assert body["response"]["status_code"] == 202
+
+
+async def test_a_silent_job_times_out_on_the_stream_and_in_its_callbacks(live: Live) -> None:
+    async with (
+        Receiver() as rx,
+        httpx.AsyncClient(base_url=live.base, timeout=30, event_hooks=HOOKS) as c,
+    ):
+        auth, key, secret = await tenant(c, live)
+        rx.script("/job", Reply(202, b"accepted"))
+        async with streaming(c, key) as stream:
+            # given a job with a 2 s timeout and no retry, which reports once, then nothing
+            msg = {
+                "target": {"url": rx.url("/job"), "job": {"timeout_seconds": 2}},
+                "retry": {"max_attempts": 1},
+                "callback_url": rx.url("/cb"),
+                "failure_callback_url": rx.url("/fcb"),
+            }
+            r = await c.post("/v1/messages", json=msg, headers=auth)
+            assert r.status_code == 202, r.text
+            fid = r.json()["id"]
+            [delivery] = await rx.wait_for(1, path="/job", within=15)
+            job = {"Authorization": f"Bearer {delivery.headers['cronhook-job-token']}"}
+            await until(lambda: of(stream, fid, "fire.running") != [])
+            report = {"percent": 10, "message": "started"}
+            url = delivery.headers["cronhook-job-url"] + "/progress"
+            r = await c.post(url, json=report, headers=job)
+            assert r.status_code == 200, r.text
+
+            # when its timeout passes
+            await until(lambda: "fire.failed" in stream.of(fid))
+
+            # then the stream told it in order, the end a job_timeout
+            assert lifecycle(stream, fid) == [
+                "fire.running",
+                "fire.progress",
+                "attempt.finished",
+                "fire.failed",
+            ]
+            [running] = of(stream, fid, "fire.running")
+            [progress] = of(stream, fid, "fire.progress")
+            # without a heartbeat interval, a report leaves the deadline at the timeout
+            assert progress["deadline_at"] == running["deadline_at"]
+            assert progress["progress"] == report
+            [finished] = of(stream, fid, "attempt.finished")
+            assert (finished["error"], finished["outcome"]) == ("job_timeout", "exhausted")
+            for _, data in stream.events:
+                assert schema_errors(EVENT, data) == []
+
+        # and both callbacks, signed, say it timed out, with no result and its last report
+        [cb] = await rx.wait_for(1, path="/cb", within=15)
+        [fcb] = await rx.wait_for(1, path="/fcb", within=15)
+        for request in (cb, fcb):
+            body = signed_body(secret, request)
+            assert (body["type"], body["fire_id"]) == ("fire.failed", fid)
+            assert body["job"] == {"status": "timeout", "result": None, "progress": report}
+            assert body["response"]["error"] == "job_timeout"
+            assert body["response"]["duration_ms"] >= 2000

@@ -6,6 +6,7 @@ progress, when the job completes and when it times out."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from datetime import datetime
@@ -56,6 +57,23 @@ def signed_body(secret: str, request: RecordedRequest) -> dict[str, Any]:
     return body
 
 
+async def jobs_running(c: httpx.AsyncClient, wanted: float, within: float = 15.0) -> None:
+    """Wait until the API process's /metrics says ``wanted`` jobs run (it refreshes its
+    gauges every 5 s; it never saw the job's 202, an invoker did)."""
+    seen: list[str] = []
+
+    async def poll() -> bool:
+        text = (await c.get("/metrics")).text
+        seen[:] = [x for x in text.splitlines() if x.startswith("cronhook_jobs_running ")]
+        return seen == [f"cronhook_jobs_running {wanted}"]
+
+    for _ in range(int(within * 5)):
+        if await poll():
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"cronhook_jobs_running is {seen}, not {wanted}")
+
+
 async def tenant(c: httpx.AsyncClient, live: Live) -> tuple[dict[str, str], str, str]:
     """A fresh tenant: (API auth header, API key, signing secret)."""
     admin = {"Authorization": f"Bearer {live.admin_token}"}
@@ -100,6 +118,7 @@ async def test_a_job_streams_running_then_progress_and_its_callback_has_its_resu
             )
             window = (instant(running["deadline_at"]) - instant(running["at"])).total_seconds()
             assert 29 <= window <= 30.5  # the heartbeat interval from the 202
+            await jobs_running(c, 1.0)  # the API's own gauge, read from Redis
 
             # when the job reports progress twice, then its success
             reports = [
@@ -134,6 +153,7 @@ async def test_a_job_streams_running_then_progress_and_its_callback_has_its_resu
             for _, data in stream.events:
                 assert schema_errors(EVENT, data) == []
 
+        await jobs_running(c, 0.0)
         # and the callback, signed, carries the job's status, result and last progress
         [cb] = await rx.wait_for(1, path="/cb", within=15)
         body = signed_body(secret, cb)

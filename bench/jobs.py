@@ -4,12 +4,15 @@ endpoint answering 202 and then completing as the job (one progress report, then
 the real Redis and RabbitMQ, the endpoint in its own process (bench/jobs_receiver.py).
 
 Prints: how long until every job ran (all 202s in) and until every fire was succeeded,
-counted from the instant; the Redis memory a running job costs (used_memory growth while
-they all run, and MEMORY USAGE of job hashes) and what stays after (per job); CPU seconds
-per role and of Redis over the run, per job; the load average before and after.
+counted from the instant; how many jobs the `cronhook_jobs_running` gauge counts (its
+sorted set in Redis) when all ran and after all succeeded; the Redis memory a running job
+costs (used_memory growth while they all run, and MEMORY USAGE of job hashes) and what
+stays after (per job); CPU seconds per role and of Redis over the run, per job; the load
+average before and after.
 
     .venv/bin/python bench/jobs.py                 # 10,000 jobs finishing within ~40 s
     .venv/bin/python bench/jobs.py --jobs 500 --spread 5 --json out.json
+    .venv/bin/python bench/jobs.py --jobs 50 --spread 2 --lead 5   # a smoke run
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import redis.asyncio as aioredis
 from e2e_fleet import Fleet, FleetConfig, create_tenant
 from e2e_report import load, machine
 from jobs_receiver import JobsReceiver
+
+from app.keys import Keys
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -93,6 +98,11 @@ async def attempt_errors(r: Any, prefix: str, tenant: str, ids: list[str]) -> di
     return counts
 
 
+async def counted_running(r: Any, prefix: str, tenant: str) -> int:
+    """The tenant's jobs as ``cronhook_jobs_running`` counts them (its sorted set)."""
+    return int(await r.zcard(Keys(prefix, 1).jobs_running(tenant)))
+
+
 async def job_hash_bytes(r: Any, prefix: str, tenant: str, ids: list[str]) -> float:
     sample = random.sample(ids, min(200, len(ids)))
     sizes = [await r.memory_usage(f"{prefix}:{{t:{tenant}}}:job:{fid}") or 0 for fid in sample]
@@ -124,7 +134,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             fleet._start("invoker")
         await fleet.ready()
         tenant = await create_tenant(api, fleet.admin_token)
-        lead = max(20.0, args.jobs / 150)  # creating them goes first
+        lead = args.lead or max(20.0, args.jobs / 150)  # creating them goes first
         instant = datetime.fromtimestamp(int(time.time() + lead), tz=UTC)
         job = {"timeout_seconds": args.spread * 3 + 60, "heartbeat_seconds": args.spread * 2 + 30}
         ids = await send_messages(
@@ -147,6 +157,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         mem_running, _ = await redis_stats(r)
         per_hash = await job_hash_bytes(r, fleet.prefix, tenant["id"], ids)
         counts_running = await statuses(r, fleet.prefix, tenant["id"], ids)
+        gauge_running = await counted_running(r, fleet.prefix, tenant["id"])
 
         async def all_done() -> bool:
             counts = await statuses(r, fleet.prefix, tenant["id"], ids)
@@ -154,6 +165,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         done_at = await wait_for(all_done, args.spread + 120, "all succeeded")
         mem_done, rcpu1 = await redis_stats(r)
+        gauge_after = await counted_running(r, fleet.prefix, tenant["id"])
         cpu1 = {name: cpu_seconds(pid) for name, pid in pids.items()}
         deliveries, completed, other, errors, pairs = receiver.stats()
         attempts = await attempt_errors(r, fleet.prefix, tenant["id"], ids)
@@ -165,6 +177,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "all_running_after_s": round(running_at - at, 2),
             "all_succeeded_after_s": round(done_at - at, 2),
             "running_when_all_delivered": counts_running.get("running", 0),
+            "gauge_running_when_all_delivered": gauge_running,
+            "gauge_running_after": gauge_after,
             "deliveries": deliveries,
             "distinct_fire_attempts_delivered": pairs,
             "attempts_recorded_by_error": attempts,
@@ -196,6 +210,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--spread", type=float, default=40.0, help="jobs end within this (s)")
     parser.add_argument("--invokers", type=int, default=2)
+    parser.add_argument(
+        "--lead", type=float, default=0.0, help="s from start to the instant (0: by --jobs)"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     result = asyncio.run(run(args))

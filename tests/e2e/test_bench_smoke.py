@@ -1,9 +1,11 @@
-"""bench/e2e.py at tiny sizes, so the benchmark cannot rot: it runs the real processes on
-the real services, and every case delivers every fire. No figure is asserted."""
+"""bench/e2e.py, bench/bulk_import.py and bench/jobs.py at tiny sizes, so the benchmarks
+cannot rot: they run the real processes on the real services, and every case delivers
+every fire. No figure is asserted."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -48,3 +50,27 @@ def test_the_bulk_import_benchmark_runs_both_paths(redis_url: str, amqp_url: str
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-2000:]
     last = done.stdout.strip().splitlines()[-1]
     assert last.startswith("median of 1: one at a time") and "bulk/single" in last
+
+
+def test_the_jobs_benchmark_runs_every_job_to_success(
+    redis_url: str, amqp_url: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "jobs.json"
+    cmd = [sys.executable, "bench/jobs.py", "--jobs", "40", "--spread", "6", "--lead", "6"]
+    cmd += ["--json", str(out)]
+    env = {**os.environ, "CRONHOOK_BENCH_REDIS_URL": redis_url}
+    env["CRONHOOK_BENCH_AMQP_URL"] = amqp_url
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=150, env=env)
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-2000:]
+    assert "all_succeeded_after_s" in done.stdout
+    result = json.loads(out.read_text())
+    # every job delivered once per attempt, completed, recorded without an error
+    assert result["distinct_fire_attempts_delivered"] == 40
+    assert result["attempts_recorded_by_error"] == {"ok": 40}
+    assert result["completions_200"] >= 40 and result["report_errors"] == 0
+    # the running-jobs gauge counted the jobs running (none can end in the first 2 s of
+    # its 6 s spread, so both are read before any completion), and none after
+    assert result["gauge_running_when_all_delivered"] == result["running_when_all_delivered"]
+    assert result["gauge_running_after"] == 0
+    assert set(result["cpu_ms_per_job"]) >= {"dispatcher-1", "invoker-2", "redis"}
+    assert result["load_before"] and result["machine"]["cpus"]

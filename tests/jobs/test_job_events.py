@@ -117,7 +117,7 @@ async def test_a_job_streams_running_then_progress_and_its_callback_has_its_resu
                 None,
             )
             window = (instant(running["deadline_at"]) - instant(running["at"])).total_seconds()
-            assert 29 <= window <= 30.5  # the heartbeat interval from the 202
+            assert 25 <= window <= 30  # the heartbeat interval from the 202
             await jobs_running(c, 1.0)  # the API's own gauge, read from Redis
 
             # when the job reports progress twice, then its success

@@ -122,11 +122,6 @@ class Keys:
         ``job_id`` names the delivery: a fire id (a shard of a fan-out adds its index)."""
         return f"{self._t(tenant_id)}:job:{job_id}"
 
-    def jobs_running(self, tenant_id: str) -> str:
-        """zset: the tenant's long jobs running now (state ``running``), job id -> the
-        attempt's total timeout (ms); kept by the ``job_*.lua`` scripts."""
-        return f"{self._t(tenant_id)}:jobsrun"
-
     def rate(self, tenant_id: str) -> str:
         """string with expiry: the tenant's GCRA theoretical arrival time (ms, float)."""
         return f"{self._t(tenant_id)}:rate"
@@ -134,6 +129,11 @@ class Keys:
     def slots(self, tenant_id: str) -> str:
         """zset: the tenant's deliveries in flight, marker token -> slot expiry (ms)."""
         return f"{self._t(tenant_id)}:slots"
+
+    def jobs_running(self, tenant_id: str) -> str:
+        """zset: the tenant's long jobs running now (state ``running``), job id -> the
+        attempt's total timeout (ms); kept by the ``job_*.lua`` scripts."""
+        return f"{self._t(tenant_id)}:jobsrun"
 
     def active_fire(self, tenant_id: str, schedule_id: str) -> str:
         """string with expiry: the fire of a schedule still being delivered (overlap

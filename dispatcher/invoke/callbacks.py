@@ -15,9 +15,7 @@ The body (JSON)::
      "scheduled_at": "<RFC 3339>", "status": "succeeded" | "failed", "attempt": <n>,
      "replay": <bool>,
      "response": {"status_code": <int|null>, "error": <str|null>, "duration_ms": <float>,
-                  "body": "<excerpt>"},
-     "job": {"status": ..., "result": <the result document|null>,
-             "progress": <the last progress report|null>}}   # a long job's fire only
+                  "body": "<excerpt>"}}
 """
 
 from __future__ import annotations
@@ -61,8 +59,7 @@ def callback_body(
     replay: bool = False,
     job: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``job``: a long job's outcome (its status, result document and last progress
-    report), sent as ``job``."""
+    """``job``: a long job's outcome (its status and result document), sent as ``job``."""
     body = {
         "type": f"fire.{status}",
         "fire_id": fire.id,

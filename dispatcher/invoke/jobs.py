@@ -152,6 +152,7 @@ class JobSide:
         inv, now = self._inv, _now_ms()
         result = job_result(state)
         decision = inv.decision(fire, msg, job_outcome(state), now, None)
+        # the callbacks' ``job`` (docs/jobs.md): status, result document, last progress report
         job_view: dict[str, Any] = {
             "status": state.state,
             "result": state.result,

@@ -43,15 +43,6 @@ def test_the_end_to_end_benchmark_runs_and_loses_nothing(
     assert result["machine"]["cpus"] and result["load_before"]
 
 
-def test_the_bulk_import_benchmark_runs_both_paths(redis_url: str, amqp_url: str) -> None:
-    cmd = [sys.executable, "bench/bulk_import.py", "--count", "60", "--runs", "1"]
-    cmd += ["--redis-url", redis_url, "--amqp-url", amqp_url]
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-2000:]
-    last = done.stdout.strip().splitlines()[-1]
-    assert last.startswith("median of 1: one at a time") and "bulk/single" in last
-
-
 def test_the_jobs_benchmark_runs_every_job_to_success(
     redis_url: str, amqp_url: str, tmp_path: Path
 ) -> None:
@@ -74,3 +65,12 @@ def test_the_jobs_benchmark_runs_every_job_to_success(
     assert result["gauge_running_after"] == 0
     assert set(result["cpu_ms_per_job"]) >= {"dispatcher-1", "invoker-2", "redis"}
     assert result["load_before"] and result["machine"]["cpus"]
+
+
+def test_the_bulk_import_benchmark_runs_both_paths(redis_url: str, amqp_url: str) -> None:
+    cmd = [sys.executable, "bench/bulk_import.py", "--count", "60", "--runs", "1"]
+    cmd += ["--redis-url", redis_url, "--amqp-url", amqp_url]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-2000:]
+    last = done.stdout.strip().splitlines()[-1]
+    assert last.startswith("median of 1: one at a time") and "bulk/single" in last

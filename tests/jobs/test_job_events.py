@@ -2,12 +2,14 @@
 invoker) and the real Redis and RabbitMQ: the event stream (``GET /v1/events``) carries
 ``fire.running`` and then ``fire.progress`` with the fields docs/jobs.md promises, and the
 outcome callbacks, signed like any webhook, carry the job's status, result and last
-progress, when the job completes and when it times out."""
+progress, when the job completes and when it times out; the API's ``cronhook_jobs_running``
+counts the jobs an invoker started, on a single Redis and on a Redis Cluster."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -19,6 +21,10 @@ from standardwebhooks.webhooks import Webhook
 from tests.api.conftest import check_response
 from tests.api.live import UNLIMITED, Live, live_api
 from tests.api.sse import Stream, streaming, until
+from tests.e2e.procs import base_env, fleet, wait_http
+from tests.e2e.rig import FAST
+from tests.e2e.services import redis_cluster
+from tests.e2e.test_processes import _delete_queues
 from tests.receiver import Receiver, RecordedRequest, Reply
 from tests.spec import schema_errors
 
@@ -225,3 +231,69 @@ async def test_a_silent_job_times_out_on_the_stream_and_in_its_callbacks(live: L
             assert body["job"] == {"status": "timeout", "result": None, "progress": report}
             assert body["response"]["error"] == "job_timeout"
             assert body["response"]["duration_ms"] >= 2000
+
+
+async def test_jobs_on_a_redis_cluster_are_counted_across_slots_and_complete(
+    amqp_url: str, prefix: str, queue_name: str, free_port: int
+) -> None:
+    async with redis_cluster(3) as nodes:
+        base = f"http://127.0.0.1:{free_port}"
+        env = base_env(
+            CRONHOOK_REDIS_URL=f"redis+cluster://127.0.0.1:{nodes[0].port}",
+            CRONHOOK_AMQP_URL=amqp_url,
+            CRONHOOK_PREFIX=prefix,
+            CRONHOOK_QUEUE=queue_name,
+            CRONHOOK_ADMIN_TOKEN=secrets.token_urlsafe(16),
+            CRONHOOK_PORT=str(free_port),
+            CRONHOOK_PUBLIC_URL=base,
+            CRONHOOK_ALLOW_PRIVATE_TARGETS="true",
+            **FAST,
+        )
+        try:
+            async with (
+                fleet(env) as f,
+                Receiver() as rx,
+                httpx.AsyncClient(base_url=base, timeout=10, event_hooks=HOOKS) as c,
+            ):
+                # given the roles on a three-master cluster, and a job of each of three
+                # tenants (three hash slots) whose endpoint answers 202
+                api_proc = f.start("api")
+                f.start("dispatcher")
+                f.start("invoker")
+                await wait_http(f"{base}/healthz", proc=api_proc)
+                admin = {"Authorization": f"Bearer {env['CRONHOOK_ADMIN_TOKEN']}"}
+                rx.script("/job", *[Reply(202, b"accepted")] * 3)
+                fires = []
+                for n in range(3):
+                    r = await c.post("/v1/tenants", json={"name": f"t{n}"}, headers=admin)
+                    auth = {"Authorization": f"Bearer {r.json()['api_key']}"}
+                    msg = {"target": {"url": rx.url("/job"), "job": {"timeout_seconds": 60}}}
+                    r = await c.post("/v1/messages", json=msg, headers=auth)
+                    assert r.status_code == 202, r.text
+                    fires.append((auth, r.json()["id"]))
+                deliveries = await rx.wait_for(3, path="/job", within=20)
+
+                # then the API counts the three running
+                await jobs_running(c, 3.0)
+
+                # when each job reports and completes
+                for d in deliveries:
+                    job = {"Authorization": f"Bearer {d.headers['cronhook-job-token']}"}
+                    url = d.headers["cronhook-job-url"]
+                    r = await c.post(f"{url}/progress", json={"percent": 50}, headers=job)
+                    assert r.status_code == 200, r.text
+                    r = await c.post(f"{url}/complete", json={"status": "succeeded"}, headers=job)
+                    assert r.status_code == 200, r.text
+
+                # then every fire succeeded and none is counted as running
+                for auth, fid in fires:
+                    for _ in range(100):
+                        view = (await c.get(f"/v1/fires/{fid}", headers=auth)).json()
+                        if view["status"] == "succeeded":
+                            break
+                        await asyncio.sleep(0.1)
+                    assert view["status"] == "succeeded", view
+                    assert view["job"]["heartbeats"] == 1
+                await jobs_running(c, 0.0)
+        finally:
+            await _delete_queues(amqp_url, queue_name)

@@ -112,3 +112,63 @@ async def test_a_non_202_answer_closes_the_attempt_for_reports(store: Store) -> 
     token = await _started(store)
     assert (await store.jobs.answer(T, REF, 1, "owner", 200, "ok", 1500))[0] == "closed"
     assert await _complete(store, token, "succeeded", 1600, "d") == "late"
+
+
+async def test_a_job_counts_as_running_from_its_202_until_its_outcome_or_next_attempt(
+    store: Store,
+) -> None:
+    jobs, other = store.jobs, JobRef("fire_b")
+    # a 202 counts the job; progress keeps it counted; its completion ends the count
+    token = await _started(store)
+    assert await jobs.running(1400) == 0  # delivering is not running
+    await jobs.answer(T, REF, 1, "owner", 202, "", 1500)
+    assert await jobs.running(1600) == 1
+    parsed = parse_token(token)
+    assert parsed is not None
+    assert (await jobs.report(REF, parsed, "progress", 2000, "{}")).answer == "ok"
+    assert await jobs.running(2100) == 1
+    assert await _complete(store, token, "succeeded", 2200, "d") == "ended"
+    assert await _complete(store, token, "succeeded", 2300, "d") == "same"
+    assert await jobs.running(2400) == 0
+    # another fire's job, of another tenant: counted apart, ended by its watch's timeout
+    await store.client.hset(store.keys.fire("ten_b", other.fire_id), "status", "delivering")
+    tb = mint_token("ten_b", 1)
+    assert await jobs.start("ten_b", other, 1, token_hash(tb), 3000, JobSettings(10, 2)) == "go"
+    await jobs.answer("ten_b", other, 1, "owner", 202, "", 3000)
+    assert await jobs.running(3100) == 1
+    assert (await jobs.check("ten_b", other, 1, 5100))[0] == "ended"  # past 3000 + 2 s
+    assert await jobs.running(5200) == 0
+
+
+async def test_a_report_that_times_a_job_out_or_a_new_attempt_ends_its_count(
+    store: Store,
+) -> None:
+    jobs = store.jobs
+    token = await _started(store)
+    await jobs.answer(T, REF, 1, "owner", 202, "", 1500)
+    parsed = parse_token(token)
+    assert parsed is not None
+    late = await jobs.report(REF, parsed, "progress", 3600, "{}")  # past 1500 + 2 s
+    assert (late.answer, late.timed_out) == ("late", True)
+    assert await jobs.running(3700) == 0
+    # the next attempt runs: counted once, not beside the old one
+    t2 = token_hash(mint_token(T, 2))
+    assert await jobs.start(T, REF, 2, t2, 4000, JobSettings(10, 2)) == "go"
+    await jobs.answer(T, REF, 2, "owner", 202, "", 4100)
+    assert await jobs.running(4200) == 1
+    # the same attempt delivered again (its invoker died): delivering, not running, until
+    # its 202; another answer to it then (a stalled first invoker's) closes it, uncounted
+    again = token_hash(mint_token(T, 2))
+    assert await jobs.start(T, REF, 2, again, 4300, JobSettings(10, 2)) == "go"
+    assert await jobs.running(4400) == 0
+    await jobs.answer(T, REF, 2, "owner", 202, "", 4500)
+    assert await jobs.running(4600) == 1
+    assert (await jobs.answer(T, REF, 2, "owner", 500, "", 4700))[0] == "closed"
+    assert await jobs.running(4800) == 0
+
+
+async def test_a_job_that_completes_before_its_202_never_counts(store: Store) -> None:
+    token = await _started(store)
+    assert await _complete(store, token, "succeeded", 1200, "d") == "ended"
+    assert (await store.jobs.answer(T, REF, 1, "owner", 202, "", 1300))[0] == "ended"
+    assert await store.jobs.running(1400) == 0

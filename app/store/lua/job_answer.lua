@@ -14,7 +14,8 @@
 -- {'ended'}: the job reported its completion before the answer came: that outcome stands
 --   (settle it next); the marker and the slot are freed.
 -- {'closed'}: any other answer: the attempt ends the usual way (fire_finish.lua) and later
---   reports for it answer 409.
+--   reports for it answer 409; it is not counted as running (even if an earlier answer was a
+--   202: a stalled invoker's, whose in-flight marker had lapsed).
 -- {'stale'}: the job hash is at another attempt (nothing changed).
 local n = tonumber(ARGV[1])
 if tonumber(redis.call('HGET', KEYS[1], 'attempt') or '0') ~= n then return {'stale'} end
@@ -32,6 +33,7 @@ if st == 'succeeded' or st == 'failed' or st == 'timeout' then
 end
 if ARGV[6] ~= '1' or st ~= 'delivering' then
   redis.call('HSET', KEYS[1], 'state', 'closed')
+  redis.call('ZREM', KEYS[5], ARGV[7])
   return {'closed'}
 end
 local now = tonumber(ARGV[5])

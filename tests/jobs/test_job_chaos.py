@@ -126,6 +126,17 @@ async def _deadlines(server: RedisServer, keys: Keys, tenant: str, ids: list[str
         await r.aclose()
 
 
+async def _counted(server: RedisServer, keys: Keys, tenant: str) -> list[str]:
+    """The tenant's jobs counted as running (``cronhook_jobs_running``)."""
+    import redis.asyncio as aioredis
+
+    r = aioredis.Redis.from_url(server.url, decode_responses=True)
+    try:
+        return list(await r.zrange(keys.jobs_running(tenant), 0, -1))
+    finally:
+        await r.aclose()
+
+
 async def test_jobs_survive_kill_9_of_every_role_and_a_redis_restart(
     aof: RedisServer, amqp_url: str, prefix: str, queue_name: str, free_port: int
 ) -> None:
@@ -207,6 +218,7 @@ async def test_jobs_survive_kill_9_of_every_role_and_a_redis_restart(
                 if all(x["status"] in ("succeeded", "failed") for x in fires):
                     break
                 await asyncio.sleep(0.5)
+            counted = await _counted(aof, keys, tenant["id"])
             stop.set()
             await driving
     finally:
@@ -214,6 +226,7 @@ async def test_jobs_survive_kill_9_of_every_role_and_a_redis_restart(
         await _delete_queues(amqp_url, queue_name)
     statuses = [x["status"] for x in fires]
     assert statuses == ["succeeded"] * JOBS, {s: statuses.count(s) for s in set(statuses)}
+    assert counted == []  # none still counted as running, after every kill
     for x in fires:
         numbers = [a["number"] for a in x["attempts"]]
         assert len(numbers) == len(set(numbers)), (x["id"], numbers)

@@ -5,9 +5,10 @@ the real Redis and RabbitMQ, the endpoint in its own process (bench/jobs_receive
 
 Prints: how long until every job ran (all 202s in) and until every fire was succeeded,
 counted from the instant; how many jobs the `cronhook_jobs_running` gauge counts (its
-sorted set in Redis) when all ran and after all succeeded; the Redis memory a running job
-costs (used_memory growth while they all run, and MEMORY USAGE of job hashes) and what
-stays after (per job); CPU seconds per role and of Redis over the run, per job; the load
+sorted set in Redis, and the set's bytes per job) when all ran and after all succeeded;
+the Redis memory a running job costs (used_memory growth while they all run, and MEMORY
+USAGE of job hashes) and what stays after (per job); CPU seconds per role and of Redis
+over the run, per job (Redis's own figures count every client of that Redis); the load
 average before and after.
 
     .venv/bin/python bench/jobs.py                 # 10,000 jobs finishing within ~40 s
@@ -98,9 +99,11 @@ async def attempt_errors(r: Any, prefix: str, tenant: str, ids: list[str]) -> di
     return counts
 
 
-async def counted_running(r: Any, prefix: str, tenant: str) -> int:
-    """The tenant's jobs as ``cronhook_jobs_running`` counts them (its sorted set)."""
-    return int(await r.zcard(Keys(prefix, 1).jobs_running(tenant)))
+async def counted_running(r: Any, prefix: str, tenant: str) -> tuple[int, int]:
+    """The tenant's jobs as ``cronhook_jobs_running`` counts them (its sorted set), and
+    the set's bytes (MEMORY USAGE)."""
+    key = Keys(prefix, 1).jobs_running(tenant)
+    return int(await r.zcard(key)), int(await r.memory_usage(key, samples=0) or 0)
 
 
 async def job_hash_bytes(r: Any, prefix: str, tenant: str, ids: list[str]) -> float:
@@ -157,7 +160,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         mem_running, _ = await redis_stats(r)
         per_hash = await job_hash_bytes(r, fleet.prefix, tenant["id"], ids)
         counts_running = await statuses(r, fleet.prefix, tenant["id"], ids)
-        gauge_running = await counted_running(r, fleet.prefix, tenant["id"])
+        gauge_running, gauge_bytes = await counted_running(r, fleet.prefix, tenant["id"])
 
         async def all_done() -> bool:
             counts = await statuses(r, fleet.prefix, tenant["id"], ids)
@@ -165,7 +168,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         done_at = await wait_for(all_done, args.spread + 120, "all succeeded")
         mem_done, rcpu1 = await redis_stats(r)
-        gauge_after = await counted_running(r, fleet.prefix, tenant["id"])
+        gauge_after, _ = await counted_running(r, fleet.prefix, tenant["id"])
         cpu1 = {name: cpu_seconds(pid) for name, pid in pids.items()}
         deliveries, completed, other, errors, pairs = receiver.stats()
         attempts = await attempt_errors(r, fleet.prefix, tenant["id"], ids)
@@ -179,6 +182,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "running_when_all_delivered": counts_running.get("running", 0),
             "gauge_running_when_all_delivered": gauge_running,
             "gauge_running_after": gauge_after,
+            "gauge_set_bytes_per_running_job": round(gauge_bytes / max(1, gauge_running)),
             "deliveries": deliveries,
             "distinct_fire_attempts_delivered": pairs,
             "attempts_recorded_by_error": attempts,

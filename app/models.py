@@ -208,7 +208,7 @@ class Target:
 
     def encoded_body(self) -> tuple[bytes, str | None]:
         """The bytes sent and the Content-Type they carry."""
-        if self.body is None:
+        if self.body is None or self.body == "":
             return b"", self.content_type
         if isinstance(self.body, str):
             return self.body.encode(), self.content_type or "text/plain; charset=utf-8"

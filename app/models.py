@@ -302,6 +302,10 @@ class Attempt:
         return dict(vars(self))  # every field a plain value: asdict's deep copy is not needed
 
 
+FIRE_RECORD_VERSION = "1"
+"""The format of a fire record (a Redis hash), written in its ``v`` field."""
+
+
 @dataclass(frozen=True)
 class Fire:
     id: str
@@ -351,7 +355,10 @@ class Fire:
                        failure_callback_url=s.failure_callback_url, **rest)  # fmt: skip
 
     def to_record(self) -> dict[str, str]:
-        """The Redis hash fields of a new fire record."""
+        """The Redis hash fields of a new fire record, with its format version ``v`` (a
+        record without one is version 1). Target and retry settings are stored whole, so a
+        changed default never changes a stored fire; readers ignore fields they do not
+        know (``from_record``)."""
         optional = {
             k: str(v)
             for k, v in (
@@ -362,6 +369,7 @@ class Fire:
             if v
         }
         return optional | {
+            "v": FIRE_RECORD_VERSION,
             "id": self.id,
             "tenant_id": self.tenant_id,
             "schedule_id": self.schedule_id or "",

@@ -19,6 +19,7 @@ from app.api import create_app
 from app.bus.base import Bus
 from app.bus.memory import MemoryBus
 from app.bus.rabbitmq import RabbitBus
+from app.errors import BusUnavailable
 from app.settings import Settings
 from app.store import Store
 from dispatcher.dispatch.dispatcher import Dispatcher
@@ -152,3 +153,28 @@ async def test_the_console_shows_queue_and_time_index_depth_and_dead_letters(
 
 async def _equals(depth: Any, want: int) -> bool:
     return bool(await depth == want)
+
+
+async def test_the_fleet_page_says_the_queue_is_unreachable_instead_of_failing(
+    store: Store,
+) -> None:
+    down = RabbitBus("amqp://guest:guest@127.0.0.1:9/", "cronhook.test.down")
+    with pytest.raises(BusUnavailable):
+        await down.start()  # nothing listens there: the broker is down
+    settings = Settings(admin_token=ADMIN_TOKEN, allow_private_targets=True)
+    app = create_app(store, settings, bus=down)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as api:
+        t = await onboard(api, "a")
+        body = {"name": "s", "cron": "0 0 1 1 *", "target": {"url": CLOSED}}
+        assert (await api.post("/v1/schedules", json=body, headers=t.auth)).status_code == 201
+        page = Browser(api)
+        link = (await api.post("/v1/admin/console-links", headers=ADMIN)).json()["url"]
+        assert (await page.open(link)).status_code == 303
+        answers = [await page.get("/console/fleet"), await page.get("/console/fleet?partial=1")]
+
+    for r in answers:
+        assert r.status_code == 200, r.text
+        assert _dd(r.text, "Time index depth") == 1
+        assert "<dt>Queue depth</dt><dd>unreachable</dd>" in r.text
+        assert "<dt>Queue dead letters</dt><dd>unreachable</dd>" in r.text

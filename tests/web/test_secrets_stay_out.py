@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -19,13 +18,14 @@ import httpx
 import pytest
 
 from app.logs import JsonFormatter
-from tests.conftest import delete_prefix
-from tests.e2e.procs import Fleet, base_env, fleet, wait_http
-from tests.e2e.test_processes import _delete_queues
+from tests.e2e import test_processes
+from tests.e2e.procs import Fleet, wait_http
 from tests.web.conftest import ADMIN
 
 _LINK = re.compile(r'(?:href|src|action)="([^"]*)"')
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+# tests/e2e's fleet on the real services (its env, its cleanup), as a fixture here too
+e2e_fleet = test_processes.real_fleet
 PORTAL_PAGES = ("/portal", "/portal/messages", "/portal/events", "/portal/signing-secret")
 
 
@@ -171,39 +171,22 @@ async def test_no_secret_in_a_log_record_or_a_url_in_process(
     assert_no_secret_in_urls(found, seen)
 
 
-@pytest.fixture
-async def api_process(
-    redis_url: str, amqp_url: str, prefix: str, queue_name: str, free_port: int
-) -> AsyncIterator[Fleet]:
-    env = base_env(
-        CRONHOOK_REDIS_URL=redis_url,
-        CRONHOOK_AMQP_URL=amqp_url,
-        CRONHOOK_PREFIX=prefix,
-        CRONHOOK_QUEUE=queue_name,
-        CRONHOOK_ADMIN_TOKEN=secrets.token_urlsafe(24),
-        CRONHOOK_PORT=str(free_port),
-        CRONHOOK_LOG_LEVEL="DEBUG",
-    )
-    async with fleet(env) as f:
-        yield f
-    await delete_prefix(redis_url, prefix)
-    await _delete_queues(amqp_url, queue_name)
-
-
 @pytest.mark.external_service
 @pytest.mark.e2e
-async def test_no_secret_in_the_api_process_output(api_process: Fleet) -> None:
-    base = f"http://127.0.0.1:{api_process.env['CRONHOOK_PORT']}"
-    proc = api_process.start("api")
+async def test_no_secret_in_the_api_process_output(e2e_fleet: Fleet) -> None:
+    env = e2e_fleet.env
+    env["CRONHOOK_LOG_LEVEL"] = "DEBUG"
+    base = f"http://127.0.0.1:{env['CRONHOOK_PORT']}"
+    proc = e2e_fleet.start("api")
     await wait_http(f"{base}/healthz", proc=proc)
-    admin = {"Authorization": f"Bearer {api_process.env['CRONHOOK_ADMIN_TOKEN']}"}
+    admin = {"Authorization": f"Bearer {env['CRONHOOK_ADMIN_TOKEN']}"}
 
     def client(seen: Seen | None) -> httpx.AsyncClient:
         hooks = {"response": [seen.response]} if seen else {}
         return httpx.AsyncClient(base_url=base, event_hooks=hooks, timeout=10)
 
     found, seen = await walk(client, admin)
-    assert await api_process.stop(proc) == 0
+    assert await e2e_fleet.stop(proc) == 0
     output = proc.output()
 
     assert '"level": "debug"' in output  # it did log, at DEBUG

@@ -12,7 +12,7 @@ import httpx
 
 from app.models import parse_rfc3339
 from app.store import Store
-from tests.web.conftest import Browser, Tenant
+from tests.web.conftest import Browser, Tenant, onboard
 
 HOOK = "http://127.0.0.1:9/hook"
 
@@ -138,3 +138,20 @@ async def test_a_one_off_message_is_sent_and_its_fire_exists(
     assert stored.target.method == "PUT" and stored.target.body == {"n": 7}
     assert stored.target.headers == {"X-Note": "one-off"}
     assert r.text.count('value="http://127.0.0.1:9/hook"') == 0  # the form starts blank again
+
+
+async def test_trigger_and_resume_of_another_tenants_schedule_do_nothing(
+    api: httpx.AsyncClient, browser: Browser, tenant: Tenant
+) -> None:
+    other = await onboard(api, "b")
+    sid = await _schedule(api, other, paused=True)
+    await browser.get("/portal")
+
+    answers = [
+        await browser.post(f"/portal/schedules/{sid}/trigger"),
+        await browser.post(f"/portal/schedules/{sid}/resume"),
+    ]
+
+    assert [r.status_code for r in answers] == [404, 404]
+    assert await _fires(api, other, sid) == []
+    assert (await api.get(f"/v1/schedules/{sid}", headers=other.auth)).json()["paused"] is True

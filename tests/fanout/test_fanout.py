@@ -1,0 +1,242 @@
+"""Fan-out end to end on the real Redis and RabbitMQ (docs/fanout.md): a message with
+``fanout`` through the API, its shards delivered by the invoker to a loopback receiver,
+their outcomes gathered on the parent."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from typing import Any
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from app.fanout import parent_of
+from app.models import Tenant
+from tests.jobs.rig import JobRig
+from tests.receiver import RecordedRequest, Reply
+
+pytestmark = pytest.mark.external_service
+
+FAST = {"max_attempts": 4, "min_backoff_seconds": 0.2, "max_backoff_seconds": 0.4}
+ONE_TRY = {"max_attempts": 1}
+
+
+def auth(rig: JobRig, tenant: Tenant) -> dict[str, str]:
+    return {"Authorization": f"Bearer {rig.keys[tenant.id]}"}
+
+
+async def send(rig: JobRig, tenant: Tenant, path: str, **body: Any) -> str:
+    """POST /v1/messages to ``path`` of the receiver; the parent's id."""
+    doc = {"target": {"url": rig.receiver.url(path)}, "retry": FAST, **body}
+    r = await rig.api.post("/v1/messages", json=doc, headers=auth(rig, tenant))
+    assert r.status_code == 202, r.text
+    fid: str = r.json()["id"]
+    return fid
+
+
+async def shards(rig: JobRig, tenant: Tenant, fid: str, limit: int = 100) -> list[dict[str, Any]]:
+    """Every shard of ``fid`` through GET /v1/fires/{id}/shards, page by page."""
+    out: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": limit} | ({"cursor": cursor} if cursor else {})
+        r = await rig.api.get(f"/v1/fires/{fid}/shards", params=params, headers=auth(rig, tenant))
+        assert r.status_code == 200, r.text
+        out += r.json()["items"]
+        cursor = r.json()["next_cursor"]
+        if cursor is None:
+            return out
+
+
+def ids_by_shard(hits: list[RecordedRequest]) -> dict[int, set[str]]:
+    """Shard index (from the cronhook-shard header) -> the webhook-ids it arrived with."""
+    out: dict[int, set[str]] = {}
+    for h in hits:
+        index = int(h.headers["cronhook-shard"].split("/")[0])
+        out.setdefault(index, set()).add(h.headers["webhook-id"])
+    return out
+
+
+async def test_one_shard_is_delivered_signed_and_gathered(rig: JobRig) -> None:
+    tenant = await rig.tenant()
+    fid = await send(rig, tenant, "/one", fanout={"shards": 1})
+
+    await rig.status(tenant, fid, "succeeded")
+    [hit] = rig.receiver.requests_to("/one")
+    # the shard's identity: webhook-id, header and body, under the signature
+    assert hit.headers["webhook-id"] == f"{fid}u0" and parent_of(f"{fid}u0") == (fid, 0)
+    assert hit.headers["cronhook-shard"] == "0/1"
+    Webhook(tenant.secrets[0].secret).verify(hit.body, dict(hit.headers))
+    body = json.loads(hit.body)
+    assert body["fire_id"] == f"{fid}u0"
+    assert body["shard"] == {"index": 0, "count": 1, "parent_id": fid}
+    view = await rig.view(tenant, fid)
+    assert view["fanout"] == {"shards": 1, "max_failed_shards": 0, "made": 1, "succeeded": 1,
+                              "failed": 0, "open": 0}  # fmt: skip
+    assert view["attempts"] == []
+    shard = await rig.view(tenant, f"{fid}u0")
+    assert shard["shard"] == {"parent_id": fid, "index": 0, "count": 1, "params": None}
+    [listed] = await shards(rig, tenant, fid)
+    assert listed["id"] == f"{fid}u0" and listed["status"] == "succeeded"
+    assert listed["status_code"] == 200 and listed["response_excerpt"] == "ok"
+
+
+async def test_64_shards_with_3_failing_then_succeeding_all_arrive_once(rig: JobRig) -> None:
+    tenant = await rig.tenant()
+    # the first three requests (three different shards) fail, every other succeeds
+    rig.receiver.script("/many", Reply(503), Reply(503), Reply(503))
+    fid = await send(rig, tenant, "/many", fanout={"shards": 64})
+
+    await rig.status(tenant, fid, "succeeded", within=30)
+    hits = rig.receiver.requests_to("/many")
+    seen = ids_by_shard(hits)
+    assert sorted(seen) == list(range(64))
+    assert all(ids == {f"{fid}u{i}"} for i, ids in seen.items())  # one webhook-id each
+    assert len(hits) == 64 + 3
+    tries = Counter(int(h.headers["cronhook-shard"].split("/")[0]) for h in hits)
+    retried = [i for i, n in tries.items() if n == 2]
+    assert len(retried) == 3
+    listed = await shards(rig, tenant, fid, limit=25)
+    assert [s["index"] for s in listed] == list(range(64))
+    assert {s["status"] for s in listed} == {"succeeded"}
+    assert sorted(s["index"] for s in listed if s["attempt_count"] == 2) == sorted(retried)
+    view = await rig.view(tenant, fid)
+    assert (view["fanout"]["succeeded"], view["fanout"]["failed"], view["fanout"]["open"]) == (
+        64,
+        0,
+        0,
+    )
+
+
+async def test_a_shard_failing_for_good_fails_the_parent_with_one_callback(
+    rig: JobRig,
+) -> None:
+    tenant = await rig.tenant()
+    rig.receiver.script("/bad", Reply(500))
+    fid = await send(
+        rig,
+        tenant,
+        "/bad",
+        retry=ONE_TRY,
+        fanout={"shards": 4},
+        callback_url=rig.receiver.url("/cb"),
+    )
+
+    await rig.status(tenant, fid, "failed")
+    [cb] = await rig.receiver.wait_for(1, path="/cb")
+    body = json.loads(cb.body)
+    assert body["type"] == "fire.failed" and body["fire_id"] == fid
+    assert body["fanout"] == {"shards": 4, "max_failed_shards": 0, "made": 4, "succeeded": 3,
+                              "failed": 1, "open": 0}  # fmt: skip
+    failed = [s for s in await shards(rig, tenant, fid) if s["status"] == "failed"]
+    assert len(failed) == 1 and failed[0]["status_code"] == 500
+    dead = await rig.api.get("/v1/dead-letters", headers=auth(rig, tenant))
+    assert fid in [f["id"] for f in dead.json()["items"]]
+    await asyncio.sleep(0.5)
+    assert len(rig.receiver.requests_to("/cb")) == 1  # shards send no callbacks of their own
+
+
+async def test_max_failed_shards_lets_the_parent_succeed(rig: JobRig) -> None:
+    tenant = await rig.tenant()
+    rig.receiver.script("/some", Reply(500), Reply(500))
+    fan = {"shards": 5, "max_failed_shards": 2}
+    fid = await send(rig, tenant, "/some", retry=ONE_TRY, fanout=fan)
+
+    await rig.status(tenant, fid, "succeeded")
+    view = await rig.view(tenant, fid)
+    assert (view["fanout"]["succeeded"], view["fanout"]["failed"]) == (3, 2)
+
+
+async def test_each_shard_gets_its_params_merged_into_the_body(rig: JobRig) -> None:
+    tenant = await rig.tenant()
+    params = [{"region": r} for r in ("eu", "us", "ap")]
+    doc = {"url": rig.receiver.url("/p"), "body": {"report": "nightly", "shard": "mine"}}
+    r = await rig.api.post(
+        "/v1/messages",
+        json={"target": doc, "fanout": {"params": params}},
+        headers=auth(rig, tenant),
+    )
+    assert r.status_code == 202, r.text
+    fid = r.json()["id"]
+
+    await rig.status(tenant, fid, "succeeded")
+    bodies = {}
+    for hit in rig.receiver.requests_to("/p"):
+        Webhook(tenant.secrets[0].secret).verify(hit.body, dict(hit.headers))
+        bodies[hit.headers["webhook-id"]] = json.loads(hit.body)
+    assert bodies == {
+        f"{fid}u{i}": {
+            "report": "nightly",
+            "shard": {"index": i, "count": 3, "parent_id": fid},
+            "params": params[i],
+        }
+        for i in range(3)
+    }
+
+
+async def test_a_long_job_shard_completes_through_its_job_url(rig: JobRig) -> None:
+    tenant = await rig.tenant()
+    rig.receiver.script("/job", Reply(202, b"accepted"), Reply(202, b"accepted"))
+    target = {"url": rig.receiver.url("/job"), "job": {"timeout_seconds": 30}}
+    r = await rig.api.post(
+        "/v1/messages", json={"target": target, "fanout": {"shards": 2}}, headers=auth(rig, tenant)
+    )
+    assert r.status_code == 202, r.text
+    fid = r.json()["id"]
+
+    for n in (1, 2):
+        d = await rig.delivery(n)
+        assert d.url.endswith(f"/v1/fires/{d.fire_id}/job") and parent_of(d.fire_id)
+        await rig.status(tenant, d.fire_id, "running")
+    assert (await rig.view(tenant, fid))["status"] == "running"
+    for n in (1, 2):
+        d = await rig.delivery(n)
+        index = parent_of(d.fire_id)[1]  # type: ignore[index]
+        done = await rig.report(d, "complete", {"status": "succeeded", "result": {"i": index}})
+        assert done.status_code == 200, done.text
+
+    await rig.status(tenant, fid, "succeeded")
+    listed = await shards(rig, tenant, fid)
+    assert [(s["status"], s["status_code"], s["job"]) for s in listed] == [
+        ("succeeded", 202, {"state": "succeeded", "result": {"i": i}}) for i in range(2)
+    ]
+
+
+async def test_replay_of_a_parent_replays_its_failed_shards_only(rig: JobRig) -> None:
+    tenant = await rig.tenant()
+    rig.receiver.script("/r", Reply(500), Reply(500))
+    fid = await send(rig, tenant, "/r", retry=ONE_TRY, fanout={"shards": 6})
+    await rig.status(tenant, fid, "failed")
+    failed = {s["id"] for s in await shards(rig, tenant, fid) if s["status"] == "failed"}
+    assert len(failed) == 2
+
+    r = await rig.api.post(f"/v1/fires/{fid}/replay", headers=auth(rig, tenant))
+    assert r.status_code == 202, r.text
+    assert r.json()["status"] == "running" and r.json()["fanout"]["failed"] == 0
+
+    await rig.status(tenant, fid, "succeeded")
+    hits = rig.receiver.requests_to("/r")
+    assert len(hits) == 6 + 2
+    assert {h.headers["webhook-id"] for h in hits[6:]} == failed  # the failed, same ids
+    assert all(h.headers["cronhook-attempt"] == "2" for h in hits[6:])
+    again = await rig.api.post(f"/v1/fires/{fid}/replay", headers=auth(rig, tenant))
+    assert again.status_code == 409  # nothing failed any more
+
+
+async def test_replay_of_one_shard_reopens_the_parent_until_it_ends(rig: JobRig) -> None:
+    tenant = await rig.tenant()
+    fid = await send(rig, tenant, "/one-again", fanout={"shards": 3})
+    await rig.status(tenant, fid, "succeeded")
+
+    r = await rig.api.post(f"/v1/fires/{fid}u1/replay", headers=auth(rig, tenant))
+    assert r.status_code == 202, r.text
+    await rig.receiver.wait_for(4, path="/one-again")
+    await rig.status(tenant, fid, "succeeded")
+    hits = rig.receiver.requests_to("/one-again")
+    assert hits[-1].headers["webhook-id"] == f"{fid}u1"
+    assert hits[-1].headers["cronhook-attempt"] == "2"
+    view = await rig.view(tenant, fid)
+    assert (view["fanout"]["succeeded"], view["fanout"]["failed"]) == (3, 0)
+    assert len(hits) == 4

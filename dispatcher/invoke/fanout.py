@@ -1,6 +1,6 @@
 """The invoker's side of fan-out (docs/fanout.md; the records are app/store/fanout.py).
 
-Expansion: a fan-out parent's message makes one step -- ``STEP`` shard records (those that
+Expansion: a fan-out parent's message makes one step -- ``fanout_step`` shard records (those that
 exist are kept), their messages published with confirms, the cursor moved
 (``fanout_advance.lua``, which also ends the step's lease, the parent's in-flight marker)
 -- and, while shards are left to make, publishes the parent's message again for the next
@@ -31,9 +31,6 @@ if TYPE_CHECKING:
     from dispatcher.invoke.invoker import Invoker
 
 log = logging.getLogger("cronhook.invoker")
-
-STEP = 500  # shards made and published per expansion step
-
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
@@ -74,7 +71,7 @@ class FanoutSide:
         inv, fanout = self._inv, parent.fanout
         assert fanout is not None
         made = parent.gathered[0]
-        end = min(made + STEP, fanout.count)
+        end = min(made + inv.settings.fanout_step, fanout.count)
         if made < end:
             shards = [shard_fire(parent, i, _now_ms()) for i in range(made, end)]
             if await inv.store.fanout.make(parent, shards) < 0:

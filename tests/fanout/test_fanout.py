@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from app.fanout import parent_of
+from app.fanout import FanoutSettings, parent_of
 from app.models import Tenant
 from tests.jobs.rig import JobRig
 from tests.receiver import RecordedRequest, Reply
@@ -240,3 +240,35 @@ async def test_replay_of_one_shard_reopens_the_parent_until_it_ends(rig: JobRig)
     view = await rig.view(tenant, fid)
     assert (view["fanout"]["succeeded"], view["fanout"]["failed"]) == (3, 0)
     assert len(hits) == 4
+
+
+async def test_overlap_forbid_counts_the_parent_as_running_until_it_ends(rig: JobRig) -> None:
+    # given a schedule firing every second whose shards take 2 s to answer
+    tenant = await rig.tenant()
+    rig.receiver.script("/slow", *[Reply(200, delay=2.0)] * 3)
+    s = await rig.w.schedule(
+        tenant, rig.receiver.url("/slow"), overlap="forbid", fanout=FanoutSettings(shards=3)
+    )
+    # when it has fired for a while
+    await rig.receiver.wait_for(4, path="/slow", within=15)
+    await rig.w.store.records.put_schedule(s.evolve(paused=True), None)
+    await asyncio.sleep(1.5)
+
+    # then the instants while the first parent ran were skipped, naming it
+    page = await rig.w.store.fires.list_for_schedule(tenant.id, s.id, 100, None)
+    fires = sorted(await rig.w.store.fires.get_many(tenant.id, page.items),
+                   key=lambda f: f.scheduled_at)  # fmt: skip
+    first = fires[0]
+    assert first.fanout is not None and first.status == "succeeded"
+    skipped = [f for f in fires if f.status == "skipped"]
+    assert skipped, [(f.id, f.status) for f in fires]
+    for f in skipped:
+        named = await rig.w.store.client.hget(rig.w.store.keys.fire(tenant.id, f.id),
+                                              "overlapped_fire")  # fmt: skip
+        assert named in {p.id for p in fires if p.status != "skipped"}
+    # and no shard of a later parent arrived before the first parent's last shard answered
+    hits = rig.receiver.requests_to("/slow")
+    firsts = [h for h in hits if parent_of(h.headers["webhook-id"])[0] == first.id]  # type: ignore[index]
+    later = [h for h in hits if h not in firsts]
+    assert len(firsts) == 3 and later
+    assert min(h.arrived_monotonic for h in later) > max(h.arrived_monotonic for h in firsts) + 1.5

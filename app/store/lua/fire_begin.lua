@@ -47,7 +47,9 @@ local function begin()
     ttl = deadline + tonumber(ARGV[12])
   end
   if redis.call('HEXISTS', KEYS[1], 'fo_count') == 1 then
-    redis.call('SET', KEYS[2], ARGV[1], 'PX', ttl)
+    -- a step takes well under a second: a lease of 5 s + margin, so a step cut short by a
+    -- crash is made again soon (a step outliving its lease is made twice: harmless)
+    redis.call('SET', KEYS[2], ARGV[1], 'PX', math.min(ttl, 5000 + tonumber(ARGV[12])))
     if st ~= 'running' then
       redis.call('HSET', KEYS[1], 'status', 'running', 'updated_at', ARGV[4])
     end

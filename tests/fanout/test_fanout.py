@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from app.errors import StoreUnavailable
 from app.fanout import FanoutSettings, parent_of
 from app.models import Tenant
 from tests.jobs.rig import JobRig
@@ -272,3 +273,71 @@ async def test_overlap_forbid_counts_the_parent_as_running_until_it_ends(rig: Jo
     later = [h for h in hits if h not in firsts]
     assert len(firsts) == 3 and later
     assert min(h.arrived_monotonic for h in later) > max(h.arrived_monotonic for h in firsts) + 1.5
+
+
+def _cut_first_gather(rig: JobRig) -> list[str]:
+    """The invoker's first gather fails as if it crashed right after recording the shard's
+    outcome (the message is requeued); the calls are listed."""
+    side = rig.w.invoker.fanout
+    real, calls = side.gather, []
+
+    async def gather(tenant: Tenant, fire_id: str) -> None:
+        calls.append(fire_id)
+        if len(calls) == 1:
+            raise StoreUnavailable("cut off after the record")
+        await real(tenant, fire_id)
+
+    side.gather = gather  # type: ignore[method-assign]
+    return calls
+
+
+async def test_an_outcome_recorded_but_not_gathered_is_gathered_by_its_redelivery(
+    rig: JobRig,
+) -> None:
+    tenant = await rig.tenant()
+    calls = _cut_first_gather(rig)
+    fid = await send(
+        rig, tenant, "/cut", fanout={"shards": 1}, callback_url=rig.receiver.url("/cb")
+    )
+
+    await rig.status(tenant, fid, "succeeded")
+    assert calls[:2] == [f"{fid}u0", f"{fid}u0"]  # the redelivered copy gathered it
+    assert len(rig.receiver.requests_to("/cut")) == 1  # and was not delivered again
+    await rig.receiver.wait_for(1, path="/cb")
+    await asyncio.sleep(0.3)
+    assert len(rig.receiver.requests_to("/cb")) == 1
+
+
+async def test_a_job_shard_completed_but_not_gathered_is_gathered_by_its_watch(
+    rig: JobRig,
+) -> None:
+    tenant = await rig.tenant()
+    calls = _cut_first_gather(rig)
+    rig.receiver.script("/job", Reply(202, b"accepted"))
+    target = {"url": rig.receiver.url("/job"), "job": {"timeout_seconds": 30}}
+    body = {"target": target, "fanout": {"shards": 1}}
+    r = await rig.api.post("/v1/messages", json=body, headers=auth(rig, tenant))
+    fid = r.json()["id"]
+    d = await rig.delivery(1)
+    await rig.status(tenant, d.fire_id, "running")
+
+    done = await rig.report(d, "complete", {"status": "succeeded"})
+    assert done.status_code == 200, done.text
+    await rig.status(tenant, fid, "succeeded")
+    assert calls[:2] == [d.fire_id, d.fire_id]
+
+
+async def test_a_job_shard_timing_out_for_good_fails_the_parent(rig: JobRig) -> None:
+    tenant = await rig.tenant()
+    rig.receiver.script("/job", Reply(202, b"accepted"), Reply(202, b"accepted"))
+    target = {"url": rig.receiver.url("/job"), "job": {"timeout_seconds": 1}}
+    body = {"target": target, "retry": ONE_TRY, "fanout": {"shards": 2}}
+    r = await rig.api.post("/v1/messages", json=body, headers=auth(rig, tenant))
+    fid = r.json()["id"]
+    first = await rig.delivery(1)
+    await rig.report(first, "complete", {"status": "succeeded"})
+
+    await rig.status(tenant, fid, "failed", within=20)
+    listed = await shards(rig, tenant, fid)
+    assert sorted(s["status"] for s in listed) == ["failed", "succeeded"]
+    assert [s["error"] for s in listed if s["status"] == "failed"] == ["job_timeout"]

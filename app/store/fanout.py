@@ -71,16 +71,44 @@ class FanoutLog:
         return -1 if any(int(r) < 0 for r in results) else sum(int(r) for r in results)
 
     @wrapped
-    async def advance(self, tenant_id: str, parent_id: str, lease: str, made: int) -> int:
-        """Move the expansion cursor to ``made`` (never back) and end the step's lease."""
+    async def advance(
+        self,
+        tenant_id: str,
+        parent_id: str,
+        lease: str,
+        made: int,
+        pending: tuple[int, int] | None,
+        deadline_ms: int,
+    ) -> int:
+        """Move the expansion cursor to ``made`` (never back), note the range ``pending``
+        (start, end) as made but not yet published (until ``deadline_ms``), and end the
+        step's lease."""
         k = self._k
-        return int(
-            await self._s.call(
-                self._lua.fanout_advance,
-                [k.fire(tenant_id, parent_id), k.inflight(tenant_id, parent_id)],
-                [lease, made],
-            )
+        keys = [
+            k.fire(tenant_id, parent_id),
+            k.inflight(tenant_id, parent_id),
+            k.fanout_pending(tenant_id, parent_id),
+        ]
+        member = "" if pending is None else f"{pending[0]}:{pending[1]}"
+        args = [lease, made, member, deadline_ms]
+        return int(await self._s.call(self._lua.fanout_advance, keys, args))
+
+    @wrapped
+    async def pending(self, tenant_id: str, parent_id: str) -> list[tuple[int, int, int]]:
+        """(start, end, deadline ms) of every range made and maybe not published yet."""
+        rows = await self._r.zrange(
+            self._k.fanout_pending(tenant_id, parent_id), 0, -1, withscores=True
         )
+        out = []
+        for member, deadline in rows:
+            start, _, end = str(member).partition(":")
+            out.append((int(start), int(end), int(deadline)))
+        return out
+
+    @wrapped
+    async def published(self, tenant_id: str, parent_id: str, start: int, end: int) -> None:
+        """The range's shard messages are published (confirmed)."""
+        await self._r.zrem(self._k.fanout_pending(tenant_id, parent_id), f"{start}:{end}")
 
     @wrapped
     async def gather(self, tenant_id: str, parent_id: str, shard_id: str) -> Gathered:

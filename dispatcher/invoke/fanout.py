@@ -1,12 +1,16 @@
 """The invoker's side of fan-out (docs/fanout.md; the records are app/store/fanout.py).
 
-Expansion: a fan-out parent's message makes one step -- ``fanout_step`` shard records (those that
-exist are kept), their messages published with confirms, the cursor moved
-(``fanout_advance.lua``, which also ends the step's lease, the parent's in-flight marker)
--- and, while shards are left to make, publishes the parent's message again for the next
-step. No invoker is held for a whole fan-out, and a crash at any point redoes at most one
-step: shard ids are deterministic, so a shard made twice is one record and its second
-message is a stale copy the admission drops.
+Expansion: a fan-out parent's message makes one step, under a short lease (the parent's
+in-flight marker, taken by ``fire_begin.lua``): ``fanout_step`` shard records (those that
+exist are kept); then the cursor moves, the range is noted as pending and the lease ends
+(``fanout_advance.lua``); then the parent's message for the next step is published
+*first*, so the next step runs beside the deliveries of this one instead of queueing
+behind them, and this step's shard messages after it, with confirms; then the range is no
+longer pending. No invoker is held for a whole fan-out. A crash before the cursor moves
+redoes the step (shard ids are deterministic: a shard made twice is one record, its second
+message a stale copy the admission drops); a crash after it leaves the range pending past
+its deadline, and a later step publishes it again. The last step, while ranges of other
+steps are pending, looks again once their deadlines have passed.
 
 Gathering: when a shard's outcome is final -- a plain delivery, a long job's completion or
 timeout, or a copy dropped because the shard had ended (the crash between recording an
@@ -24,13 +28,18 @@ from typing import TYPE_CHECKING, Any
 from app import events
 from app.bus.message import FireMessage
 from app.fanout import ShardRef, parent_of, shard_id
+from app.keys import fire_item
 from app.models import Fire, Tenant
+from app.payloads import fire_item_payload
 from dispatcher.http.client import DeliveryResult
 
 if TYPE_CHECKING:
     from dispatcher.invoke.invoker import Invoker
 
 log = logging.getLogger("cronhook.invoker")
+
+PUBLISH_WINDOW_MS = 15_000  # a step publishes its range within this, or a later one does
+
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
@@ -68,22 +77,40 @@ class FanoutSide:
 
     async def expand(self, parent: Fire, tenant: Tenant, msg: FireMessage, lease: str) -> None:
         """One expansion step of ``parent`` (its lease taken by the admission)."""
-        inv, fanout = self._inv, parent.fanout
+        inv, fanout, store = self._inv, parent.fanout, self._inv.store
         assert fanout is not None
-        made = parent.gathered[0]
+        now, made = _now_ms(), parent.gathered[0]
         end = min(made + inv.settings.fanout_step, fanout.count)
-        if made < end:
-            shards = [shard_fire(parent, i, _now_ms()) for i in range(made, end)]
-            if await inv.store.fanout.make(parent, shards) < 0:
-                return  # the parent is gone
-            messages = [FireMessage(s.id, tenant.id, 1, s.scheduled_at) for s in shards]
-            await inv.bus.publish(messages)
-            await events.dispatched(inv.store, messages, shards)
-            inv.metrics.shards_made.inc(len(shards))
-        await inv.store.fanout.advance(tenant.id, parent.id, lease, end)
-        if end < fanout.count:
-            await inv.bus.publish([msg])
+        pending = await store.fanout.pending(tenant.id, parent.id)
+        shards = [shard_fire(parent, i, now) for i in range(made, end)]
+        if shards and await store.fanout.make(parent, shards) < 0:
+            return  # the parent is gone
+        window = (made, end) if shards else None
+        deadline = now + PUBLISH_WINDOW_MS
+        await store.fanout.advance(tenant.id, parent.id, lease, end, window, deadline)
+        await self._publish(parent, tenant, made, end, [msg] if end < fanout.count else [])
+        inv.metrics.shards_made.inc(len(shards))
+        for start, stop, due in pending:
+            if due <= now:  # its publisher is gone: publish it again
+                await self._publish(parent, tenant, start, stop, [])
+        if end >= fanout.count and any(due > now for _, _, due in pending):
+            # the last step: look again once the other steps' ranges are due
+            again = max(due for _, _, due in pending) + 100
+            payload = fire_item_payload(tenant.id, parent.id, msg.attempt, parent.scheduled_at)
+            await store.time.put(fire_item(parent.id, msg.attempt), payload, again)
         log.debug("fan-out %s: %d of %d shards made", parent.id, end, fanout.count)
+
+    async def _publish(
+        self, parent: Fire, tenant: Tenant, start: int, end: int, first: list[FireMessage]
+    ) -> None:
+        """Publish ``first`` and shards ``start`` to ``end``, then mark the range published."""
+        inv = self._inv
+        ids = [shard_id(parent.id, i) for i in range(start, end)]
+        messages = [FireMessage(s, tenant.id, 1, parent.scheduled_at) for s in ids]
+        await inv.bus.publish([*first, *messages])
+        if start < end:
+            await inv.store.fanout.published(tenant.id, parent.id, start, end)
+            await events.dispatched(inv.store, messages, [])
 
     async def gather(self, tenant: Tenant, fire_id: str) -> None:
         """Count the final outcome of shard ``fire_id`` into its parent (nothing for a fire

@@ -15,6 +15,7 @@ from standardwebhooks.webhooks import Webhook
 from app.errors import StoreUnavailable
 from app.fanout import FanoutSettings, parent_of
 from app.models import Tenant
+from dispatcher.invoke import fanout as fanout_side
 from tests.jobs.rig import JobRig
 from tests.receiver import RecordedRequest, Reply
 
@@ -341,3 +342,30 @@ async def test_a_job_shard_timing_out_for_good_fails_the_parent(rig: JobRig) -> 
     listed = await shards(rig, tenant, fid)
     assert sorted(s["status"] for s in listed) == ["failed", "succeeded"]
     assert [s["error"] for s in listed if s["status"] == "failed"] == ["job_timeout"]
+
+
+async def test_a_step_cut_off_after_its_cursor_moved_is_published_by_a_later_look(
+    rig: JobRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given an invoker whose first publish of a step's shards fails as if it crashed there
+    # (the cursor has moved: the range is only noted as pending)
+    monkeypatch.setattr(fanout_side, "PUBLISH_WINDOW_MS", 1000)
+    side = rig.w.invoker.fanout
+    real, cut = side._publish, []
+
+    async def publish(parent: Any, tenant: Tenant, start: int, end: int, first: Any) -> None:
+        if start < end and not cut:
+            cut.append((start, end))
+            raise StoreUnavailable("cut off before publishing")
+        await real(parent, tenant, start, end, first)
+
+    monkeypatch.setattr(side, "_publish", publish)
+    tenant = await rig.tenant()
+    fid = await send(rig, tenant, "/late", fanout={"shards": 6})
+
+    # then a later step publishes the range once its deadline passed, and all arrive once
+    await rig.status(tenant, fid, "succeeded", within=15)
+    assert cut == [(0, 6)]
+    seen = ids_by_shard(rig.receiver.requests_to("/late"))
+    assert seen == {i: {f"{fid}u{i}"} for i in range(6)}
+    assert await rig.w.store.fanout.pending(tenant.id, fid) == []

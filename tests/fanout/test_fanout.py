@@ -369,3 +369,17 @@ async def test_a_step_cut_off_after_its_cursor_moved_is_published_by_a_later_loo
     seen = ids_by_shard(rig.receiver.requests_to("/late"))
     assert seen == {i: {f"{fid}u{i}"} for i in range(6)}
     assert await rig.w.store.fanout.pending(tenant.id, fid) == []
+
+
+async def test_shard_calls_count_against_the_tenants_rate_limit(rig: JobRig) -> None:
+    # given a tenant allowed 5 calls a second, no burst
+    tenant = await rig.tenant(per_second=5, burst=1)
+    fid = await send(rig, tenant, "/paced", fanout={"shards": 6})
+
+    await rig.status(tenant, fid, "succeeded", within=20)
+    arrivals = sorted(h.arrived_monotonic for h in rig.receiver.requests_to("/paced"))
+    assert len(arrivals) == 6
+    assert arrivals[-1] - arrivals[0] >= 0.9  # 6 calls at 5/s: at least a second apart
+    listed = await shards(rig, tenant, fid)
+    deferred = [await rig.view(tenant, s["id"]) for s in listed]
+    assert sum(d["deferrals"] for d in deferred) > 0

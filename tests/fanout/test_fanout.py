@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from app import events
 from app.errors import StoreUnavailable
 from app.fanout import FanoutSettings, parent_of
 from app.models import Tenant
@@ -383,3 +384,28 @@ async def test_shard_calls_count_against_the_tenants_rate_limit(rig: JobRig) -> 
     listed = await shards(rig, tenant, fid)
     deferred = [await rig.view(tenant, s["id"]) for s in listed]
     assert sum(d["deferrals"] for d in deferred) > 0
+
+
+async def test_shards_have_their_events_and_the_parent_one_final_event(rig: JobRig) -> None:
+    tenant = await rig.tenant()
+    store = rig.w.store
+    stream = store.client.pubsub()
+    await stream.subscribe(store.keys.events(tenant.id))
+    try:
+        await asyncio.sleep(events.LISTENERS_TTL_S + 0.2)  # the producers see the stream
+        fid = await send(rig, tenant, "/ev", fanout={"shards": 2})
+        await rig.status(tenant, fid, "succeeded")
+        got: list[dict[str, Any]] = []
+        deadline = asyncio.get_running_loop().time() + 0.8
+        while asyncio.get_running_loop().time() < deadline:
+            msg = await stream.get_message(ignore_subscribe_messages=True, timeout=0.05)
+            if msg is not None:
+                got.append(json.loads(msg["data"]))
+    finally:
+        await stream.aclose()
+    ends = ("fire.succeeded", "fire.failed")
+    final = [e for e in got if e["fire_id"] == fid and e["type"] in ends]
+    assert len(final) == 1 and final[0]["fanout"]["succeeded"] == 2
+    finished = [e for e in got if e["type"] == "attempt.finished"]
+    assert sorted(e["shard"]["index"] for e in finished) == [0, 1]
+    assert {e["shard"]["parent_id"] for e in finished} == {fid}

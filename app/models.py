@@ -211,7 +211,7 @@ class Target:
 
     def encoded_body(self) -> tuple[bytes, str | None]:
         """The bytes sent and the Content-Type they carry."""
-        if self.body is None:
+        if self.body is None or self.body == "":
             return b"", self.content_type
         if isinstance(self.body, str):
             return self.body.encode(), self.content_type or "text/plain; charset=utf-8"
@@ -309,6 +309,10 @@ class Attempt:
         return dict(vars(self))  # every field a plain value: asdict's deep copy is not needed
 
 
+FIRE_RECORD_VERSION = "1"
+"""The format of a fire record (a Redis hash), written in its ``v`` field."""
+
+
 @dataclass(frozen=True)
 class Fire:
     id: str
@@ -362,7 +366,10 @@ class Fire:
                        **rest)  # fmt: skip
 
     def to_record(self) -> dict[str, str]:
-        """The Redis hash fields of a new fire record."""
+        """The Redis hash fields of a new fire record, with its format version ``v`` (a
+        record without one is version 1). Target and retry settings are stored whole, so a
+        changed default never changes a stored fire; readers ignore fields they do not
+        know (``from_record``)."""
         optional = {
             k: str(v)
             for k, v in (
@@ -379,6 +386,7 @@ class Fire:
         if self.shard is not None:
             optional["fo_shard"] = json.dumps(self.shard.to_json(), separators=(",", ":"))
         return optional | {
+            "v": FIRE_RECORD_VERSION,
             "id": self.id,
             "tenant_id": self.tenant_id,
             "schedule_id": self.schedule_id or "",

@@ -6,10 +6,10 @@ and body; Standard Webhooks ``webhook-id`` (the fire id, the same on every retry
 active secret: two during a rotation); ``Idempotency-Key``; ``cronhook-schedule-id``,
 ``cronhook-scheduled-at`` and ``cronhook-attempt``. The User-Agent is set by the client.
 
-A target without a body sends, for POST, PUT and PATCH, a JSON document describing the fire
+A target without a body sends, whatever its method, a JSON document describing the fire
 (:func:`default_body`), so the official Standard Webhooks libraries, which parse the payload
-as JSON, verify every such delivery; GET and DELETE send no content (RFC 9110 gives content
-there no meaning, and some servers refuse it).
+as JSON, verify every such delivery with their defaults. A target that wants no content
+(a GET to an endpoint that refuses content, say) sets its body to the empty string.
 
 A shard of a fan-out (docs/fanout.md) has its own ``webhook-id`` (``<parent id>u<index>``),
 the header ``cronhook-shard: <index>/<count>``, and a JSON-object body (the default document
@@ -26,9 +26,6 @@ from app.jobs.tokens import signed_content
 from app.models import Fire, InstanceMemo, Target, Tenant, ms_rfc3339
 from dispatcher.http.client import OutboundRequest
 from dispatcher.invoke.signing import signature_header
-
-BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-"""Methods whose target, without a body of its own, sends :func:`default_body`."""
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -63,7 +60,7 @@ def _shard_body(fire: Fire, prepared: bytes | None) -> bytes | None:
 def _prepare(target: Target) -> tuple[bytes | None, dict[str, str]]:
     """The target's body (None: :func:`default_body`) and its headers with Content-Type."""
     headers = dict(target.headers)
-    if target.body is None and target.method in BODY_METHODS:
+    if target.body is None:
         headers["Content-Type"] = target.content_type or "application/json"
         return None, headers
     body, content_type = target.encoded_body()

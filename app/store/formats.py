@@ -50,6 +50,7 @@ SCHEDULE_DEFAULTS: dict[int, dict[str, Any]] = {
         "paused_reason": None,
         "callback_url": None,
         "failure_callback_url": None,
+        "fanout": None,  # added with fan-out: a record without it never fanned out
     },
 }
 _NESTED = ("target", "retry", "misfire")

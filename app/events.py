@@ -10,7 +10,10 @@ endpoint answers only after that long, so a stream hears every event from its an
 Event types: ``fire.dispatched`` (published to the queue, every attempt),
 ``attempt.finished`` (every attempt's outcome), ``fire.succeeded`` and ``fire.failed``
 (final); for long jobs (docs/jobs.md) ``fire.running`` (the endpoint answered 202) and
-``fire.progress`` (the job reported progress). ``schedule_id`` is null for one-off
+``fire.progress`` (the job reported progress). A fan-out's shards (docs/fanout.md) have
+events of their own, with ``shard`` (``{"parent_id", "index", "count"}``); the parent has
+one final event when its last shard has ended, with ``fanout`` (the gathered counts).
+``schedule_id`` is null for one-off
 messages. The dispatcher and the invoker publish independently, so a fast delivery's
 ``attempt.finished`` may overtake its ``fire.dispatched``; ``attempt`` numbers order them.
 """
@@ -67,7 +70,7 @@ def dispatched_event(msg: FireMessage, schedule_id: str | None, now_ms: int) -> 
 def attempt_events(
     fire: Fire, attempt: Attempt, status: str, next_ms: int | None, now_ms: int
 ) -> list[dict[str, Any]]:
-    base = {
+    base: dict[str, Any] = {
         "fire_id": fire.id,
         "schedule_id": fire.schedule_id,
         "at": _at(now_ms),
@@ -80,6 +83,9 @@ def attempt_events(
         "replay": attempt.replay,
         "next_attempt_at": _at(next_ms),
     }
+    if fire.shard is not None:
+        shard = fire.shard
+        base["shard"] = {"parent_id": shard.parent_id, "index": shard.index, "count": shard.count}
     out = [{"type": "attempt.finished", **base}]
     if status in _FINAL:
         out.append({"type": _FINAL[status], **base})
@@ -241,3 +247,21 @@ async def progress(
         "deadline_at": _at(deadline_ms),
     }
     await publish(store, [(tenant_id, event)])
+
+
+async def fanout_ended(
+    store: Store, parent: Fire, status: str, fanout: dict[str, Any], now_ms: int
+) -> None:
+    """Fan-out parent ``parent`` ended as ``status`` (its last shard has ended)."""
+    if not await _listening(store, {parent.tenant_id}):
+        return
+    event = {
+        "type": _FINAL[status],
+        "fire_id": parent.id,
+        "schedule_id": parent.schedule_id,
+        "at": _at(now_ms),
+        "scheduled_at": _at(parent.scheduled_at),
+        "status": status,
+        "fanout": fanout,
+    }
+    await publish(store, [(parent.tenant_id, event)])

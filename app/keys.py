@@ -122,6 +122,19 @@ class Keys:
         ``job_id`` names the delivery: a fire id (a shard of a fan-out adds its index)."""
         return f"{self._t(tenant_id)}:job:{job_id}"
 
+    def fire_shards(self, tenant_id: str, fire_id: str) -> str:
+        """Zset: a fan-out parent's shards made so far (shard index -> shard fire id)."""
+        return f"{self._t(tenant_id)}:shards:{fire_id}"
+
+    def failed_shards(self, tenant_id: str, fire_id: str) -> str:
+        """Zset: a fan-out parent's shards gathered as failed (index -> shard fire id)."""
+        return f"{self._t(tenant_id)}:fshards:{fire_id}"
+
+    def fanout_pending(self, tenant_id: str, fire_id: str) -> str:
+        """Zset: a fan-out parent's shard ranges made but maybe not published yet
+        (``"<start>:<end>"`` -> the instant, ms, by which its publisher should be done)."""
+        return f"{self._t(tenant_id)}:fpending:{fire_id}"
+
     def rate(self, tenant_id: str) -> str:
         """string with expiry: the tenant's GCRA theoretical arrival time (ms, float)."""
         return f"{self._t(tenant_id)}:rate"

@@ -277,6 +277,17 @@ class InvokerMetrics:
             buckets=JOB_BUCKETS,
             registry=r,
         )
+        self.shards_made = Counter(
+            "cronhook_fanout_shards_made_total",
+            "Shard deliveries made by expanding fan-out fires (docs/fanout.md)",
+            registry=r,
+        )
+        self.fanouts_ended = Counter(
+            "cronhook_fanouts_ended_total",
+            "Fan-out fires ended after their last shard, by status (succeeded, failed)",
+            ["status"],
+            registry=r,
+        )
 
     def tenant(self, tenant_id: str) -> str:
         return tenant_id if tenant_id in self._tenants else OTHER_TENANT

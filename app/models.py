@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, Generic, Literal, TypeVar
 
+from app.fanout import DEFAULT_MAX_SHARDS, FanoutSettings, ShardRef
+
 FireStatus = Literal[
     "scheduled",
     "dispatched",
@@ -118,6 +120,7 @@ class TenantLimits:
     max_concurrency: int = 50
     allowed_private_targets: bool = False
     api_rate_limit: RateLimit = field(default_factory=_api_rate_limit)
+    max_fanout_shards: int = DEFAULT_MAX_SHARDS  # shards of one fan-out fire at most
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TenantLimits:
@@ -126,7 +129,7 @@ class TenantLimits:
         api = asdict(_api_rate_limit()) | dict(data.get("api_rate_limit") or {})
         return tolerant(
             cls,
-            _ints(rest, "max_schedules", "max_body_bytes", "max_concurrency")
+            _ints(rest, "max_schedules", "max_body_bytes", "max_concurrency", "max_fanout_shards")
             | {
                 "rate_limit": RateLimit.from_json(data.get("rate_limit") or {}),
                 "api_rate_limit": RateLimit.from_json(api),
@@ -208,7 +211,7 @@ class Target:
 
     def encoded_body(self) -> tuple[bytes, str | None]:
         """The bytes sent and the Content-Type they carry."""
-        if self.body is None:
+        if self.body is None or self.body == "":
             return b"", self.content_type
         if isinstance(self.body, str):
             return self.body.encode(), self.content_type or "text/plain; charset=utf-8"
@@ -256,9 +259,12 @@ class Schedule:
     paused_reason: str | None = None
     callback_url: str | None = None  # receives the outcome of every fire
     failure_callback_url: str | None = None  # receives the outcome of fires failed for good
+    fanout: FanoutSettings | None = None  # each fire calls N shards (docs/fanout.md)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["fanout"] = None if self.fanout is None else self.fanout.to_json()
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Schedule:
@@ -269,6 +275,7 @@ class Schedule:
         d["target"] = tolerant(Target, d["target"])
         d["retry"] = _shared_retry(tuple(sorted(d["retry"].items())))
         d["misfire"] = _shared_misfire(tuple(sorted((d.get("misfire") or {}).items())))
+        d["fanout"] = FanoutSettings.from_json(d.get("fanout"))
         return tolerant(cls, d)
 
     def evolve(self, **changes: Any) -> Schedule:
@@ -302,6 +309,10 @@ class Attempt:
         return dict(vars(self))  # every field a plain value: asdict's deep copy is not needed
 
 
+FIRE_RECORD_VERSION = "1"
+"""The format of a fire record (a Redis hash), written in its ``v`` field."""
+
+
 @dataclass(frozen=True)
 class Fire:
     id: str
@@ -322,6 +333,9 @@ class Fire:
     failure_callback_url: str | None = None
     deferrals: int = 0  # times a tenant limit put the fire back in the time index
     retry_base: int = 0  # attempts made before the latest replay (its retry budget starts here)
+    fanout: FanoutSettings | None = None  # a fan-out parent (docs/fanout.md)
+    shard: ShardRef | None = None  # a shard of a fan-out parent
+    gathered: tuple[int, int, int] = (0, 0, 0)  # a parent's shards made, succeeded, failed
 
     @classmethod
     def new(
@@ -348,10 +362,14 @@ class Fire:
         """A fire of schedule ``s``: its target, retry settings and callbacks."""
         return cls.new(fire_id, s.tenant_id, kind, at_ms, now_ms, s.target, s.retry,
                        schedule_id=s.id, callback_url=s.callback_url,
-                       failure_callback_url=s.failure_callback_url, **rest)  # fmt: skip
+                       failure_callback_url=s.failure_callback_url, fanout=s.fanout,
+                       **rest)  # fmt: skip
 
     def to_record(self) -> dict[str, str]:
-        """The Redis hash fields of a new fire record."""
+        """The Redis hash fields of a new fire record, with its format version ``v`` (a
+        record without one is version 1). Target and retry settings are stored whole, so a
+        changed default never changes a stored fire; readers ignore fields they do not
+        know (``from_record``)."""
         optional = {
             k: str(v)
             for k, v in (
@@ -361,7 +379,14 @@ class Fire:
             )
             if v
         }
+        if self.fanout is not None:
+            optional["fanout"] = json.dumps(self.fanout.to_json(), separators=(",", ":"))
+            optional["fo_count"] = str(self.fanout.count)
+            optional["fo_maxf"] = str(self.fanout.max_failed_shards)
+        if self.shard is not None:
+            optional["fo_shard"] = json.dumps(self.shard.to_json(), separators=(",", ":"))
         return optional | {
+            "v": FIRE_RECORD_VERSION,
             "id": self.id,
             "tenant_id": self.tenant_id,
             "schedule_id": self.schedule_id or "",
@@ -380,12 +405,13 @@ class Fire:
     def from_record(cls, rec: dict[str, str], attempts: list[dict[str, Any]]) -> Fire:
         """The fire of a Redis hash (as ``to_record`` wrote it and the scripts updated it).
 
-        Built without ``__init__``: a frozen dataclass's sets each of these 18 fields through
+        Built without ``__init__``: a frozen dataclass's sets each of these 21 fields through
         ``object.__setattr__``, over twice the cost of the rest. Every field is set here
         (tests/unit/test_models_records.py holds it to ``__dataclass_fields__``).
         """
         get = rec.get
         first, next_at = get("first_attempt_at"), get("next_attempt_at")
+        fanout, shard = get("fanout"), get("fo_shard")
         fire = object.__new__(cls)
         vars(fire).update(
             id=rec["id"],
@@ -406,6 +432,9 @@ class Fire:
             failure_callback_url=get("failure_callback_url") or None,
             deferrals=int(get("deferrals") or 0),
             retry_base=int(get("retry_base") or 0),
+            fanout=FanoutSettings.from_json(json.loads(fanout)) if fanout else None,
+            shard=tolerant(ShardRef, json.loads(shard)) if shard else None,
+            gathered=(int(get("fo_made") or 0), int(get("fo_ok") or 0), int(get("fo_failed") or 0)),
         )
         return fire
 

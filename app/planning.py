@@ -136,9 +136,12 @@ class BatchPlan:
 
 def marker_ttl_s(s: Schedule) -> int:
     """A running long job holds the marker too: its last attempt may start at the end of
-    the retry window and then run for its whole timeout."""
+    the retry window and then run for its whole timeout. A fan-out fire holds it until its
+    last shard ends: one more target timeout per shard (docs/fanout.md)."""
     job = s.target.job.timeout_seconds if s.target.job else 0
-    return int(s.retry.max_retry_seconds + s.target.timeout_seconds + job) + _MARKER_SLACK_S
+    shards = s.fanout.count * s.target.timeout_seconds if s.fanout else 0
+    longest = s.retry.max_retry_seconds + s.target.timeout_seconds + job + shards
+    return int(longest) + _MARKER_SLACK_S
 
 
 def _plan_watch(rel: Release, c: Claimed, watch: JobWatch, fields: Sequence[str | None]) -> None:

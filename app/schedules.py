@@ -7,6 +7,7 @@ from typing import Any
 
 from app import cron
 from app.errors import FieldError, ValidationFailed
+from app.fanout import FanoutSettings, fanout_errors, fanout_input
 from app.headers import header_error, value_error
 from app.ids import new_id
 from app.models import (
@@ -82,6 +83,13 @@ def target_errors(
             )
         )
     return errors
+
+
+def fanout_field_errors(body: dict[str, Any], tenant: Tenant) -> list[FieldError]:
+    """A schedule's or message's ``fanout`` against the tenant's limits (docs/fanout.md)."""
+    limits = tenant.limits
+    found = fanout_errors(body.get("fanout"), limits.max_fanout_shards, limits.max_body_bytes)
+    return [FieldError(name, message) for name, message in found]
 
 
 def callback_errors(body: dict[str, Any], tenant: Tenant, allow_private: bool) -> list[FieldError]:
@@ -173,7 +181,7 @@ def schedule_errors(
         errors += timing_errors(expr, tz, sid, anchor, tenant, after if changed else None)
     if isinstance(body.get("target"), dict):
         errors += target_errors(body["target"], tenant, allow_private)
-    errors += callback_errors(body, tenant, allow_private)
+    errors += callback_errors(body, tenant, allow_private) + fanout_field_errors(body, tenant)
     return errors + raw_retry_errors(body.get("retry"))
 
 
@@ -217,6 +225,7 @@ def build_schedule(
         metadata=dict(body.get("metadata") or {}),
         callback_url=body.get("callback_url"),
         failure_callback_url=body.get("failure_callback_url"),
+        fanout=FanoutSettings.from_json(body.get("fanout")),
     )
 
 
@@ -242,4 +251,6 @@ def schedule_input(s: Schedule) -> dict[str, Any]:
     for name in CALLBACKS:
         if getattr(s, name):
             out[name] = getattr(s, name)
+    if s.fanout is not None:
+        out["fanout"] = fanout_input(s.fanout)
     return out

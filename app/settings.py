@@ -122,6 +122,13 @@ ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
         "deliveries in flight per invoker process (RabbitMQ prefetch)",
     ),
     (
+        "CRONHOOK_FANOUT_STEP",
+        "fanout_step",
+        int,
+        500,
+        "shards a fan-out fire makes and publishes per expansion step (docs/fanout.md)",
+    ),
+    (
         "CRONHOOK_DELIVERY_LIMIT",
         "delivery_limit",
         int,
@@ -209,6 +216,7 @@ class Settings:
     port: int = 8080
     public_url: str = ""
     invoker_concurrency: int = 64
+    fanout_step: int = 500
     delivery_limit: int = 20
     allow_private_targets: bool = False
     fire_retention_seconds: int = 7 * 86400
@@ -247,6 +255,7 @@ def _problems(s: Settings) -> list[str]:
         "max_clock_skew_seconds",
         "redis_timeout",
         "invoker_concurrency",
+        "fanout_step",
         "delivery_limit",
         "fire_retention_seconds",
         "shutdown_seconds",

@@ -9,12 +9,14 @@ from starlette.responses import JSONResponse, Response
 
 from app.api.contract import contract_errors, merged
 from app.api.guard import Ctx, endpoint, route
+from app.api.shards import replay_failed_shards, replay_shard
 from app.api.views import fire_view
 from app.errors import FieldError, NotFound, ValidationFailed
+from app.fanout import FanoutSettings
 from app.ids import new_id
 from app.models import Fire, RetrySettings, Schedule, Target, Tenant, parse_rfc3339, to_ms
 from app.payloads import fire_item_payload
-from app.schedules import callback_errors, raw_retry_errors, target_errors
+from app.schedules import callback_errors, fanout_field_errors, raw_retry_errors, target_errors
 from app.store.paging import Page
 
 MAX_DELAY_MS = 365 * 86_400_000
@@ -113,13 +115,20 @@ async def get_fire(ctx: Ctx) -> Response:
 
 @endpoint("replayFire", "tenant")
 async def replay_fire(ctx: Ctx) -> Response:
+    """A fire delivered again; a fan-out parent's failed shards, or one shard (app.api.shards)."""
     tid, fid = ctx.tenant.id, ctx.path_id("fire_id")
+    fire = await _fire(ctx, fid)
+    if fire.fanout is not None:
+        await replay_failed_shards(ctx, fire)
+    elif fire.shard is not None:
+        await replay_shard(ctx, fire)
+    else:
 
-    def payload(attempt: int, scheduled_ms: int) -> str:
-        return fire_item_payload(tid, fid, attempt, scheduled_ms, True)
+        def payload(attempt: int, scheduled_ms: int) -> str:
+            return fire_item_payload(tid, fid, attempt, scheduled_ms, True)
 
-    await ctx.store.outbox.replay(tid, fid, ctx.now_ms(), payload)
-    return JSONResponse(fire_view(await _fire(ctx, fid)), status_code=202)
+        await ctx.store.outbox.replay(tid, fid, ctx.now_ms(), payload)
+    return JSONResponse((await fire_views(ctx, [await _fire(ctx, fid)]))[0], status_code=202)
 
 
 async def _send(ctx: Ctx, fire: Fire) -> Response:
@@ -164,6 +173,7 @@ def _message_errors(
     if isinstance(body.get("target"), dict):
         errors += target_errors(body["target"], tenant, allow)
     errors += callback_errors(body, tenant, allow) + raw_retry_errors(body.get("retry"))
+    errors += fanout_field_errors(body, tenant)
     delay = body.get("delay_seconds")
     if isinstance(body.get("deliver_at"), str) and (
         delay is None or isinstance(delay, int | float)
@@ -191,6 +201,7 @@ async def create_message(ctx: Ctx) -> Response:
         next_attempt_at=due,
         callback_url=body.get("callback_url"),
         failure_callback_url=body.get("failure_callback_url"),
+        fanout=FanoutSettings.from_json(body.get("fanout")),
     )  # fmt: skip
     return await _send(ctx, fire)
 

@@ -72,6 +72,7 @@ def schedule_view(
         "metadata": s.metadata,
         "callback_url": s.callback_url,
         "failure_callback_url": s.failure_callback_url,
+        "fanout": None if s.fanout is None else s.fanout.to_json(),
         "version": s.version,
         "created_at": instant(s.created_at),
         "updated_at": instant(s.updated_at),
@@ -147,4 +148,43 @@ def fire_view(f: Fire, job: JobState | None = None) -> dict[str, Any]:
     }
     if f.target.job is not None:
         view["job"] = None if job is None else job_view(job)
+    if f.fanout is not None:
+        view["fanout"] = fanout_view(f)
+    if f.shard is not None:
+        view["shard"] = f.shard.to_json()
+    return view
+
+
+def fanout_view(f: Fire) -> dict[str, Any]:
+    """A fan-out parent's shards: how many, how many made so far, their outcomes."""
+    assert f.fanout is not None
+    made, succeeded, failed = f.gathered
+    count = f.fanout.count
+    return {
+        "shards": count,
+        "max_failed_shards": f.fanout.max_failed_shards,
+        "made": made,
+        "succeeded": succeeded,
+        "failed": failed,
+        "open": count - succeeded - failed,
+    }
+
+
+def shard_view(f: Fire, job: JobState | None = None) -> dict[str, Any]:
+    """One shard in its parent's list: its outcome so far and its last attempt's answer
+    (a long job's result under ``job``)."""
+    assert f.shard is not None
+    last = f.attempts[-1] if f.attempts else None
+    view: dict[str, Any] = {
+        "id": f.id,
+        "index": f.shard.index,
+        "status": f.status,
+        "attempt_count": f.attempt_count,
+        "updated_at": instant(f.updated_at),
+        "status_code": last.status_code if last else None,
+        "error": last.error if last else None,
+        "response_excerpt": last.response_excerpt if last else None,
+    }
+    if f.target.job is not None:
+        view["job"] = None if job is None else {"state": job.state, "result": job.result}
     return view

@@ -6,7 +6,8 @@ parts of aiormq and pamqp that are not their public API. They run only on the ai
 pamqp releases they were tested against (``TESTED``, major and minor); on any other, or
 when ``CRONHOOK_AMQP_FAST_PATH=off``, the bus uses aio-pika's public API instead (same
 confirms, returns, acks and redeliveries, at more client CPU per message), and says so in
-its log once. The suite runs the bus contract on both paths.
+its log once. The bus contract's tests take both paths, and ``scripts/test`` runs the
+integration, delivery and job tests a second time with ``CRONHOOK_AMQP_FAST_PATH=off``.
 """
 
 from __future__ import annotations

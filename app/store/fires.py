@@ -174,16 +174,17 @@ class FireLog:
         margin_ms: int,
     ) -> tuple[str, Fire | None]:
         """:meth:`begin` with the marker held for the fire's own deadline plus ``margin_ms``,
-        returning the fire record (without attempts) on 'go': one round trip."""
+        returning the fire record (without attempts) on 'go' and 'fanout' (a fan-out
+        parent's expansion step): one round trip."""
         call = self._begin_call(
             tenant_id, fire_id, owner, attempt, None, now_ms, limits, margin_ms, True
         )
         res = await call
-        if res[0] != "go":
+        if res[0] not in ("go", "fanout"):
             return str(res[0]), None
         flat = res[1:]
         rec = {str(flat[i]): str(flat[i + 1]) for i in range(0, len(flat), 2)}
-        return "go", Fire.from_record(rec, [])
+        return str(res[0]), Fire.from_record(rec, [])
 
     @wrapped
     async def in_flight(self, tenant_id: str, now_ms: int | None = None) -> int:

@@ -9,7 +9,9 @@ until the current table matches the dataclasses again). A record of a version ne
 this release knows (a rolling deploy) is read with the newest table known here.
 
 Readers ignore the keys they do not know (a field added by a newer release), here and in
-``app.models``' ``from_json``/``from_record``.
+``app.models``' ``from_json``/``from_record``. Fire records (Redis hashes) carry their own
+version in the field ``v`` (``app.models.FIRE_RECORD_VERSION``) and store their target and
+retry settings whole, so they need no table of defaults.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ SCHEDULE_DEFAULTS: dict[int, dict[str, Any]] = {
         "paused_reason": None,
         "callback_url": None,
         "failure_callback_url": None,
+        "fanout": None,  # added with fan-out: a record without it never fanned out
     },
 }
 _NESTED = ("target", "retry", "misfire")

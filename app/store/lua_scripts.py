@@ -48,6 +48,12 @@ class LuaScripts:
     job_report: AsyncScript
     job_check: AsyncScript
     job_settle: AsyncScript
+    # fan-out parents and their shards (app/store/fanout.py)
+    fanout_make: AsyncScript
+    fanout_advance: AsyncScript
+    fanout_gather: AsyncScript
+    fanout_close: AsyncScript
+    fanout_reopen: AsyncScript
     # records and request guards
     rec_cas: AsyncScript
     sched_write: AsyncScript

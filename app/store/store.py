@@ -13,6 +13,7 @@ from app.keys import Keys
 from app.secretbox import Keyring
 from app.store import sentinel
 from app.store.errors import DRIVER_ERRORS, wrapped
+from app.store.fanout import FanoutLog
 from app.store.fires import FireLog
 from app.store.guards import Guards
 from app.store.jobs import JobLog
@@ -27,8 +28,9 @@ from app.store.websessions import WebSessions
 
 class Store:
     """Facade over one Redis client: ``time`` (the time index), ``fires``, ``jobs`` (long
-    jobs' attempts), ``records``, ``nodes`` (the fleet registry), ``web`` (sign-in links
-    and browser sessions), ``skips`` (skipped instants per schedule)."""
+    jobs' attempts), ``fanout`` (fan-out parents and their shards), ``records``, ``nodes``
+    (the fleet registry), ``web`` (sign-in links and browser sessions), ``skips`` (skipped
+    instants per schedule)."""
 
     def __init__(
         self,
@@ -48,6 +50,7 @@ class Store:
         self.time = TimeIndex(client, self.keys, self.scripts)
         self.fires = FireLog(client, self.keys, self.scripts, retention_s)
         self.jobs = JobLog(client, self.keys, self.scripts)
+        self.fanout = FanoutLog(client, self.keys, self.scripts, retention_s)
         lua = self.scripts.lua
         self.records = Records(
             client, self.keys, lua, self.time, cluster=cluster, keyring=keyring, reads=self.scripts

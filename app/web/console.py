@@ -10,7 +10,7 @@ from typing import Any
 from starlette.responses import Response
 
 from app.api.state import ApiState
-from app.errors import FieldError, ValidationFailed
+from app.errors import BusUnavailable, FieldError, ValidationFailed
 from app.web.account import forecast_page
 from app.web.portal import api
 from app.web.render import page
@@ -67,11 +67,22 @@ async def portal_link(visit: Visit) -> Response:
     return page(visit.request, "console/portal_link.html", context)
 
 
+async def _queue_depth(visit: Visit) -> dict[str, int | str] | None:
+    """The queue's depth and dead letters; "unreachable" while the broker is (the page
+    still shows the rest)."""
+    bus = ApiState.of(visit.request).bus
+    if bus is None:
+        return None
+    try:
+        return {"queue": await bus.depth(), "dead": await bus.dead_letter_depth()}
+    except BusUnavailable:
+        return {"queue": "unreachable", "dead": "unreachable"}
+
+
 @web_page("console")
 async def fleet(visit: Visit) -> Response:
     found = await api(visit, "getFleet")
-    bus = ApiState.of(visit.request).bus
-    depth = {"queue": await bus.depth(), "dead": await bus.dead_letter_depth()} if bus else None
+    depth = await _queue_depth(visit)
     context = visit.context(fleet=found, depth=depth)
     partial = visit.request.query_params.get("partial") == "1"
     return page(

@@ -16,6 +16,9 @@ The body (JSON)::
      "replay": <bool>,
      "response": {"status_code": <int|null>, "error": <str|null>, "duration_ms": <float>,
                   "body": "<excerpt>"}}
+
+A fan-out parent's (docs/fanout.md) adds ``fanout`` (the gathered counts); its ``attempt``
+is the parent's round (1, then one more per replay that reopened it).
 """
 
 from __future__ import annotations
@@ -58,8 +61,10 @@ def callback_body(
     result: DeliveryResult,
     replay: bool = False,
     job: dict[str, Any] | None = None,
+    fanout: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``job``: a long job's outcome (its status and result document), sent as ``job``."""
+    """``job``: a long job's outcome (its status and result document), sent as ``job``;
+    ``fanout``: a fan-out parent's gathered counts, sent as ``fanout``."""
     body = {
         "type": f"fire.{status}",
         "fire_id": fire.id,
@@ -77,6 +82,8 @@ def callback_body(
     }
     if job is not None:
         body["job"] = job
+    if fanout is not None:
+        body["fanout"] = fanout
     return body
 
 
@@ -94,6 +101,7 @@ class Callbacks:
         *,
         replay: bool = False,
         job: dict[str, Any] | None = None,
+        fanout: dict[str, Any] | None = None,
     ) -> list[str]:
         """Queue the callbacks of a final outcome; returns their fire ids. Idempotent: a
         second call for the same attempt finds the same fires."""
@@ -102,7 +110,7 @@ class Callbacks:
             target = Target(
                 url=url,
                 method="POST",
-                body=callback_body(fire, attempt, status, result, replay, job),
+                body=callback_body(fire, attempt, status, result, replay, job, fanout),
                 timeout_seconds=fire.target.timeout_seconds,
             )
             cb_id = callback_fire_id(fire.id, attempt, kind)

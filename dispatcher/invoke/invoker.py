@@ -46,6 +46,7 @@ from app.settings import Settings
 from app.store import Store
 from dispatcher.http.client import DeliveryResult, WebhookClient
 from dispatcher.invoke.callbacks import Callbacks
+from dispatcher.invoke.fanout import FanoutSide
 from dispatcher.invoke.jobs import JobSide
 from dispatcher.invoke.limits import limit_args, parse_admission
 from dispatcher.invoke.outbound import build_request
@@ -97,6 +98,7 @@ class Invoker:
         self.metrics = metrics or InvokerMetrics()
         self.callbacks = Callbacks(store)
         self.jobs = JobSide(self)
+        self.fanout = FanoutSide(self)
         self._tenants: dict[str, tuple[float, str | None, Tenant | None]] = {}
         self._rng = random.Random()
         # the marker must outlive the attempt and its record (two Redis calls at worst)
@@ -156,6 +158,9 @@ class Invoker:
         if admission.state == "go":
             assert fire is not None
             await self._attempt(fire, tenant, msg, token, now_ms)
+        elif admission.state == "fanout":
+            assert fire is not None
+            await self.fanout.expand(fire, tenant, msg, token)
         elif admission.state == "busy":
             # Another invoker is mid-attempt. Come back when its marker lapses: by then the
             # attempt is recorded (this copy is stale) or the holder died (this copy goes).
@@ -170,6 +175,8 @@ class Invoker:
         else:
             self.stats.dropped += 1
             self.metrics.on_skip(admission.state)
+            if admission.state == "done":  # a shard's outcome recorded, maybe not gathered
+                await self.fanout.gather(tenant, msg.fire_id)
 
     async def _attempt(
         self, fire: Fire, tenant: Tenant, msg: FireMessage, token: str, started_ms: int
@@ -312,8 +319,11 @@ class Invoker:
         decision: Decision,
         duration_ms: float,
     ) -> None:
-        """After an attempt is recorded: its events, a 410's pause, the counts."""
+        """After an attempt is recorded: its events, a 410's pause, the counts, and a
+        shard's final outcome gathered into its fan-out parent."""
         await events.attempt_finished(self.store, fire, attempt, decision.status, decision.next_ms)
+        if fire.shard is not None and decision.next_ms is None:
+            await self.fanout.gather(tenant, fire.id)
         if decision.outcome == "gone" and fire.schedule_id:
             await self._pause_gone(tenant.id, fire.schedule_id)
         self._count(decision.status)

@@ -140,6 +140,7 @@ class JobSide:
         if answer != "ended" or state is None:
             inv.stats.dropped += 1
             inv.metrics.on_skip("done")
+            await inv.fanout.gather(tenant, msg.fire_id)  # a shard settled, maybe not gathered
             return
         fire = await inv.store.fires.get_record(tenant.id, msg.fire_id)
         if fire is None:
@@ -181,6 +182,8 @@ class JobSide:
             fire.schedule_id,
         )
         if applied in ("done", "missing"):
+            if applied == "done":  # settled by another: a shard's outcome is gathered once
+                await inv.fanout.gather(tenant, fire.id)
             return
         inv.metrics.on_job_ended(state.state, state.duration_ms)
         await inv.recorded(fire, tenant, msg, attempt, decision, state.duration_ms)

@@ -6,23 +6,26 @@ and body; Standard Webhooks ``webhook-id`` (the fire id, the same on every retry
 active secret: two during a rotation); ``Idempotency-Key``; ``cronhook-schedule-id``,
 ``cronhook-scheduled-at`` and ``cronhook-attempt``. The User-Agent is set by the client.
 
-A target without a body sends, for POST, PUT and PATCH, a JSON document describing the fire
+A target without a body sends, whatever its method, a JSON document describing the fire
 (:func:`default_body`), so the official Standard Webhooks libraries, which parse the payload
-as JSON, verify every such delivery; GET and DELETE send no content (RFC 9110 gives content
-there no meaning, and some servers refuse it).
+as JSON, verify every such delivery with their defaults. A target that wants no content
+(a GET to an endpoint that refuses content, say) sets its body to the empty string.
+
+A shard of a fan-out (docs/fanout.md) has its own ``webhook-id`` (``<parent id>u<index>``),
+the header ``cronhook-shard: <index>/<count>``, and a JSON-object body (the default document
+or the tenant's object) with ``shard`` and, with params, ``params`` added
+(:func:`app.fanout.shard_body`): both signed.
 """
 
 from __future__ import annotations
 
 import json
 
+from app.fanout import shard_body
 from app.jobs.tokens import signed_content
 from app.models import Fire, InstanceMemo, Target, Tenant, ms_rfc3339
 from dispatcher.http.client import OutboundRequest
 from dispatcher.invoke.signing import signature_header
-
-BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-"""Methods whose target, without a body of its own, sends :func:`default_body`."""
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -30,20 +33,34 @@ _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 def default_body(fire: Fire) -> bytes:
     """The JSON document a target without a body sends: the same on every attempt and
     replay of one fire."""
-    document = {
+    return _encode(_default_document(fire)).encode()
+
+
+def _default_document(fire: Fire) -> dict[str, object]:
+    return {
         "type": "cronhook.fire",
         "fire_id": fire.id,
         "schedule_id": fire.schedule_id,
         "kind": fire.kind,
         "scheduled_at": ms_rfc3339(fire.scheduled_at),
     }
-    return _encode(document).encode()
+
+
+def _shard_body(fire: Fire, prepared: bytes | None) -> bytes | None:
+    """A shard's body: its target's JSON object, or the default document, with the shard's
+    part merged in (``app.fanout.shard_body``); any other body as the target has it."""
+    assert fire.shard is not None
+    if prepared is None:
+        return _encode(shard_body(_default_document(fire), fire.shard)).encode()
+    if isinstance(fire.target.body, dict):
+        return _encode(shard_body(fire.target.body, fire.shard)).encode()
+    return prepared
 
 
 def _prepare(target: Target) -> tuple[bytes | None, dict[str, str]]:
     """The target's body (None: :func:`default_body`) and its headers with Content-Type."""
     headers = dict(target.headers)
-    if target.body is None and target.method in BODY_METHODS:
+    if target.body is None:
         headers["Content-Type"] = target.content_type or "application/json"
         return None, headers
     body, content_type = target.encoded_body()
@@ -70,6 +87,8 @@ def build_request(
     ``cronhook-job-token`` with ``cronhook-job-signature`` over both (docs/jobs.md)."""
     now_s = now_ms // 1000
     body, tenant_headers = _prepared(fire.target)
+    if fire.shard is not None:
+        body = _shard_body(fire, body)
     if body is None:
         body = default_body(fire)
     headers = tenant_headers.copy()
@@ -87,6 +106,8 @@ def build_request(
     )
     if fire.schedule_id:
         headers["cronhook-schedule-id"] = fire.schedule_id
+    if fire.shard is not None:
+        headers["cronhook-shard"] = fire.shard.header()
     if job is not None:
         url, token = job
         headers["cronhook-job-url"] = url

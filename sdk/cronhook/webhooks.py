@@ -81,6 +81,17 @@ class VerifiedWebhook:
         """The body parsed as JSON (raises `ValueError` if it is not JSON)."""
         return json.loads(self.body)
 
+    @property
+    def shard(self) -> tuple[str, int] | None:
+        """(fan-out fire id, 0-based index) of a fan-out shard, read from the signed `id`
+        (`<fire id>u<index>`), never from the unsigned `cronhook-shard` header; None for
+        a delivery that is not a shard."""
+        kind, _, rest = self.id.partition("_")
+        head, sep, index = rest.rpartition("u")
+        if kind != "fire" or not sep or not head or not index.isdigit():
+            return None
+        return f"{kind}_{head}", int(index)
+
 
 class Webhook:
     """Verifies deliveries against one or more secrets (several during a rotation).

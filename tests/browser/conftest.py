@@ -60,6 +60,10 @@ def _free_port() -> int:
 class Server:
     base: str
     admin: dict[str, str]
+    log: Path  # everything the process wrote, at DEBUG
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
 
     def api(self) -> httpx.Client:
         return httpx.Client(base_url=self.base, timeout=10)
@@ -89,7 +93,9 @@ class Server:
 @pytest.fixture(scope="session")
 def server() -> Iterator[Server]:
     port, token = _free_port(), secrets.token_urlsafe(16)
-    env = base_env(CRONHOOK_ADMIN_TOKEN=token, CRONHOOK_LOG_FORMAT="console")
+    env = base_env(
+        CRONHOOK_ADMIN_TOKEN=token, CRONHOOK_LOG_FORMAT="console", CRONHOOK_LOG_LEVEL="DEBUG"
+    )
     log = Path(tempfile.mkdtemp(prefix="cronhook-browser-")) / "dev.log"
     with log.open("wb") as fh:
         proc = subprocess.Popen(
@@ -103,7 +109,7 @@ def server() -> Iterator[Server]:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(base, proc, log)
-        yield Server(base, {"Authorization": f"Bearer {token}"})
+        yield Server(base, {"Authorization": f"Bearer {token}"}, log)
     finally:
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signal.SIGTERM)

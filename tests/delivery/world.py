@@ -144,6 +144,7 @@ class World:
         retry: RetrySettings = FAST_RETRY,
         deadline: float = 5.0,
         body: Any = None,
+        method: str = "POST",
     ) -> Fire:
         """A one-off fire due at ``due_ms`` (default now), through the time index."""
         due = now_ms() if due_ms is None else due_ms
@@ -156,7 +157,7 @@ class World:
             status="scheduled",
             created_at=now_ms(),
             updated_at=now_ms(),
-            target=Target(url=url, body=body, timeout_seconds=deadline),
+            target=Target(url=url, method=method, body=body, timeout_seconds=deadline),
             retry=retry,
         )
         await self.store.fires.create(fire)

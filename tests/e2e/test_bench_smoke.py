@@ -74,3 +74,19 @@ def test_the_bulk_import_benchmark_runs_both_paths(redis_url: str, amqp_url: str
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-2000:]
     last = done.stdout.strip().splitlines()[-1]
     assert last.startswith("median of 1: one at a time") and "bulk/single" in last
+
+
+def test_the_fanout_benchmark_runs_and_loses_nothing(
+    redis_url: str, amqp_url: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "fanout.json"
+    cmd = [sys.executable, "bench/fanout.py", "--smoke", "--no-progress", "--json", str(out)]
+    cmd += ["--redis-url", redis_url, "--amqp-url", amqp_url]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-2000:]
+    assert "fan-out / burst per call" in done.stdout
+    [run] = json.loads(out.read_text())["runs"]
+    assert run["burst"]["lost"] == 0 and run["fanout"]["lost"] == 0
+    assert run["fanout"]["duplicates"] == 0 and run["fanout"]["status"] == "succeeded"
+    assert run["fanout"]["cpu_ms_per_call"]["invoker"] > 0
+    assert run["ratio"]["wall_per_call"] > 0 and run["ratio"]["cpu_per_call"] > 0

@@ -157,17 +157,20 @@ process.stdout.write(JSON.stringify(new Webhook(secret).verify(body, headers)));
 """
 
 
+@pytest.mark.parametrize("method", ["POST", "GET", "DELETE"])
 async def test_official_libraries_verify_a_default_body_with_their_defaults(
-    p: Plant, node: str, secrets: tuple[SigningSecret, SigningSecret]
+    p: Plant, node: str, secrets: tuple[SigningSecret, SigningSecret], method: str
 ) -> None:
-    # given a one-off message whose target has no body
+    # given a one-off message whose target has no body, whatever its method
     tenant = await p.w.tenant(secrets=secrets[1:])
     async with Receiver() as rx:
-        fire = await p.w.message(tenant, rx.url("/py"), body=None, retry=NO_4XX_RETRY)
+        fire = await p.w.message(
+            tenant, rx.url("/py"), body=None, retry=NO_4XX_RETRY, method=method
+        )
         # when the invoker process delivers it
         [done] = await p.w.settled(tenant.id, [fire.id], within=20)
         [hit] = rx.requests_to("/py")
-    assert done.status == "succeeded"
+    assert done.status == "succeeded" and hit.method == method
     # then both official libraries verify it with their defaults, which parse JSON
     document = Webhook(secrets[1].secret).verify(hit.body, dict(hit.headers))
     stdin = json.dumps([secrets[1].secret, hit.body.decode(), dict(hit.headers)])

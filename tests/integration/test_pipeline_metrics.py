@@ -272,3 +272,25 @@ async def test_attempt_log_lines_carry_the_fire_fields(
     assert line["tenant_id"] == tenant["id"] and line["schedule_id"] == sid
     assert line["fire_id"].startswith("fire_") and line["attempt"] == 1
     assert line["outcome"] == "succeeded" and line["status_code"] == 200
+
+
+async def test_a_fan_out_counts_its_shards_and_its_end(pipeline: Pipeline) -> None:
+    # given a one-off message of 5 shards, on the backends of `cronhook dev` too
+    p = pipeline
+    tenant = await p.tenant()
+    body = {"target": {"url": p.receiver.url("/fan")}, "fanout": {"shards": 5}}
+    auth = {"Authorization": f"Bearer {tenant['api_key']}"}
+    r = await p.api.post("/v1/messages", json=body, headers=auth)
+    assert r.status_code == 202, r.text
+    # when the pipeline runs until the parent has ended
+    task = await run(p)
+    await settle(p, "cronhook_fanouts_ended_total", 1, status="succeeded")
+    p.stop.set()
+    await task
+    # then each shard was made and delivered once, and the parent ended once
+    assert p.value("cronhook_fanout_shards_made_total") == 5
+    assert p.value("cronhook_invoker_deliveries_total", outcome="succeeded", tenant="_other") == 5
+    hits = p.receiver.requests_to("/fan")
+    assert sorted(h.headers["cronhook-shard"] for h in hits) == [f"{i}/5" for i in range(5)]
+    fire = (await p.api.get(f"/v1/fires/{r.json()['id']}", headers=auth)).json()
+    assert fire["status"] == "succeeded" and fire["fanout"]["succeeded"] == 5

@@ -71,6 +71,7 @@ OPERATIONS: dict[str, tuple[type[Resource[Any]], str, tuple[Any, ...], Any]] = {
     "listFires": (Fires, "list", (), cronhook.Fire),
     "getFire": (Fires, "get", ("fire_1",), cronhook.Fire),
     "replayFire": (Fires, "replay", ("fire_1",), cronhook.Fire),
+    "listFireShards": (Fires, "shards", ("fire_1",), cronhook.Shard),
     "listDeadLetters": (DeadLetters, "list", (), cronhook.Fire),
     "createMessage": (Messages, "send", (TARGET,), cronhook.Fire),
     "streamEvents": (Events, "stream", (), cronhook.Event),

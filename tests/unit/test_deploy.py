@@ -114,3 +114,18 @@ def test_the_renderer_applies_environment_file_over_environment() -> None:
     )
     rendered = render_text(unit, "1", {ENV_FILE: "CRONHOOK_METRICS_PORT=9100\n"})
     assert rendered.settings().metrics_port == 9100
+
+
+def test_the_examples_ask_for_a_keyring_for_secrets_at_rest() -> None:
+    # the env file shows where the keyring goes; filled in, every unit gets it
+    assert "\n#CRONHOOK_SECRET_KEYS=\n" in example_env()
+    key = "2026-12:" + "A" * 43 + "="
+    files = {
+        ENV_FILE: example_env().replace("#CRONHOOK_SECRET_KEYS=", f"CRONHOOK_SECRET_KEYS={key}")
+    }
+    rendered = [render("cronhook-api.service", "", files)] + [
+        render(f"cronhook-{role}@.service", "1", files) for role in ("dispatcher", "invoker")
+    ]
+    assert [r.settings().secret_keys for r in rendered] == [key] * 3
+    compose = (DEPLOY / "compose.yaml").read_text()
+    assert "CRONHOOK_SECRET_KEYS: ${CRONHOOK_SECRET_KEYS:?" in compose

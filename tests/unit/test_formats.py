@@ -121,7 +121,8 @@ def test_a_fire_record_with_unknown_fields_reads() -> None:
     target = Target("https://a.example/")
     fire = Fire("fire_1", "ten_1", "sch_1", "cron", T0, "dispatched", T0, T0, target,
                 RetrySettings())  # fmt: skip
-    rec = fire.to_record() | {"shard": "3"}
+    assert fire.to_record()["v"] == "1"
+    rec = fire.to_record() | {"shard": "3", "v": "2"}  # written by a newer release
     rec["retry"] = json.dumps(asdict(RetrySettings(max_attempts=5)) | {"jitter": "full"})
     rec["target"] = json.dumps(asdict(target) | {"proxy": "none"})
     attempt = asdict(Attempt(1, T0, 1.0, 200, None, "", "success")) | {"region": "eu"}

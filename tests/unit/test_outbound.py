@@ -73,7 +73,11 @@ SIGNED = [
             b"plain",
             {"Content-Type": "text/plain; charset=utf-8"},
         ),
-        (Target("https://e.com/h", "GET", headers={"Accept": "x/y"}), b"", {"Accept": "x/y"}),
+        (
+            Target("https://e.com/h", "GET", headers={"Accept": "x/y"}, body=""),
+            b"",
+            {"Accept": "x/y"},
+        ),
         # a tenant header named like a signed one keeps its place and takes the signed value
         (
             Target("https://e.com/h", headers={"webhook-id": "mine", "Z": "z"}, body=[1]),
@@ -121,7 +125,7 @@ def test_targets_with_equal_fields_and_different_instances_each_send_their_own_b
         assert req.headers["webhook-id"] == f"fire_{n}"
 
 
-@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "GET", "DELETE"])
 @pytest.mark.parametrize("schedule_id", ["sch_1", None])
 def test_a_target_without_a_body_sends_a_json_document_of_the_fire(
     method: str, schedule_id: str | None
@@ -144,8 +148,8 @@ def test_a_target_without_a_body_sends_a_json_document_of_the_fire(
     assert later.body == first.body  # one fire, one body, on every attempt
 
 
-@pytest.mark.parametrize("method", ["GET", "DELETE"])
-def test_get_and_delete_without_a_body_send_none(method: str) -> None:
-    req = build_request(fire(Target("https://e.com/h", method)), TENANT, 1, NOW)
-    assert req.body == b"" and "Content-Type" not in req.headers
+@pytest.mark.parametrize("method", ["GET", "DELETE", "POST"])
+def test_an_empty_string_body_sends_no_content(method: str) -> None:
+    req = build_request(fire(Target("https://e.com/h", method, body="")), TENANT, 1, NOW)
+    assert req.body == b""
     verify(SECRET, req)

@@ -18,6 +18,9 @@
 -- remembers it in `rate_at`: when it comes back (not before) it goes without a second rate
 -- check, so a backlog drains at the rate instead of every deferred fire retrying at once.
 -- A concurrency deferral waits min(earliest slot expiry, base * 2^deferrals, cap) * jitter.
+-- A fan-out parent (field `fo_count`, docs/fanout.md) makes no request: 'fanout' means the
+-- marker is taken as the lease of one expansion step (no tenant slot, no rate), and the
+-- parent is `running`.
 local function begin()
   local st = redis.call('HGET', KEYS[1], 'status')
   if not st then return 'missing' end
@@ -42,6 +45,18 @@ local function begin()
       deadline = (tonumber(target['timeout_seconds']) or 300) * 1000
     end
     ttl = deadline + tonumber(ARGV[12])
+  end
+  if redis.call('HEXISTS', KEYS[1], 'fo_count') == 1 then
+    -- a step takes well under a second: a lease of 5 s + margin, so a step cut short by a
+    -- crash is made again soon (a step outliving its lease is made twice: harmless)
+    redis.call('SET', KEYS[2], ARGV[1], 'PX', math.min(ttl, 5000 + tonumber(ARGV[12])))
+    if st ~= 'running' then
+      redis.call('HSET', KEYS[1], 'status', 'running', 'updated_at', ARGV[4])
+    end
+    if not redis.call('HGET', KEYS[1], 'first_attempt_at') then
+      redis.call('HSET', KEYS[1], 'first_attempt_at', ARGV[4])
+    end
+    return 'fanout'
   end
 
   local function defer(reason, wait)
@@ -91,7 +106,7 @@ end
 
 local answer = begin()
 if ARGV[13] ~= '1' then return answer end
-if answer ~= 'go' then return {answer} end
+if answer ~= 'go' and answer ~= 'fanout' then return {answer} end
 local out = redis.call('HGETALL', KEYS[1])
-table.insert(out, 1, 'go')
+table.insert(out, 1, answer)
 return out

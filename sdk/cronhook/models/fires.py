@@ -12,8 +12,11 @@ __all__ = [
     "Attempt",
     "Event",
     "Fire",
+    "FireFanout",
+    "FireShard",
     "Job",
     "LateCompletion",
+    "Shard",
 ]
 
 
@@ -67,11 +70,52 @@ class Job:
 
 
 @frozen
+class FireFanout:
+    """A fan-out fire's shards (docs/fanout.md): how many, how many made so far, and their
+    outcomes (`open`: not ended yet, made or not)."""
+
+    shards: int
+    max_failed_shards: int = 0
+    made: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    open: int = 0
+
+
+@frozen
+class FireShard:
+    """What makes a fire a shard: its fan-out fire, its 0-based index, the shard count and
+    its element of the fan-out's `params` (None without params)."""
+
+    parent_id: str
+    index: int
+    count: int
+    params: Any = None
+
+
+@frozen
+class Shard:
+    """One shard in its fan-out fire's list (`fires.shards`): its status and its last
+    attempt's answer; `job` (`state`, `result`) for a long-job target."""
+
+    id: str
+    index: int
+    status: str
+    attempt_count: int = 0
+    updated_at: datetime
+    status_code: int | None = None
+    error: str | None = None
+    response_excerpt: str | None = None
+    job: Mapping[str, Any] | None = None
+
+
+@frozen
 class Fire:
     """One invocation. `kind`: cron, manual, message or replay. `status`: scheduled,
     dispatched, delivering, running (a long job), succeeded, retrying, failed (a dead
     letter) or skipped. `schedule_id` is None for one-off messages. The id is the
-    `webhook-id` delivered. `job`: a long job's attempt (None for a plain webhook)."""
+    `webhook-id` delivered. `job`: a long job's attempt (None for a plain webhook).
+    `fanout`: a fan-out fire's shard counts; `shard`: a shard's place in its fan-out."""
 
     id: str
     schedule_id: str | None = None
@@ -86,13 +130,16 @@ class Fire:
     attempt_count: int = 0
     attempts: tuple[Attempt, ...] = ()
     job: Job | None = None
+    fanout: FireFanout | None = None
+    shard: FireShard | None = None
 
 
 @frozen
 class Event:
     """One event of the live stream: `type` is fire.dispatched, attempt.finished,
     fire.succeeded, fire.failed, or for long jobs fire.running and fire.progress (with
-    `deadline_at`, and `progress` as the job reported it)."""
+    `deadline_at`, and `progress` as the job reported it). A shard's events carry `shard`
+    (`parent_id`, `index`, `count`); a fan-out fire's final event carries `fanout`."""
 
     type: str
     fire_id: str
@@ -108,3 +155,5 @@ class Event:
     next_attempt_at: datetime | None = None
     deadline_at: datetime | None = None
     progress: Mapping[str, Any] | None = None
+    shard: Mapping[str, Any] | None = None
+    fanout: FireFanout | None = None

@@ -16,6 +16,7 @@ __all__ = [
     "BulkItem",
     "BulkProblem",
     "BulkResult",
+    "Fanout",
     "HttpMethod",
     "JobSettings",
     "Misfire",
@@ -50,6 +51,17 @@ class Target:
     content_type: str | None = None
     timeout_seconds: float = 30.0
     job: JobSettings | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fanout:
+    """Each fire calls the target once per shard (docs/fanout.md): `shards` calls, or one
+    per element of `params` (give one of them); the fire fails when more than
+    `max_failed_shards` shards fail for good. As the API shows it, `shards` is the count."""
+
+    shards: int | None = None
+    params: tuple[Any, ...] | None = None
+    max_failed_shards: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +117,7 @@ class Schedule:
     updated_at: datetime
     next_fire_at: datetime | None = None
     skipped: Skips = field(default_factory=Skips)
+    fanout: Fanout | None = None
 
 
 @frozen

@@ -40,6 +40,7 @@ class TenantLimits:
     max_concurrency: int | None = None
     allowed_private_targets: bool | None = None
     api_rate_limit: RateLimit | None = None
+    max_fanout_shards: int | None = None
 
 
 @frozen

@@ -8,7 +8,7 @@ from typing import Literal
 from cronhook import _protocol as p
 from cronhook._protocol import Call, PageQuery
 from cronhook._resource import M, Resource, endpoint, paginated
-from cronhook.models import Fire
+from cronhook.models import Fire, Shard
 
 __all__ = ["DeadLetters", "Fires"]
 
@@ -25,8 +25,21 @@ def _replay(fire_id: str, *, idempotency_key: str | None = None) -> Call[Fire]:
     return p.post(path, p.model(Fire), idempotency_key=idempotency_key)
 
 
+def _shards(fire_id: str, *, limit: int | None = None) -> PageQuery[Shard]:
+    """The shards of a fan-out fire made so far, lowest index first, each with its status
+    and last answer (docs/fanout.md); `NotFoundError` for a fire that is not a fan-out."""
+    return PageQuery(p.path("/v1/fires/{}/shards", fire_id), Shard, p.query(limit=limit))
+
+
 FireStatus = Literal[
-    "scheduled", "dispatched", "delivering", "succeeded", "retrying", "failed", "skipped"
+    "scheduled",
+    "dispatched",
+    "delivering",
+    "running",
+    "succeeded",
+    "retrying",
+    "failed",
+    "skipped",
 ]
 FireKind = Literal["cron", "manual", "message", "replay", "callback"]
 
@@ -60,11 +73,12 @@ def _dead_letters(*, limit: int | None = None) -> PageQuery[Fire]:
 
 
 class Fires(Resource[M]):
-    """List the tenant's fires, read one, replay one."""
+    """List the tenant's fires, read one, replay one, list a fan-out's shards."""
 
     list = paginated(_list)
     get = endpoint(_get)
     replay = endpoint(_replay)
+    shards = paginated(_shards)
 
 
 class DeadLetters(Resource[M]):

@@ -10,7 +10,16 @@ from cronhook import _protocol as p
 from cronhook._codec import encode
 from cronhook._protocol import UNSET, Call, PageQuery, Unset
 from cronhook._resource import M, Resource, endpoint, paginated
-from cronhook.models import BulkResult, Fire, Misfire, Preview, RetrySettings, Schedule, Target
+from cronhook.models import (
+    BulkResult,
+    Fanout,
+    Fire,
+    Misfire,
+    Preview,
+    RetrySettings,
+    Schedule,
+    Target,
+)
 
 __all__ = ["Schedules"]
 
@@ -33,12 +42,14 @@ def _create(
     metadata: Mapping[str, str] | None = None,
     callback_url: str | None = None,
     failure_callback_url: str | None = None,
+    fanout: Fanout | JSONObject | None = None,
     idempotency_key: str | None = None,
 ) -> Call[Schedule]:
     """Create a schedule. `cron`: 5 fields (minute first), 6 (seconds first), 7 (plus year),
     a macro (`@hourly`), `every 90s` or `at <RFC 3339>`; `timezone` an IANA name (default
-    UTC). Options left None take the server's defaults. Raises `ValidationError` naming each
-    bad field (`cron`, `target.url`, ...)."""
+    UTC). Options left None take the server's defaults; `fanout` makes every fire call the
+    target once per shard (docs/fanout.md). Raises `ValidationError` naming each bad field
+    (`cron`, `target.url`, `fanout.shards`, ...)."""
     fields = dict(locals())  # the arguments: each one a field of the body
     del fields["idempotency_key"]
     payload = p.body(**fields)
@@ -88,6 +99,7 @@ def _update(
     metadata: Mapping[str, str | None] | Unset | None = UNSET,
     callback_url: str | Unset | None = UNSET,
     failure_callback_url: str | Unset | None = UNSET,
+    fanout: Fanout | JSONObject | Unset | None = UNSET,
 ) -> Call[Schedule]:
     """Change the fields given (a JSON merge patch): objects merge field by field, None
     resets a field to its default (or removes a header or metadata key inside a dict), the

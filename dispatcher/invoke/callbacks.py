@@ -38,8 +38,11 @@ _FRESH = frozenset({"new", "dispatched"})
 
 def callback_fire_id(fire_id: str, attempt: int, kind: str = "cb") -> str:
     """Deterministic: the outcome of attempt ``attempt`` has one callback per URL kind
-    (``cb`` for ``callback_url``, ``fcb`` for ``failure_callback_url``)."""
-    return f"{kind}_{fire_id.removeprefix('fire_')}_{attempt}"
+    (``cb`` for ``callback_url``, ``fcb`` for ``failure_callback_url``):
+    ``<kind>_<fire id's body>o<attempt>``. Fire ids are Crockford base32 (no ``o``; a
+    shard's adds ``u<index>``), so the id is one of the contract's ``Id``s and names its
+    fire and attempt unambiguously."""
+    return f"{kind}_{fire_id.removeprefix('fire_')}o{attempt}"
 
 
 def callback_urls(fire: Fire, status: str) -> list[tuple[str, str]]:

@@ -47,10 +47,17 @@ class Store:
         self.scripts = Scripts(client, cluster=cluster)
         self.time = TimeIndex(client, self.keys, self.scripts)
         self.fires = FireLog(client, self.keys, self.scripts, retention_s)
-        self.jobs = JobLog(client, self.keys, self.scripts)
+        self.jobs = JobLog(client, self.keys, self.scripts, retention_s)
         lua = self.scripts.lua
         self.records = Records(
-            client, self.keys, lua, self.time, cluster=cluster, keyring=keyring, reads=self.scripts
+            client,
+            self.keys,
+            lua,
+            self.time,
+            cluster=cluster,
+            keyring=keyring,
+            reads=self.scripts,
+            retention_s=retention_s,
         )
         self.nodes = NodeRegistry(client, self.keys)
         self.cluster = cluster

@@ -62,7 +62,7 @@ class Store:
         self.nodes = NodeRegistry(client, self.keys)
         self.cluster = cluster
         self.guards = Guards(client, self.keys, lua)
-        self.outbox = Outbox(client, self.keys, lua, self.time, self.fires)
+        self.outbox = Outbox(client, self.keys, lua, self.time, self.fires, retention_s)
         self.web = WebSessions(client, self.keys)
         self.skips = SkipLog(client, self.keys, self.scripts)
         self.embedded = embedded

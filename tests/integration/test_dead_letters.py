@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from app.errors import StoreUnavailable
 from app.jobs import JobRef, mint_token, token_hash
 from app.models import Attempt, Fire, JobSettings, RetrySettings, Target
 from app.store import Store, open_store
@@ -120,3 +121,22 @@ async def test_a_long_jobs_dead_letter_is_forgotten_with_its_fire_and_job(
     assert await kept.jobs.get(TENANT, "fire_job") is None
     assert await _seen(kept) == (0, [])
     assert await store.client.zcard(store.keys.dead_letters(TENANT)) == 0
+
+
+async def test_a_replay_undone_puts_the_dead_letter_back_kept_as_long_as_its_fire(
+    store: Store, short: Callable[[int], Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a dead letter whose replay cannot reach the time index (so it is undone)
+    kept = short(2)
+    await _fail(kept, "fire_back")
+    await asyncio.sleep(1.2)
+
+    async def unreachable(*_: object) -> None:
+        raise StoreUnavailable("time index down")
+
+    monkeypatch.setattr(kept.time, "put", unreachable)
+    with pytest.raises(StoreUnavailable):
+        await kept.outbox.replay(TENANT, "fire_back", await kept.now_ms(), lambda *_: "{}")
+    # then it is a dead letter again, and its fire stays as long as it is counted
+    await asyncio.sleep(1.1)
+    assert await _seen(kept) == (1, ["fire_back"])

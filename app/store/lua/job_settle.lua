@@ -7,8 +7,8 @@
 -- Returns 'done' when that attempt's outcome was applied already (a second settle: nothing
 -- changes), 'missing' without a fire record, else the status now stored. As in
 -- fire_finish.lua, a succeeded fire stays succeeded, and a final status clears the
--- active-fire marker if it names this fire, and a failed fire (record, attempts, job) and
--- its dead-letter entry are kept for the retention from now (entries older than that are trimmed).
+-- active-fire marker if it names this fire; a failed fire (record, attempts, job) and its
+-- dead-letter entry are kept for the retention from now, older entries trimmed.
 local n = tonumber(ARGV[1])
 if tonumber(redis.call('HGET', KEYS[1], 'applied') or '0') >= n then return 'done' end
 if redis.call('EXISTS', KEYS[2]) == 0 then return 'missing' end

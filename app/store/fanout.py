@@ -134,10 +134,16 @@ class FanoutLog:
         """End a parent whose shards have all ended: ('closed', status) for the one call
         that ended it, else ('already', status), ('open', None) or ('missing', None)."""
         k = self._k
-        keys = [k.fire(tenant_id, parent_id), k.dead_letters(tenant_id)]
+        keys = [
+            k.fire(tenant_id, parent_id),
+            k.dead_letters(tenant_id),
+            k.attempts(tenant_id, parent_id),
+            k.failed_shards(tenant_id, parent_id),
+        ]
         if schedule_id:
             keys.append(k.active_fire(tenant_id, schedule_id))
-        res = await self._s.call(self._lua.fanout_close, keys, [now_ms, parent_id])
+        args = [now_ms, parent_id, self._retention_s]
+        res = await self._s.call(self._lua.fanout_close, keys, args)
         return str(res[0]), str(res[1]) if len(res) > 1 else None
 
     def _reopen_call(self, tenant_id: str, parent_id: str, shard_id: str, now_ms: int) -> Any:

@@ -231,6 +231,7 @@ class FireLog:
                     now_ms,
                     "" if next_attempt_ms is None else next_attempt_ms,
                     fire_id,
+                    self._retention_s,
                 ],
             )
         )

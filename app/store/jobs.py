@@ -46,8 +46,9 @@ REGISTER_EVERY_S = 60.0  # how often a process repeats a tenant's SADD to ``job_
 
 
 class JobLog:
-    def __init__(self, client: Any, keys: Keys, scripts: Scripts) -> None:
+    def __init__(self, client: Any, keys: Keys, scripts: Scripts, retention_s: int) -> None:
         self._r = client
+        self._retention_s = retention_s  # a failed fire is kept this long (job_settle.lua)
         self._k = keys
         self._s = scripts
         self._lua = scripts.lua
@@ -159,7 +160,7 @@ class JobLog:
         if schedule_id:
             keys.append(k.active_fire(tenant_id, schedule_id))
         nxt = "" if next_attempt_ms is None else next_attempt_ms
-        args = [attempt, attempt_json, status, now_ms, nxt, ref.fire_id]
+        args = [attempt, attempt_json, status, now_ms, nxt, ref.fire_id, self._retention_s]
         return str(await self._s.call(self._lua.job_settle, keys, args))
 
     @wrapped

@@ -20,9 +20,16 @@ from app.store.timeindex import TimeIndex
 
 class Outbox:
     def __init__(
-        self, client: Any, keys: Keys, lua: LuaScripts, time: TimeIndex, fires: FireLog
+        self,
+        client: Any,
+        keys: Keys,
+        lua: LuaScripts,
+        time: TimeIndex,
+        fires: FireLog,
+        retention_s: int,
     ) -> None:
         self._r = client
+        self._retention_s = retention_s  # a dead letter put back is kept this long again
         self._k = keys
         self._time = time
         self._fires = fires
@@ -65,7 +72,10 @@ class Outbox:
         except BaseException:
             async with self._r.pipeline(transaction=False) as pipe:
                 pipe.hset(k.fire(tenant_id, fire_id), "status", previous)
-                if previous == "failed":
-                    pipe.zadd(k.dead_letters(tenant_id), {fire_id: now_ms})
+                if previous == "failed":  # a dead letter again: kept as fire_finish.lua does
+                    dead, fire = k.dead_letters(tenant_id), k.fire(tenant_id, fire_id)
+                    pipe.zadd(dead, {fire_id: now_ms})
+                    for key in (dead, fire, k.attempts(tenant_id, fire_id)):
+                        pipe.expire(key, self._retention_s)
                 await pipe.execute()
             raise

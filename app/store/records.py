@@ -64,9 +64,11 @@ class Records:
         cluster: bool,
         keyring: Keyring | None = None,
         reads: Scripts | None = None,
+        retention_s: int,
     ) -> None:
         self.tenant_codec = TenantCodec(keyring)
         self._r = client
+        self._retention_s = retention_s  # how long a dead letter is kept (fire_finish.lua)
         self._reads = reads  # plain reads on the hot path go over the lean wire when given
         self._k = keys
         self._time = time
@@ -166,12 +168,17 @@ class Records:
 
     @wrapped
     async def usage(self, tenant_id: str) -> dict[str, int]:
+        """Counts of what the tenant holds. Dead letters count while their fire record is
+        kept: failed less than the retention ago (older entries wait for the next dead
+        letter to trim them)."""
         k = self._k
+        sec, usec = await self._r.time()
+        kept_after = int(sec) * 1000 + int(usec) // 1000 - self._retention_s * 1000
         async with self._r.pipeline(transaction=False) as pipe:
             pipe.zcard(k.schedules(tenant_id))
             pipe.scard(k.paused_schedules(tenant_id))
             pipe.hlen(k.tenant_api_keys(tenant_id))
-            pipe.zcard(k.dead_letters(tenant_id))
+            pipe.zcount(k.dead_letters(tenant_id), f"({kept_after}", "+inf")
             s, p, a, d = await pipe.execute()
         return {"schedules": s, "paused_schedules": p, "api_keys": a, "dead_letters": d}
 

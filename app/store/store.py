@@ -49,16 +49,23 @@ class Store:
         self.scripts = Scripts(client, cluster=cluster)
         self.time = TimeIndex(client, self.keys, self.scripts)
         self.fires = FireLog(client, self.keys, self.scripts, retention_s)
-        self.jobs = JobLog(client, self.keys, self.scripts)
+        self.jobs = JobLog(client, self.keys, self.scripts, retention_s)
         self.fanout = FanoutLog(client, self.keys, self.scripts, retention_s)
         lua = self.scripts.lua
         self.records = Records(
-            client, self.keys, lua, self.time, cluster=cluster, keyring=keyring, reads=self.scripts
+            client,
+            self.keys,
+            lua,
+            self.time,
+            cluster=cluster,
+            keyring=keyring,
+            reads=self.scripts,
+            retention_s=retention_s,
         )
         self.nodes = NodeRegistry(client, self.keys)
         self.cluster = cluster
         self.guards = Guards(client, self.keys, lua)
-        self.outbox = Outbox(client, self.keys, lua, self.time, self.fires)
+        self.outbox = Outbox(client, self.keys, lua, self.time, self.fires, retention_s)
         self.web = WebSessions(client, self.keys)
         self.skips = SkipLog(client, self.keys, self.scripts)
         self.embedded = embedded

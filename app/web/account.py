@@ -3,18 +3,20 @@ the live event feed, the forecast, and the live cron preview of the schedule for
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.responses import JSONResponse, Response
 
 from app import cron
 from app.api.guard import invoke
 from app.api.state import ApiState
 from app.cron.words import describe
-from app.errors import FieldError, ValidationFailed
+from app.errors import FieldError, NotFound, ValidationFailed
 from app.models import from_ms, rfc3339
 from app.schedules import timing_errors
 from app.web import forms
 from app.web.chart import forecast_svg
-from app.web.portal import METHODS, TARGET_BLANK, api, notice
+from app.web.portal import METHODS, TARGET_BLANK, api, notice, see_other
 from app.web.render import HEADERS, page, wall
 from app.web.session import Visit, web_page
 
@@ -45,19 +47,34 @@ MESSAGE_BLANK = {**TARGET_BLANK, "delay_seconds": ""}
 
 @web_page("portal", writes=True)
 async def message(visit: Visit) -> Response:
-    values, errors, sent = MESSAGE_BLANK, list[FieldError](), None
+    """The form; a message sent redirects to ``?done=sent&fire=<id>`` (post/redirect/get:
+    a reload does not send it again), which names the fire when it is the tenant's."""
+    values, errors = MESSAGE_BLANK, list[FieldError]()
     if visit.request.method == "POST":
         values = visit.form
         body = forms.message_of(visit.form, errors)
         if not errors:
             try:
                 sent = await api(visit, "createMessage", body=body)
-                values = MESSAGE_BLANK
+                return see_other(f"/portal/messages?done=sent&fire={sent['id']}")
             except ValidationFailed as e:
                 errors = e.errors
     grouped = forms.by_field(errors, forms.MESSAGE_FIELDS)
-    context = visit.context(values=values, errors=grouped, sent=sent, methods=METHODS)
+    sent = await _sent(visit)
+    shown = None if sent else notice(visit)
+    context = visit.context(values=values, errors=grouped, sent=sent, notice=shown, methods=METHODS)
     return page(visit.request, "portal/message.html", context, 422 if errors else 200)
+
+
+async def _sent(visit: Visit) -> Any:
+    """The fire a ``?done=sent&fire=<id>`` link names, if the tenant has it."""
+    q = visit.request.query_params
+    if q.get("done") != "sent" or not q.get("fire"):
+        return None
+    try:
+        return await api(visit, "getFire", path={"fire_id": q["fire"]})
+    except NotFound:
+        return None
 
 
 @web_page("portal")

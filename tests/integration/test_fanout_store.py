@@ -87,3 +87,25 @@ async def test_a_replay_takes_the_outcome_back_and_reopens_the_parent(store: Sto
     await _end(store, a, "succeeded")
     got = await store.fanout.gather("ten_fo", parent.id, a.id)
     assert (got.state, got.status, got.round) == ("end", "succeeded", 1)  # its next round
+
+
+async def test_a_failed_parent_is_a_dead_letter_kept_for_the_retention_from_its_end(
+    store: Store,
+) -> None:
+    # given a parent whose one shard failed for good, long after the parent was made
+    parent = _parent(1)
+    await store.fires.create(parent)
+    [a] = [shard_fire(parent, 0, T0)]
+    await store.fanout.make(parent, [a])
+    await _end(store, a, "failed")
+    await store.fanout.gather("ten_fo", parent.id, a.id)
+    k = store.keys
+    await store.client.expire(k.fire("ten_fo", parent.id), 5)  # its creation's retention ran out
+    # when it ends, failed
+    now = await store.now_ms()
+    assert await store.fanout.close("ten_fo", parent.id, None, now) == ("closed", "failed")
+    # then it, and the list of its failed shards, are kept for the retention (3600 s) from now
+    assert await store.client.ttl(k.fire("ten_fo", parent.id)) > 3500
+    assert await store.client.ttl(k.failed_shards("ten_fo", parent.id)) > 3500
+    assert await store.client.zscore(k.dead_letters("ten_fo"), parent.id) == now
+    assert await store.client.ttl(k.dead_letters("ten_fo")) > 3500

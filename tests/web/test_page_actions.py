@@ -122,8 +122,11 @@ async def test_a_one_off_message_is_sent_and_its_fire_exists(
 
     r = await browser.post("/portal/messages", fields)
 
-    assert r.status_code == 200, r.text
-    notice = _notice(r.text)
+    assert r.status_code == 303, r.text  # post/redirect/get: a reload does not send again
+    assert r.headers["location"].startswith("/portal/messages?done=sent&fire=")
+    shown = await browser.get(r.headers["location"])
+    assert shown.status_code == 200
+    notice = _notice(shown.text)
     found = re.search(r"Message queued as <code>([^<]+)</code> for ", notice)
     assert found is not None, notice
     fire = await api.get(f"/v1/fires/{found.group(1)}", headers=tenant.auth)
@@ -137,7 +140,33 @@ async def test_a_one_off_message_is_sent_and_its_fire_exists(
     assert stored is not None
     assert stored.target.method == "PUT" and stored.target.body == {"n": 7}
     assert stored.target.headers == {"X-Note": "one-off"}
-    assert r.text.count('value="http://127.0.0.1:9/hook"') == 0  # the form starts blank again
+    assert shown.text.count('value="http://127.0.0.1:9/hook"') == 0  # the form starts blank
+    # a reload of the page the post led to shows the notice again and sends nothing
+    again = await browser.get(r.headers["location"])
+    assert _notice(again.text) == notice
+    assert await _messages(api, tenant) == [got["id"]]
+
+
+async def _messages(api: httpx.AsyncClient, t: Tenant) -> list[str]:
+    r = await api.get("/v1/fires?kind=message", headers=t.auth)
+    assert r.status_code == 200, r.text
+    return [f["id"] for f in r.json()["items"]]
+
+
+async def test_the_sent_notice_names_only_a_fire_of_the_signed_in_tenant(
+    api: httpx.AsyncClient, browser: Browser, tenant: Tenant
+) -> None:
+    # given a message of another tenant
+    other = await onboard(api, "other")
+    body = {"target": {"url": HOOK}, "delay_seconds": 60}
+    theirs = (await api.post("/v1/messages", json=body, headers=other.auth)).json()["id"]
+    # when a link names it (or names no fire, or garbage) as the fire just sent
+    for query in (f"&fire={theirs}", "", "&fire=fire_nope", "&fire=%3Cb%3E"):
+        shown = await browser.get(f"/portal/messages?done=sent{query}")
+        # then the page shows the plain notice and nothing of that fire
+        assert shown.status_code == 200
+        assert _notice(shown.text) == "Message queued."
+        assert theirs not in shown.text
 
 
 async def test_trigger_and_resume_of_another_tenants_schedule_do_nothing(

@@ -20,22 +20,19 @@ _TOKEN = re.compile(r"^cjt\.([a-z]+_[0-9a-z]{1,40})\.([1-9][0-9]{0,5})\.([A-Za-z
 
 @dataclass(frozen=True)
 class JobRef:
-    """One delivery that may be a long job: a fire, or (fan-out) one shard of a fire. The
-    job's state is keyed by ``id`` and its attempt number."""
+    """One delivery that may be a long job: a fire (a fan-out's shard is a fire of its own,
+    docs/fanout.md). The job's state is keyed by ``id`` and its attempt number."""
 
     fire_id: str
-    shard: int | None = None
 
     @property
     def id(self) -> str:
-        return self.fire_id if self.shard is None else f"{self.fire_id}.{self.shard}"
+        return self.fire_id
 
     @property
     def path(self) -> str:
         """The job resource on the public API (progress and complete hang below it)."""
-        if self.shard is None:
-            return f"/v1/fires/{self.fire_id}/job"
-        return f"/v1/fires/{self.fire_id}/shards/{self.shard}/job"
+        return f"/v1/fires/{self.fire_id}/job"
 
     def url(self, public_url: str) -> str:
         return public_url.rstrip("/") + self.path

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -191,7 +192,13 @@ def shot(driver: WebDriver, name: str) -> Path:
 
 
 def wait(driver: WebDriver, condition: Callable[[WebDriver], Any], seconds: float = 10) -> Any:
-    return WebDriverWait(driver, seconds, poll_frequency=0.05).until(condition)
+    """Poll ``condition`` until it holds. Live parts of a page (the fleet, the feed) replace
+    their elements as they refresh, so an element found in one poll may be gone by the
+    next read: that poll is retried, like one that found nothing."""
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(driver, seconds, poll_frequency=0.05, ignored_exceptions=ignored).until(
+        condition
+    )
 
 
 def submit(driver: WebDriver, button: WebElement) -> None:

@@ -72,7 +72,7 @@ def test_the_fleet_is_live_and_the_forecast_drawn(browser: WebDriver, server: Se
     before = browser.find_element(By.CSS_SELECTOR, "#fleet p").text
     # the section refreshes itself from the server every few seconds
     wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#fleet p").text != before, 8)
-    assert "live invokers" in browser.find_element(By.CSS_SELECTOR, "#fleet p").text
+    wait(browser, lambda d: "live invokers" in d.find_element(By.CSS_SELECTOR, "#fleet p").text)
     shot(browser, "console-fleet")
 
     browser.get(f"{server.base}/console/forecast")

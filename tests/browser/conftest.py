@@ -21,7 +21,11 @@ from typing import Any
 import httpx
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -201,11 +205,22 @@ def wait(driver: WebDriver, condition: Callable[[WebDriver], Any], seconds: floa
     )
 
 
+def gone(element: WebElement) -> bool:
+    """Whether ``element`` left the document: Selenium's staleness error, or Chromium's own
+    word for it during a navigation ("Node with given id does not belong to the document")."""
+    try:
+        return bool(staleness_of(element)(None))
+    except WebDriverException as e:
+        if "does not belong to the document" in str(e):
+            return True
+        raise
+
+
 def submit(driver: WebDriver, button: WebElement) -> None:
     """Click a button that loads a new page, and wait for that page."""
     old = driver.find_element(By.TAG_NAME, "html")
     button.click()
-    wait(driver, staleness_of(old))
+    wait(driver, lambda _: gone(old))
     wait(driver, lambda d: d.execute_script("return document.readyState") == "complete")
 
 

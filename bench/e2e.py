@@ -35,6 +35,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -366,8 +367,9 @@ def _setting(text: str) -> tuple[str, str]:
     return name, value
 
 
-async def main(args: argparse.Namespace) -> dict[str, Any]:
-    cfg = FleetConfig(
+def fleet_config(args: argparse.Namespace) -> FleetConfig:
+    """The fleet the command line asks for (shared with bench/fanout.py)."""
+    return FleetConfig(
         redis_url=args.redis_url,
         amqp_url=args.amqp_url,
         apis=args.apis,
@@ -378,12 +380,17 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         event_loop=args.event_loop,
         env=dict(_setting(s) for s in args.set),
     )
-    result: dict[str, Any] = {
-        "command": "bench/e2e.py " + " ".join(sys.argv[1:]),
-        "machine": machine(),
-        "config": vars(cfg) | {"redis_url": None, "amqp_url": None},
-        "load_before": load(),
-    }
+
+
+async def on_fleet(
+    args: argparse.Namespace,
+    cfg: FleetConfig,
+    one_run: Callable[[Fleet, ReceiverProcess, argparse.Namespace], Awaitable[dict[str, Any]]],
+    result: dict[str, Any],
+) -> dict[str, Any]:
+    """``args.runs`` runs of ``one_run`` on one fleet and one receiver, started and stopped
+    here; ``result`` gains the runs, their medians and the load after (shared with
+    bench/fanout.py)."""
     rx, fleet = ReceiverProcess(), Fleet(cfg)
     rx.start()
     fleet.start()
@@ -407,12 +414,28 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def emit(outcome: dict[str, Any], text_table: str, json_path: str | None) -> None:
+    """Print the table and the JSON, and write the JSON to ``json_path`` if given."""
+    print(text_table)
+    text = json.dumps(outcome, indent=1)
+    print(text)
+    if json_path:
+        with open(json_path, "w") as fh:
+            fh.write(text + "\n")
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    cfg = fleet_config(args)
+    result: dict[str, Any] = {
+        "command": "bench/e2e.py " + " ".join(sys.argv[1:]),
+        "machine": machine(),
+        "config": vars(cfg) | {"redis_url": None, "amqp_url": None},
+        "load_before": load(),
+    }
+    return await on_fleet(args, cfg, one_run, result)
+
+
 if __name__ == "__main__":
     arguments = parse()
     outcome = asyncio.run(main(arguments))
-    print(table(outcome))
-    text = json.dumps(outcome, indent=1)
-    print(text)
-    if arguments.json:
-        with open(arguments.json, "w") as fh:
-            fh.write(text + "\n")
+    emit(outcome, table(outcome), arguments.json)

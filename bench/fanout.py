@@ -19,18 +19,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import shutil
 import sys
 import time
 from typing import Any
 
 import httpx
-from e2e import _first_per_fire, _setting, _settle, burst, cpu_seconds
+from e2e import _first_per_fire, _settle, burst, cpu_seconds, emit, fleet_config, on_fleet
 from e2e import parse as e2e_parse
-from e2e_fleet import Fleet, FleetConfig, create_tenant
+from e2e_fleet import Fleet, create_tenant
 from e2e_receiver import ReceiverProcess
-from e2e_report import load, machine, medians, spread
+from e2e_report import load, machine, spread
 
 
 async def _raise_quota(fleet: Fleet, tenant_id: str, shards: int) -> None:
@@ -141,52 +139,16 @@ def table(result: dict[str, Any]) -> str:
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    cfg = FleetConfig(
-        redis_url=args.redis_url,
-        amqp_url=args.amqp_url,
-        apis=args.apis,
-        dispatchers=args.dispatchers,
-        invokers=args.invokers,
-        concurrency=args.concurrency,
-        log_level=args.log_level,
-        event_loop=args.event_loop,
-        env=dict(_setting(s) for s in args.set),
-    )
     result: dict[str, Any] = {
         "command": "bench/fanout.py " + " ".join(sys.argv[1:]),
         "machine": machine(),
         "shards": args.shards,
         "load_before": load(),
     }
-    rx, fleet = ReceiverProcess(), Fleet(cfg)
-    rx.start()
-    fleet.start()
-    try:
-        await fleet.ready()
-        result["runs"] = [await one_run(fleet, rx, args) for _ in range(args.runs)]
-    except BaseException:
-        print(f"the processes' logs are in {fleet.logdir}", file=sys.stderr)
-        raise
-    finally:
-        await fleet.stop()
-        rx.stop()
-        try:
-            await fleet.cleanup()
-        except Exception as e:
-            print(f"cleanup of {fleet.prefix} failed: {e!r}", file=sys.stderr)
-    if not args.keep_logs:
-        shutil.rmtree(fleet.logdir, ignore_errors=True)
-    result["load_after"] = load()
-    result["median"] = medians(result["runs"])
-    return result
+    return await on_fleet(args, fleet_config(args), one_run, result)
 
 
 if __name__ == "__main__":
     arguments = parse()
     outcome = asyncio.run(main(arguments))
-    print(table(outcome))
-    text = json.dumps(outcome, indent=1)
-    print(text)
-    if arguments.json:
-        with open(arguments.json, "w") as fh:
-            fh.write(text + "\n")
+    emit(outcome, table(outcome), arguments.json)

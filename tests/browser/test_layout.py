@@ -11,9 +11,8 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.expected_conditions import staleness_of
 
-from tests.browser.conftest import NARROW, WIDE, Server, shot, sign_in, wait, width
+from tests.browser.conftest import NARROW, WIDE, Server, gone, shot, sign_in, wait, width
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -131,7 +130,7 @@ def test_an_action_runs_from_the_keyboard(
     assert focused == "Pause"
     old = driver.find_element(By.TAG_NAME, "html")
     ActionChains(driver).send_keys(Keys.ENTER).perform()
-    wait(driver, staleness_of(old))
+    wait(driver, lambda _: gone(old))
 
     assert driver.find_element(By.CSS_SELECTOR, ".notice").text == "Schedule paused."
     shot(driver, "keyboard-paused-375")

@@ -3,9 +3,11 @@
 One socket on an ``asyncio.Protocol``; replies parsed by hiredis's public ``Reader``
 configured as redis-py configures it (same decoding; reply errors mapped to redis-py's
 public exception classes by ``reply_error``, as its parser maps them), so every answer is
-the Python value redis-py would return. Each ``execute`` writes one batch of packed commands and
+the Python value redis-py would return. Each ``execute`` queues one batch of packed commands and
 awaits one future; the futures wait in a FIFO because Redis answers in order, so many
-batches can be in flight on the one connection.
+batches can be in flight on the one connection. The batches queued in one turn of the event
+loop go out in one socket write at the start of the next turn (an invoker finishing many
+deliveries at once makes one write instead of one per delivery, and Redis one read).
 
 Built from a redis-py client's own connection settings (``wire_for``) when that client
 reaches one plain Redis over TCP or a unix socket; anything else (TLS, Sentinel, Cluster,
@@ -214,6 +216,7 @@ class _Protocol(asyncio.Protocol):
         self._loop = loop
         self._fifo: deque[_Batch] = deque()
         self._transport: asyncio.Transport | None = None
+        self._out: list[bytes] = []  # batches queued this loop turn, written by _flush
         self.error: Exception | None = None  # set once: the connection is unusable
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -263,6 +266,11 @@ class _Protocol(asyncio.Protocol):
             if not batch.future.done():
                 batch.future.set_exception(self.error)
 
+    def _flush(self) -> None:
+        out, self._out = self._out, []
+        if self.error is None and self._transport is not None and out:
+            self._transport.write(out[0] if len(out) == 1 else b"".join(out))
+
     def send(self, data: bytes, count: int) -> asyncio.Future[list[Any]]:
         """Write ``count`` packed commands; the future gets their replies, in order."""
         future: asyncio.Future[list[Any]] = self._loop.create_future()
@@ -270,7 +278,10 @@ class _Protocol(asyncio.Protocol):
             future.set_exception(self.error)
             return future
         assert self._transport is not None  # set when the connection is made
-        self._transport.write(data)
+        out = self._out
+        if not out:
+            self._loop.call_soon(self._flush)
+        out.append(data)
         batch = _Batch(count, future)
         if self._params.timeout is not None:
             batch.timer = self._loop.call_later(self._params.timeout, self._timed_out)

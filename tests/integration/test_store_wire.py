@@ -299,6 +299,73 @@ async def test_a_cancelled_batch_on_the_wire_is_read_and_dropped(redis_url: str)
         await client.aclose()
 
 
+async def test_batches_of_one_loop_turn_go_out_in_one_write(redis_url: str) -> None:
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    wire = wire_for(client)
+    assert wire is not None
+    try:
+        echo: Callable[[str], bytes] = lambda s: wire.pack(("ECHO", s))  # noqa: E731
+        assert await wire.execute(echo("warm"), 1) == ["warm"]
+        proto = wire._proto
+        assert proto is not None and proto._transport is not None
+        transport = proto._transport
+        writes: list[bytes] = []
+        real_write = transport.write
+
+        def counting_write(data: bytes) -> None:
+            writes.append(bytes(data))
+            real_write(data)
+
+        transport.write = counting_write  # type: ignore[method-assign]
+
+        async def later(i: int) -> list[Any]:
+            await asyncio.sleep(0)  # queued in the next turn
+            return await wire.execute(echo(f"l{i}"), 1)
+
+        # when 30 batches are queued in one turn and 5 more in the next
+        got = await asyncio.gather(
+            *(wire.execute(echo(f"b{i}") * 2, 2) for i in range(30)),
+            *(later(i) for i in range(5)),
+        )
+        # then each gets its own answers, from two writes: one per turn, in order
+        assert got[:30] == [[f"b{i}"] * 2 for i in range(30)]
+        assert got[30:] == [[f"l{i}"] for i in range(5)]
+        assert writes == [
+            b"".join(echo(f"b{i}") * 2 for i in range(30)),
+            b"".join(echo(f"l{i}") for i in range(5)),
+        ]
+    finally:
+        await wire.aclose()
+        await client.aclose()
+
+
+async def test_batches_queued_when_the_connection_fails_are_failed_and_not_written(
+    redis_url: str,
+) -> None:
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    wire = wire_for(client)
+    assert wire is not None
+    try:
+        echo: Callable[[str], bytes] = lambda s: wire.pack(("ECHO", s))  # noqa: E731
+        assert await wire.execute(echo("warm"), 1) == ["warm"]
+        proto = wire._proto
+        assert proto is not None and proto._transport is not None
+        writes: list[bytes] = []
+        proto._transport.write = writes.append  # type: ignore[method-assign]
+        # given three batches queued, then the connection failing in the same turn
+        pending = [asyncio.ensure_future(wire.execute(echo(f"x{i}"), 1)) for i in range(3)]
+        await asyncio.sleep(0)  # the callers queue their batches
+        proto.fail(ConnectionError("gone"))
+        done = await asyncio.gather(*pending, return_exceptions=True)
+        # then each caller gets the failure, nothing reaches the socket, the next call reconnects
+        assert all(isinstance(d, ConnectionError) for d in done)
+        assert writes == []
+        assert await wire.execute(echo("again"), 1) == ["again"]
+    finally:
+        await wire.aclose()
+        await client.aclose()
+
+
 async def test_scripts_redis_forgot_are_loaded_and_run_once() -> None:
     async with (
         private_redis() as server,

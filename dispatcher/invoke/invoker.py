@@ -55,6 +55,7 @@ from dispatcher.invoke.retry import Outcome, RetryPolicy, classify, next_retry_d
 log = logging.getLogger("cronhook.invoker")
 
 _TENANT_CACHE_S = 5.0
+SUMMARY_SECONDS = 10.0  # the INFO summary of attempts comes at most this often
 _BUSY_SLACK_MS = 100
 _GONE_REASON = "the endpoint answered 410 Gone; resume the schedule once it is back"
 
@@ -100,6 +101,8 @@ class Invoker:
         self.jobs = JobSide(self)
         self.fanout = FanoutSide(self)
         self._tenants: dict[str, tuple[float, str | None, Tenant | None]] = {}
+        self._summary_at = time.monotonic()
+        self._summarised = (0, 0, 0)  # succeeded, retried, failed at the last summary
         self._rng = random.Random()
         # the marker must outlive the attempt and its record (two Redis calls at worst)
         self._margin_ms = int((2 * settings.redis_timeout + 1) * 1000)
@@ -120,6 +123,35 @@ class Invoker:
                 extra=fire_fields(msg.fire_id, msg.tenant_id, msg.attempt),
             )
             raise Requeue from e
+
+    def log_summary(self, *, now: float | None = None) -> None:
+        """One INFO line for the attempts recorded since the last one, once
+        ``SUMMARY_SECONDS`` have passed (the heartbeat calls this at each beat); nothing
+        when there were none."""
+        now = time.monotonic() if now is None else now
+        span = now - self._summary_at
+        if span < SUMMARY_SECONDS:
+            return
+        s = self.stats
+        counts = (s.succeeded, s.retried, s.failed)
+        ok, retried, failed = (a - b for a, b in zip(counts, self._summarised, strict=True))
+        self._summary_at, self._summarised = now, counts
+        if ok or retried or failed:
+            log.info(
+                "%d attempts in the last %.0f s: %d succeeded, %d retrying, %d failed",
+                ok + retried + failed,
+                span,
+                ok,
+                retried,
+                failed,
+                extra={
+                    "node": self.node_id,
+                    "seconds": round(span, 1),
+                    "succeeded": ok,
+                    "retrying": retried,
+                    "failed": failed,
+                },
+            )
 
     async def _tenant(self, tenant_id: str) -> Tenant | None:
         """The tenant, from this process's cache while its version is the stored one: a
@@ -269,8 +301,11 @@ class Invoker:
             schedule_id=fire.schedule_id,
         )
         await self.recorded(fire, tenant, msg, attempt, decision, result.duration_ms)
-        if log.isEnabledFor(logging.INFO):
-            log.info(
+        # a success at DEBUG (the INFO summary counts it), a retry or failure at INFO
+        level = logging.DEBUG if decision.status == "succeeded" else logging.INFO
+        if log.isEnabledFor(level):
+            log.log(
+                level,
                 "attempt %s of %s: %s (%s)",
                 msg.attempt,
                 fire.id,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from dataclasses import dataclass
 
 import pytest
@@ -199,3 +200,22 @@ async def test_retries_stop_within_max_retry_seconds(w: World, rx: Receiver) -> 
     assert 2 <= len(hits) <= 4
     # the window counts from the first attempt; the last attempt starts within it
     assert hits[-1].arrived_monotonic - hits[0].arrived_monotonic <= 1.2 + 0.5
+
+
+async def test_a_success_is_logged_at_debug_and_a_retry_or_failure_at_info(
+    w: World, rx: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    tenant = await w.tenant()
+    with caplog.at_level(logging.DEBUG, logger="cronhook.invoker"):
+        ok = await w.message(tenant, rx.url("/ok"))
+        bad = await w.message(tenant, rx.url("/status/503"), retry=TWO)
+        await w.settled(tenant.id, [ok.id, bad.id])
+    lines = {
+        (r.fire_id, r.attempt): r.levelno  # type: ignore[attr-defined]
+        for r in caplog.records
+        if r.name == "cronhook.invoker"
+        and getattr(r, "fire_id", None) in (ok.id, bad.id)
+        and r.getMessage().startswith("attempt ")
+    }
+    info = logging.INFO
+    assert lines == {(ok.id, 1): logging.DEBUG, (bad.id, 1): info, (bad.id, 2): info}

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from app.bus.base import Bus
 from app.bus.memory import MemoryBus
 from app.bus.rabbitmq import RabbitBus
-from app.errors import ConfigError
+from app.errors import ConfigError, StoreUnavailable
 from app.metrics import DispatcherMetrics, InvokerMetrics, SystemMetrics, new_registry
 from app.observe import gauge_loop, load_scripts, ops_app
 from app.secretbox import Keyring
@@ -251,8 +251,11 @@ async def run_invoker(settings: Settings) -> None:
     ):
         client = WebhookClient(max_connections=max(settings.invoker_concurrency * 2, 16))
         invoker = Invoker(store, bus, client, settings, metrics=metrics)
+        heartbeat = invoker_heartbeat(store, settings, invoker)
         try:
-            async with beating(invoker_heartbeat(store, settings, invoker)):
+            with contextlib.suppress(StoreUnavailable):
+                await heartbeat.beat()  # the clock is read before the first held fire
+            async with beating(heartbeat):
                 tune_gc()  # before consuming: no delivery's objects are frozen
                 await invoker.start()
                 log.info("invoker consuming", extra={"node": invoker.node_id})

@@ -84,8 +84,16 @@ ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
         "lookahead_seconds",
         float,
         1.0,
-        "how far ahead of an instant a dispatcher claims and prepares its fires (published "
-        "at the instant); 0 = claim only when due",
+        "how far ahead of an instant a dispatcher claims and prepares its fires; "
+        "0 = claim only when due",
+    ),
+    (
+        "CRONHOOK_PUBLISH_AHEAD_SECONDS",
+        "publish_ahead_seconds",
+        float,
+        0.3,
+        "how long before an instant a dispatcher publishes its fires, which invokers hold "
+        "until the instant (never early); capped at the lookahead; 0 = publish at the instant",
     ),
     (
         "CRONHOOK_HEARTBEAT_SECONDS",
@@ -119,7 +127,15 @@ ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
         "invoker_concurrency",
         int,
         64,
-        "deliveries in flight per invoker process (RabbitMQ prefetch)",
+        "deliveries in flight per invoker process",
+    ),
+    (
+        "CRONHOOK_INVOKER_HOLD",
+        "invoker_hold",
+        int,
+        1000,
+        "fires published ahead of their instant that an invoker accepts and holds until it, "
+        "besides its deliveries in flight (RabbitMQ prefetch = concurrency + hold)",
     ),
     (
         "CRONHOOK_FANOUT_STEP",
@@ -209,6 +225,7 @@ class Settings:
     poll_seconds: float = 0.1
     claim_batch: int = 500
     lookahead_seconds: float = 1.0
+    publish_ahead_seconds: float = 0.3
     heartbeat_seconds: float = 2.0
     max_clock_skew_seconds: float = 1.0
     redis_timeout: float = 5.0
@@ -216,6 +233,7 @@ class Settings:
     port: int = 8080
     public_url: str = ""
     invoker_concurrency: int = 64
+    invoker_hold: int = 1000
     fanout_step: int = 500
     delivery_limit: int = 20
     allow_private_targets: bool = False
@@ -272,6 +290,10 @@ def _problems(s: Settings) -> list[str]:
         out.append("CRONHOOK_LEASE_SECONDS must exceed CRONHOOK_REDIS_TIMEOUT")
     if not 0 <= s.lookahead_seconds <= 60:
         out.append("CRONHOOK_LOOKAHEAD_SECONDS must be between 0 and 60")
+    if not 0 <= s.publish_ahead_seconds <= 60:
+        out.append("CRONHOOK_PUBLISH_AHEAD_SECONDS must be between 0 and 60")
+    if s.invoker_hold < 0:
+        out.append("CRONHOOK_INVOKER_HOLD must be 0 or more")
     if s.event_loop not in ("auto", "uvloop", "asyncio"):
         out.append("CRONHOOK_EVENT_LOOP must be auto, uvloop or asyncio")
     if s.log_format not in ("json", "console"):

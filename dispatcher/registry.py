@@ -170,15 +170,18 @@ def counters_report(stats: Any, *, rate_of: str) -> Callable[[], dict[str, Any]]
 
 
 def invoker_heartbeat(store: Store, settings: Settings, invoker: Any) -> Heartbeat:
-    """The invoker's heartbeat (its figures: ``invoker.stats``, attempts per second); each
-    beat also gives the invoker its turn to log the summary of its attempts."""
+    """The invoker's heartbeat (its figures: ``invoker.stats``, attempts per second). Its
+    clock readings tell the invoker how long to hold fires published ahead, and each beat
+    gives the invoker its turn to log the summary of its attempts."""
     counters = counters_report(invoker.stats, rate_of="attempts")
 
     def report() -> dict[str, Any]:
         invoker.log_summary()
         return counters()
 
-    return Heartbeat(store, settings, role="invoker", node_id=invoker.node_id, report=report)
+    hb = Heartbeat(store, settings, role="invoker", node_id=invoker.node_id, report=report)
+    invoker.skew = lambda: hb.skew
+    return hb
 
 
 @contextlib.asynccontextmanager

@@ -22,6 +22,9 @@ class FireMessage:
 
     ``settle``: no request; attempt ``attempt`` of the fire's long job has reached its
     deadline or reported its outcome (the timeout watch, app/jobs/): end and apply it.
+
+    ``not_before_ms``: published ahead of its instant (Redis time, ms); the invoker holds it
+    until then. 0: due when it arrives. Left out of the JSON when 0.
     """
 
     fire_id: str
@@ -30,6 +33,7 @@ class FireMessage:
     scheduled_at_ms: int
     replay: bool = False
     settle: bool = False
+    not_before_ms: int = 0
 
     def encode(self) -> bytes:
         """Compact JSON; with the usual field types formatted directly (json.dumps's bytes,
@@ -43,17 +47,20 @@ class FireMessage:
         )
         if self.settle:
             return self._encode_all()
+        nb = self.not_before_ms
         if (
             type(fid) is str
             and type(tid) is str
             and type(attempt) is int
             and type(at) is int
             and type(replay) is bool
+            and type(nb) is int
         ):
             flag = "true" if replay else "false"
+            hold = f',"not_before_ms":{nb}' if nb else ""
             return (
                 f'{{"v":{VERSION},"fire_id":{_quote(fid)},"tenant_id":{_quote(tid)},'
-                f'"attempt":{attempt},"scheduled_at_ms":{at},"replay":{flag}}}'
+                f'"attempt":{attempt},"scheduled_at_ms":{at},"replay":{flag}{hold}}}'
             ).encode()
         return self._encode_all()
 
@@ -68,6 +75,8 @@ class FireMessage:
         }
         if self.settle:
             data["settle"] = True
+        if self.not_before_ms:
+            data["not_before_ms"] = self.not_before_ms
         return json.dumps(data, separators=(",", ":")).encode()
 
     @classmethod
@@ -86,6 +95,7 @@ class FireMessage:
                 scheduled_at_ms=_int(data, "scheduled_at_ms"),
                 replay=bool(data.get("replay", False)),
                 settle=data.get("settle") is True,
+                not_before_ms=_int(data, "not_before_ms") if "not_before_ms" in data else 0,
             )
         except (KeyError, TypeError, ValueError) as e:
             raise PoisonMessage(f"malformed fire message: {e}") from e

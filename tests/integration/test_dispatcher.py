@@ -39,7 +39,9 @@ SETTINGS = Settings(
     heartbeat_seconds=0.2,
     max_clock_skew_seconds=1.0,
     admin_token="admin-token",
+    publish_ahead_seconds=0.0,  # publish at the instant; AHEAD below publishes ahead
 )
+AHEAD = SETTINGS.with_(publish_ahead_seconds=0.3)
 
 
 @pytest.fixture(params=["embedded", pytest.param("real", marks=pytest.mark.external_service)])
@@ -160,6 +162,61 @@ async def test_fires_are_prepared_ahead_and_never_published_before_their_instant
     instants = sorted({p.message.scheduled_at_ms for p in wb.sent})
     assert all(ms % 1000 == 0 for ms in instants)
     assert len(set(wb.ids())) == len(instants)
+
+
+async def test_fires_are_published_ahead_stamped_with_their_instant(store: Store, bus: Bus) -> None:
+    # given a schedule firing every second and a dispatcher publishing 0.3 s ahead
+    wb = WatchedBus(bus)
+    s = schedule()
+    await add(store, s)
+    async with running(Dispatcher(store, wb, AHEAD)):
+        await eventually(lambda: len(wb.sent) >= 3, within=6)
+    # then each message carries its instant, and left no earlier than 0.3 s before it
+    for p in wb.sent:
+        assert p.message.not_before_ms == p.message.scheduled_at_ms, p
+        assert p.at_ms >= p.message.not_before_ms - 300 - 5, p
+    # and they did leave ahead of their instants, one fire id each
+    assert sum(p.at_ms < p.message.scheduled_at_ms - 100 for p in wb.sent) >= 2
+    assert len(set(wb.ids())) == len({p.message.scheduled_at_ms for p in wb.sent})
+
+
+async def test_publishing_ahead_is_capped_at_the_lookahead(store: Store, bus: Bus) -> None:
+    # given a dispatcher asked to publish 5 s ahead with a 0.5 s lookahead
+    wb = WatchedBus(bus)
+    await add(store, schedule())
+    async with running(Dispatcher(store, wb, SETTINGS.with_(publish_ahead_seconds=5.0))):
+        await eventually(lambda: len(wb.sent) >= 2, within=6)
+    # then nothing left more than the lookahead before its instant
+    for p in wb.sent:
+        assert p.message.not_before_ms == p.message.scheduled_at_ms, p
+        assert p.at_ms >= p.message.scheduled_at_ms - 500 - 5, p
+
+
+async def test_overlap_forbid_fires_are_published_at_their_instant_not_ahead(
+    store: Store, bus: Bus
+) -> None:
+    # given a forbid schedule (its check belongs to the instant) under a dispatcher that
+    # publishes other fires ahead, and each of its fires finished as soon as it is out
+    wb = WatchedBus(bus)
+    s = schedule(overlap="forbid")
+    await add(store, s)
+    finished: set[str] = set()
+    async with running(Dispatcher(store, wb, AHEAD)):
+        for n in range(1, 3):
+            await eventually(lambda n=n: len(wb.sent) >= n, within=5)
+            fid = wb.sent[-1].message.fire_id
+            if fid not in finished:
+                finished.add(fid)
+                await store.fires.begin(s.tenant_id, fid, "inv", 1, 10_000, 1)
+                attempt = Attempt(1, 1, 1.0, 200, None, "ok", "success")
+                await store.fires.finish(
+                    s.tenant_id, fid, "inv", attempt, "succeeded", 2, None, schedule_id=s.id
+                )
+    # then each was published at or after its instant, unstamped
+    assert len(wb.sent) >= 2
+    for p in wb.sent:
+        assert p.message.not_before_ms == 0, p
+        assert p.at_ms >= p.message.scheduled_at_ms - 5, p
 
 
 def dense(n: int, start_ms: int) -> list[Schedule]:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from app.bus.message import FireMessage
+from app.errors import PoisonMessage
 from app.models import Fire, Misfire, RetrySettings, Schedule, Target
 
 
@@ -22,6 +23,8 @@ def _reference_message(m: FireMessage) -> bytes:
         "scheduled_at_ms": m.scheduled_at_ms,
         "replay": m.replay,
     }
+    if m.not_before_ms:
+        data["not_before_ms"] = m.not_before_ms
     return json.dumps(data, separators=(",", ":")).encode()
 
 
@@ -34,10 +37,30 @@ def _reference_message(m: FireMessage) -> bytes:
         FireMessage("f", "t", 7, 0, replay=True),
         FireMessage('q"uote\\back\nline\u2028é\U0001f600', "t\x00", 2, -5),  # escapes
         FireMessage("f", "t", 1.0, 5.5, 1),  # type: ignore[arg-type]  # other types: json.dumps
+        FireMessage("f", "t", 1, 17 * 10**11, not_before_ms=17 * 10**11 + 5),  # published ahead
+        FireMessage("f", "t", 1, 5, not_before_ms=7.5),  # type: ignore[arg-type]
     ],
 )
 def test_a_message_encodes_as_json_dumps_does(message: FireMessage) -> None:
     assert message.encode() == _reference_message(message)
+
+
+def test_a_message_published_ahead_decodes_with_its_instant_and_old_ones_without() -> None:
+    ahead = FireMessage("f", "t", 2, 1000, not_before_ms=1500)
+    assert FireMessage.decode(ahead.encode()) == ahead
+    old = b'{"v":1,"fire_id":"f","tenant_id":"t","attempt":1,"scheduled_at_ms":9,"replay":false}'
+    assert FireMessage.decode(old).not_before_ms == 0
+    assert b"not_before_ms" not in FireMessage("f", "t", 1, 9).encode()
+
+
+@pytest.mark.parametrize("bad", ['"soon"', "true", "1.5", "null"])
+def test_a_message_with_a_bad_hold_instant_is_poison(bad: str) -> None:
+    body = (
+        '{"v":1,"fire_id":"f","tenant_id":"t","attempt":1,"scheduled_at_ms":9,'
+        f'"replay":false,"not_before_ms":{bad}}}'
+    )
+    with pytest.raises(PoisonMessage, match="not_before_ms"):
+        FireMessage.decode(body.encode())
 
 
 def _fire(target: Target, retry: RetrySettings) -> Fire:

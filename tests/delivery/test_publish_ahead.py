@@ -1,0 +1,101 @@
+"""Fires published ahead of their instant, end to end on the real services: held by the
+invoker and delivered at the instant, never before; a held fire takes no delivery slot; an
+invoker stopping with fires held gives them back and another delivers each once, on time."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+import pytest
+
+from app.bus.message import FireMessage
+from app.keys import fire_item
+from app.models import Fire, Tenant
+from tests.conftest import eventually
+from tests.delivery.world import World, now_ms, world
+from tests.receiver import Receiver, RecordedRequest
+
+pytestmark = pytest.mark.external_service
+
+
+def instant_ms(req: RecordedRequest) -> float:
+    return datetime.fromisoformat(req.headers["cronhook-scheduled-at"]).timestamp() * 1000
+
+
+async def test_fires_published_ahead_arrive_at_their_instant_never_before(
+    w: World, rx: Receiver
+) -> None:
+    # given 30 schedules firing every second, under the default publish-ahead
+    assert w.settings.publish_ahead_seconds > 0
+    tenant = await w.tenant()
+    for _ in range(30):
+        await w.schedule(tenant, rx.url("/tick"))
+    # when three seconds of them are delivered
+    got = await rx.wait_for(90, path="/tick", within=10)
+    # then the invoker held them, and none arrived before its instant
+    assert w.invoker.stats.held >= 30
+    early = [(r.arrived_at * 1000, instant_ms(r)) for r in got]
+    assert [(at, due) for at, due in early if at < due] == []
+    ids = [r.headers["webhook-id"] for r in rx.requests_to("/tick")]
+    assert len(ids) == len(set(ids))
+
+
+async def _held_fire(w: World, tenant: Tenant, url: str, not_before_ms: int) -> Fire:
+    """A message fire due at ``not_before_ms``, published now as the dispatcher publishes
+    one ahead of its instant."""
+    fire = await w.message(tenant, url, due_ms=not_before_ms)
+    await w.store.time.remove(fire_item(fire.id))  # the bus's copy is the one
+    await w.bus.publish(
+        [FireMessage(fire.id, tenant.id, 1, fire.scheduled_at, not_before_ms=not_before_ms)]
+    )
+    return fire
+
+
+async def test_a_held_fire_takes_no_delivery_slot(
+    redis_url: str, amqp_url: str, prefix: str, queue_name: str, rx: Receiver
+) -> None:
+    async with world(redis_url, amqp_url, prefix, queue_name) as w:
+        # given an invoker with one delivery slot, holding a fire for 1.5 s
+        inv = await w.start_invoker(prefetch=1)
+        tenant = await w.tenant()
+        held_until = now_ms() + 1500
+        held = await _held_fire(w, tenant, rx.url("/held"), held_until)
+        await eventually(lambda: inv.stats.held == 1, within=2)
+        # when a fire due now comes
+        w.start_dispatcher()
+        due = await w.message(tenant, rx.url("/now"))
+        # then it is delivered while the other is still held
+        (now_req,) = await rx.wait_for(1, path="/now", within=1.2)
+        assert now_req.arrived_at * 1000 < held_until
+        assert rx.requests_to("/held") == []
+        # and the held one at its instant, not before
+        (held_req,) = await rx.wait_for(1, path="/held", within=3)
+        assert held_req.arrived_at * 1000 >= held_until
+        await w.settled(tenant.id, [held.id, due.id])
+
+
+async def test_an_invoker_stopping_with_fires_held_gives_them_back_and_each_goes_once(
+    redis_url: str, amqp_url: str, prefix: str, queue_name: str, rx: Receiver
+) -> None:
+    async with world(redis_url, amqp_url, prefix, queue_name) as w:
+        # given an invoker holding five fires due in 1.5 s
+        first = await w.start_invoker()
+        tenant = await w.tenant()
+        until = now_ms() + 1500
+        fires = [await _held_fire(w, tenant, rx.url("/h"), until) for _ in range(5)]
+        await eventually(lambda: first.stats.held == 5, within=2)
+        # when it stops at once (its deliveries cancelled: a shutdown out of time)
+        assert await first.bus.drain(0) == 5
+        await first.bus.aclose()
+        w.invokers.remove(first)
+        # then another invoker takes them, holds them, and delivers each once, on time
+        second = await w.start_invoker()
+        got = await rx.wait_for(5, path="/h", within=5)
+        await w.settled(tenant.id, [f.id for f in fires])
+        await asyncio.sleep(0.3)
+        assert len(rx.requests_to("/h")) == 5
+        assert len({r.headers["webhook-id"] for r in got}) == 5
+        assert all(r.arrived_at * 1000 >= until for r in got)
+        assert second.stats.held == 5
+        assert first.stats.attempts == 0

@@ -262,12 +262,17 @@ async def test_attempt_log_lines_carry_the_fire_fields(
     p = pipeline
     tenant = await p.tenant()
     sid = await p.schedule(tenant["api_key"], "/ok")
-    with caplog.at_level(logging.INFO, logger="cronhook.invoker"):
+    with caplog.at_level(logging.DEBUG, logger="cronhook.invoker"):  # a success: DEBUG
         task = await run(p)
         await delivered(p, 1)
         p.stop.set()
         await task
-    record = next(r for r in caplog.records if r.name == "cronhook.invoker")
+    record = next(
+        r
+        for r in caplog.records
+        if r.name == "cronhook.invoker" and r.getMessage().startswith("attempt ")
+    )
+    assert record.levelno == logging.DEBUG
     line = json.loads(JsonFormatter().format(record))
     assert line["tenant_id"] == tenant["id"] and line["schedule_id"] == sid
     assert line["fire_id"].startswith("fire_") and line["attempt"] == 1

@@ -18,9 +18,9 @@ For each fire message:
 
 A message published ahead of its instant (``not_before_ms``, Redis time) is held, unacked,
 until the instant by this process's clock corrected by its heartbeat's reading of Redis
-TIME (skew plus its uncertainty: never early). Held messages wait on one timer per instant
-and do not count against ``CRONHOOK_INVOKER_CONCURRENCY``; up to ``CRONHOOK_INVOKER_HOLD``
-of them are taken from the broker besides the deliveries in flight.
+TIME (skew plus its uncertainty: never early). Held messages wait on one timer per
+``HOLD_STEP_MS`` step and do not count against ``CRONHOOK_INVOKER_CONCURRENCY``; up to
+``CRONHOOK_INVOKER_HOLD`` of them are taken from the broker besides the deliveries in flight.
 
 Shutdown: the bus's ``drain`` stops consuming, waits for handlers, then cancels the rest; an
 attempt cancelled before it was recorded is abandoned here (marker and slot freed) and the
@@ -186,11 +186,10 @@ class Invoker:
         share one timer and go out together (a trickle of single fires each on its own
         wake-up cost ~20 % more CPU per delivery at 1,000 fires/s spread over the second)."""
         target = math.ceil(self.local_ms(not_before_ms) / HOLD_STEP_MS) * HOLD_STEP_MS
-        counted = False
+        if target <= time.time() * 1000:
+            return
+        self.stats.held += 1
         while (wait_ms := target - time.time() * 1000) > 0:
-            if not counted:
-                self.stats.held += 1
-                counted = True
             event = self._holds.get(target)
             if event is None:
                 event = self._holds[target] = asyncio.Event()

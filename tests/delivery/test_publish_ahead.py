@@ -35,8 +35,10 @@ async def test_fires_published_ahead_arrive_at_their_instant_never_before(
     got = await rx.wait_for(90, path="/tick", within=10)
     # then the invoker held them, and none arrived before its instant
     assert w.invoker.stats.held >= 30
-    early = [(r.arrived_at * 1000, instant_ms(r)) for r in got]
-    assert [(at, due) for at, due in early if at < due] == []
+    early = [
+        (r.arrived_at * 1000, instant_ms(r)) for r in got if r.arrived_at * 1000 < instant_ms(r)
+    ]
+    assert early == []
     ids = [r.headers["webhook-id"] for r in rx.requests_to("/tick")]
     assert len(ids) == len(set(ids))
 

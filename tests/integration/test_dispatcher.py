@@ -137,6 +137,15 @@ def schedule(cron: str = "* * * * * *", **changes: object) -> Schedule:
     return s.evolve(**changes)
 
 
+async def succeed(store: Store, s: Schedule, fire_id: str) -> None:
+    """Attempt 1 of ``s``'s fire made and recorded as succeeded, as an invoker would."""
+    await store.fires.begin(s.tenant_id, fire_id, "inv", 1, 10_000, 1)
+    attempt = Attempt(1, 1, 1.0, 200, None, "ok", "success")
+    await store.fires.finish(
+        s.tenant_id, fire_id, "inv", attempt, "succeeded", 2, None, schedule_id=s.id
+    )
+
+
 async def add(store: Store, s: Schedule) -> int:
     due = first_due_ms(s, await store.now_ms())
     assert due is not None
@@ -207,11 +216,7 @@ async def test_overlap_forbid_fires_are_published_at_their_instant_not_ahead(
             fid = wb.sent[-1].message.fire_id
             if fid not in finished:
                 finished.add(fid)
-                await store.fires.begin(s.tenant_id, fid, "inv", 1, 10_000, 1)
-                attempt = Attempt(1, 1, 1.0, 200, None, "ok", "success")
-                await store.fires.finish(
-                    s.tenant_id, fid, "inv", attempt, "succeeded", 2, None, schedule_id=s.id
-                )
+                await succeed(store, s, fid)
     # then each was published at or after its instant, unstamped
     assert len(wb.sent) >= 2
     for p in wb.sent:
@@ -339,11 +344,7 @@ async def test_overlap_forbid_records_skipped_fires_until_the_previous_one_finis
         counts = await store.skips.get(s.tenant_id, s.id)
         assert counts.overlap >= len(skipped) and counts.misfire == 0
         # when the first fire reaches a final status
-        await store.fires.begin(s.tenant_id, first.fire_id, "inv", 1, 10_000, 1)
-        attempt = Attempt(1, 1, 1.0, 200, None, "ok", "success")
-        await store.fires.finish(
-            s.tenant_id, first.fire_id, "inv", attempt, "succeeded", 2, None, schedule_id=s.id
-        )
+        await succeed(store, s, first.fire_id)
         # then the next instant is published again
         await eventually(lambda: len(wb.sent) >= 2, within=5)
     assert wb.sent[1].message.scheduled_at_ms > max(f.scheduled_at for f in skipped)

@@ -26,7 +26,7 @@ from redis.exceptions import (
 )
 
 from app.store import Store, open_store
-from app.store.resp import params_of, wire_for
+from app.store.resp import Wire, params_of, wire_for
 from app.store.scripts import Scripts
 from tests.conftest import delete_prefix, eventually
 from tests.e2e.services import RedisServer, free_ports
@@ -113,6 +113,24 @@ async def scripts_on(url: str, **options: Any) -> AsyncIterator[tuple[Any, Scrip
         yield client, scripts
     finally:
         await scripts.aclose()
+        await client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def warm_wire(url: str) -> AsyncIterator[tuple[Wire, Callable[[str], bytes]]]:
+    """A wire on ``url``, connected by one ECHO, and the packer of an ECHO command."""
+    client = aioredis.Redis.from_url(url, decode_responses=True)
+    wire = wire_for(client)
+    assert wire is not None
+
+    def echo(text: str) -> bytes:
+        return wire.pack(("ECHO", text))
+
+    try:
+        assert await wire.execute(echo("warm"), 1) == ["warm"]
+        yield wire, echo
+    finally:
+        await wire.aclose()
         await client.aclose()
 
 
@@ -278,12 +296,7 @@ async def test_cancelled_callers_leave_later_answers_in_step(redis_url: str, pre
 
 
 async def test_a_cancelled_batch_on_the_wire_is_read_and_dropped(redis_url: str) -> None:
-    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    wire = wire_for(client)
-    assert wire is not None
-    try:
-        echo: Callable[[str], bytes] = lambda s: wire.pack(("ECHO", s))  # noqa: E731
-        assert await wire.execute(echo("warm"), 1) == ["warm"]
+    async with warm_wire(redis_url) as (wire, echo):
         # given batches written, every other one's caller cancelled before its answer
         tasks = [asyncio.ensure_future(wire.execute(echo(f"b{i}") * 3, 3)) for i in range(40)]
         await asyncio.sleep(0)
@@ -294,18 +307,10 @@ async def test_a_cancelled_batch_on_the_wire_is_read_and_dropped(redis_url: str)
         for i, d in enumerate(done):
             assert isinstance(d, asyncio.CancelledError) if i % 2 == 0 else d == [f"b{i}"] * 3
         assert await wire.execute(echo("next"), 1) == ["next"]
-    finally:
-        await wire.aclose()
-        await client.aclose()
 
 
 async def test_batches_of_one_loop_turn_go_out_in_one_write(redis_url: str) -> None:
-    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    wire = wire_for(client)
-    assert wire is not None
-    try:
-        echo: Callable[[str], bytes] = lambda s: wire.pack(("ECHO", s))  # noqa: E731
-        assert await wire.execute(echo("warm"), 1) == ["warm"]
+    async with warm_wire(redis_url) as (wire, echo):
         proto = wire._proto
         assert proto is not None and proto._transport is not None
         transport = proto._transport
@@ -334,20 +339,12 @@ async def test_batches_of_one_loop_turn_go_out_in_one_write(redis_url: str) -> N
             b"".join(echo(f"b{i}") * 2 for i in range(30)),
             b"".join(echo(f"l{i}") for i in range(5)),
         ]
-    finally:
-        await wire.aclose()
-        await client.aclose()
 
 
 async def test_batches_queued_when_the_connection_fails_are_failed_and_not_written(
     redis_url: str,
 ) -> None:
-    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    wire = wire_for(client)
-    assert wire is not None
-    try:
-        echo: Callable[[str], bytes] = lambda s: wire.pack(("ECHO", s))  # noqa: E731
-        assert await wire.execute(echo("warm"), 1) == ["warm"]
+    async with warm_wire(redis_url) as (wire, echo):
         proto = wire._proto
         assert proto is not None and proto._transport is not None
         writes: list[bytes] = []
@@ -361,9 +358,6 @@ async def test_batches_queued_when_the_connection_fails_are_failed_and_not_writt
         assert all(isinstance(d, ConnectionError) for d in done)
         assert writes == []
         assert await wire.execute(echo("again"), 1) == ["again"]
-    finally:
-        await wire.aclose()
-        await client.aclose()
 
 
 async def test_scripts_redis_forgot_are_loaded_and_run_once() -> None:

@@ -1,30 +1,16 @@
 """The invoker's hold of fires published ahead: until the instant in Redis time, read
 through the heartbeat's measure of this clock (skew plus its uncertainty: never early), one
-timer per instant, and a cancelled holder leaves the others holding."""
+timer per HOLD_STEP_MS step, and a cancelled holder leaves the others holding."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 
-from app.bus.memory import MemoryBus
-from app.settings import Settings
-from app.store import open_store
-from dispatcher.http.client import WebhookClient
 from dispatcher.invoke.invoker import HOLD_STEP_MS, Invoker
 from dispatcher.registry import SkewReading
-
-
-@pytest.fixture
-async def invoker() -> AsyncIterator[Invoker]:
-    store = open_store("", prefix="hold", shards=4, retention_s=3600)
-    bus, client = MemoryBus(), WebhookClient()
-    yield Invoker(store, bus, client, Settings())
-    await client.aclose()
-    await store.aclose()
 
 
 def now_ms() -> float:

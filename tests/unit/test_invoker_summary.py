@@ -4,24 +4,10 @@ since the previous one, nothing when there were none."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 
 import pytest
 
-from app.bus.memory import MemoryBus
-from app.settings import Settings
-from app.store import open_store
-from dispatcher.http.client import WebhookClient
 from dispatcher.invoke.invoker import SUMMARY_SECONDS, Invoker
-
-
-@pytest.fixture
-async def invoker() -> AsyncIterator[Invoker]:
-    store = open_store("", prefix="summary", shards=4, retention_s=3600)
-    client = WebhookClient()
-    yield Invoker(store, MemoryBus(), client, Settings())
-    await client.aclose()
-    await store.aclose()
 
 
 def summaries(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:

@@ -241,7 +241,9 @@ class InvokerMetrics:
         self.skipped = Counter(
             "cronhook_invoker_skipped_total",
             "Messages acked without an attempt, by reason (stale: that attempt is "
-            "already recorded; done: the fire is final; missing: no record)",
+            "already recorded; done: the fire is final; missing: no record; "
+            "schedule_deleted, schedule_paused, schedule_edited: a cron fire skipped because "
+            "its schedule changed before its instant)",
             ["reason"],
             registry=r,
         )

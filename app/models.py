@@ -336,6 +336,9 @@ class Fire:
     fanout: FanoutSettings | None = None  # a fan-out parent (docs/fanout.md)
     shard: ShardRef | None = None  # a shard of a fan-out parent
     gathered: tuple[int, int, int] = (0, 0, 0)  # a parent's shards made, succeeded, failed
+    # a cron fire: the stamp of the schedule it was planned from (field ``ss``), checked by
+    # fire_begin.lua at its first attempt (app.planning.schedule_stamp)
+    schedule_stamp: str | None = None
 
     @classmethod
     def new(
@@ -385,6 +388,8 @@ class Fire:
             optional["fo_maxf"] = str(self.fanout.max_failed_shards)
         if self.shard is not None:
             optional["fo_shard"] = json.dumps(self.shard.to_json(), separators=(",", ":"))
+        if self.schedule_stamp:
+            optional["ss"] = self.schedule_stamp
         return optional | {
             "v": FIRE_RECORD_VERSION,
             "id": self.id,
@@ -405,7 +410,7 @@ class Fire:
     def from_record(cls, rec: dict[str, str], attempts: list[dict[str, Any]]) -> Fire:
         """The fire of a Redis hash (as ``to_record`` wrote it and the scripts updated it).
 
-        Built without ``__init__``: a frozen dataclass's sets each of these 21 fields through
+        Built without ``__init__``: a frozen dataclass's sets each of these 22 fields through
         ``object.__setattr__``, over twice the cost of the rest. Every field is set here
         (tests/unit/test_models_records.py holds it to ``__dataclass_fields__``).
         """
@@ -435,6 +440,7 @@ class Fire:
             fanout=FanoutSettings.from_json(json.loads(fanout)) if fanout else None,
             shard=tolerant(ShardRef, json.loads(shard)) if shard else None,
             gathered=(int(get("fo_made") or 0), int(get("fo_ok") or 0), int(get("fo_failed") or 0)),
+            schedule_stamp=get("ss") or None,
         )
         return fire
 

@@ -47,6 +47,14 @@ def first_due_ms(s: Schedule, now_ms: int) -> int | None:
     return ms
 
 
+def schedule_stamp(s: Schedule) -> str:
+    """What a fire keeps of the schedule it was planned from, to see at its first attempt
+    whether the schedule changed since (``fire_begin.lua``): its version and the time of
+    its last write, which every write changes (a schedule deleted and made again with the
+    same id starts again at version 1, at a later time)."""
+    return f"{s.version}:{s.updated_at}"
+
+
 def plan_schedule(s: Schedule, due_ms: int, now_ms: int, created_ms: int | None = None) -> ItemPlan:
     """Fires for a schedule item due at ``due_ms``, planned as of ``now_ms`` (the instant
     it is released); ``created_ms`` (default ``now_ms``) stamps the new fire records."""
@@ -60,16 +68,37 @@ def plan_schedule(s: Schedule, due_ms: int, now_ms: int, created_ms: int | None 
         grace_seconds=s.misfire.grace_seconds,
     )
     fires = []
+    seen = schedule_stamp(s)
     for at in plan.fires:
         ms = to_ms(at)
         if s.end_at is not None and ms > s.end_at:
             continue
         fires.append(Fire.of_schedule(s, cron_fire_id(s.id, ms), "cron", ms, stamp,
-                                      status="dispatched"))  # fmt: skip
+                                      status="dispatched", schedule_stamp=seen))  # fmt: skip
     nxt = -1 if plan.next_at is None else to_ms(plan.next_at)
     if s.end_at is not None and nxt > s.end_at:
         nxt = -1
     return ItemPlan(tuple(fires), nxt, plan.skipped)
+
+
+def replanned(fire: Fire, s: Schedule | None) -> Fire | str:
+    """A cron fire about to be attempted for the first time whose schedule changed after it
+    was planned: ``s`` is the schedule now (None: deleted). The
+    fire planned again from it (same id and instant, the schedule's target, retry settings,
+    callbacks and fan-out), or why it is skipped: ``deleted``, ``paused``, or ``edited``
+    (the schedule no longer fires at the fire's instant)."""
+    if s is None:
+        return "deleted"
+    if s.paused:
+        return "paused"
+    try:
+        due = first_due_ms(s, fire.scheduled_at - 1)
+    except (ValueError, CronhookError):
+        return "edited"
+    if due != fire.scheduled_at:
+        return "edited"
+    return Fire.of_schedule(s, fire.id, "cron", fire.scheduled_at, fire.created_at,
+                            status="dispatched", schedule_stamp=schedule_stamp(s))  # fmt: skip
 
 
 @dataclass

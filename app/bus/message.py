@@ -25,6 +25,10 @@ class FireMessage:
 
     ``not_before_ms``: published ahead of its instant (Redis time, ms); the invoker holds it
     until then. 0: due when it arrives. Left out of the JSON when 0.
+
+    ``schedule_id``: on the first attempt of a cron fire, its schedule, so the invoker can
+    check at delivery that the schedule is still as the fire was planned from (an edit,
+    pause or delete made before the instant wins). "": no check. Left out when "".
     """
 
     fire_id: str
@@ -34,6 +38,7 @@ class FireMessage:
     replay: bool = False
     settle: bool = False
     not_before_ms: int = 0
+    schedule_id: str = ""
 
     def encode(self) -> bytes:
         """Compact JSON; with the usual field types formatted directly (json.dumps's bytes,
@@ -47,7 +52,7 @@ class FireMessage:
         )
         if self.settle:
             return self._encode_all()
-        nb = self.not_before_ms
+        nb, sid = self.not_before_ms, self.schedule_id
         if (
             type(fid) is str
             and type(tid) is str
@@ -55,12 +60,14 @@ class FireMessage:
             and type(at) is int
             and type(replay) is bool
             and type(nb) is int
+            and type(sid) is str
         ):
             flag = "true" if replay else "false"
             hold = f',"not_before_ms":{nb}' if nb else ""
+            of = f',"schedule_id":{_quote(sid)}' if sid else ""
             return (
                 f'{{"v":{VERSION},"fire_id":{_quote(fid)},"tenant_id":{_quote(tid)},'
-                f'"attempt":{attempt},"scheduled_at_ms":{at},"replay":{flag}{hold}}}'
+                f'"attempt":{attempt},"scheduled_at_ms":{at},"replay":{flag}{hold}{of}}}'
             ).encode()
         return self._encode_all()
 
@@ -77,6 +84,8 @@ class FireMessage:
             data["settle"] = True
         if self.not_before_ms:
             data["not_before_ms"] = self.not_before_ms
+        if self.schedule_id:
+            data["schedule_id"] = self.schedule_id
         return json.dumps(data, separators=(",", ":")).encode()
 
     @classmethod
@@ -96,6 +105,7 @@ class FireMessage:
                 replay=bool(data.get("replay", False)),
                 settle=data.get("settle") is True,
                 not_before_ms=_int(data, "not_before_ms") if "not_before_ms" in data else 0,
+                schedule_id=_str(data, "schedule_id") if "schedule_id" in data else "",
             )
         except (KeyError, TypeError, ValueError) as e:
             raise PoisonMessage(f"malformed fire message: {e}") from e

@@ -44,6 +44,17 @@ NO_LIMITS = LimitArgs()
 
 
 _CREATE_CHUNK = 200  # fires per fire_create.lua call
+# the fields of a fire record that come from its schedule (written again by ``replan``)
+_PLANNED = (
+    "target",
+    "retry",
+    "timeout_ms",
+    "callback_url",
+    "failure_callback_url",
+    "fanout",
+    "fo_count",
+    "fo_maxf",
+)
 
 
 class FireLog:
@@ -123,16 +134,20 @@ class FireLog:
         limits: LimitArgs,
         margin_ms: int,
         read: bool,
+        schedule_id: str = "",
     ) -> Any:
         k = self._k
+        keys = [
+            k.fire(tenant_id, fire_id),
+            k.inflight(tenant_id, fire_id),
+            k.rate(tenant_id),
+            k.slots(tenant_id),
+        ]
+        if schedule_id:
+            keys.append(k.schedule(tenant_id, schedule_id))
         return self._s.call(
             self._lua.fire_begin,
-            [
-                k.fire(tenant_id, fire_id),
-                k.inflight(tenant_id, fire_id),
-                k.rate(tenant_id),
-                k.slots(tenant_id),
-            ],
+            keys,
             [
                 owner,
                 attempt,
@@ -172,12 +187,15 @@ class FireLog:
         now_ms: int,
         limits: LimitArgs,
         margin_ms: int,
+        schedule_id: str = "",
     ) -> tuple[str, Fire | None]:
         """:meth:`begin` with the marker held for the fire's own deadline plus ``margin_ms``,
         returning the fire record (without attempts) on 'go' and 'fanout' (a fan-out
-        parent's expansion step): one round trip."""
+        parent's expansion step): one round trip. With ``schedule_id`` (a cron fire's first
+        attempt), 'changed' when the schedule is not as the fire was planned from it
+        (see :meth:`replan`)."""
         call = self._begin_call(
-            tenant_id, fire_id, owner, attempt, None, now_ms, limits, margin_ms, True
+            tenant_id, fire_id, owner, attempt, None, now_ms, limits, margin_ms, True, schedule_id
         )
         res = await call
         if res[0] not in ("go", "fanout"):
@@ -185,6 +203,28 @@ class FireLog:
         flat = res[1:]
         rec = {str(flat[i]): str(flat[i + 1]) for i in range(0, len(flat), 2)}
         return str(res[0]), Fire.from_record(rec, [])
+
+    @wrapped
+    async def replan(self, seen: Fire, now_ms: int, outcome: Fire | str) -> bool:
+        """A cron fire whose schedule changed before its first attempt: ``outcome`` is the
+        fire planned again from the schedule as it is now (its target, retry settings,
+        callbacks and fan-out written over ``seen``'s), or the reason it is skipped. Only
+        while the record is still ``seen`` was planned (not attempted, same digest): False
+        when it moved on."""
+        k = self._k
+        schedule_id = seen.schedule_id or ""
+        keys = [k.fire(seen.tenant_id, seen.id), k.active_fire(seen.tenant_id, schedule_id)]
+        args: list[Any] = [seen.schedule_stamp or "", now_ms]
+        if isinstance(outcome, str):
+            args += ["skip", outcome, 0]
+        else:
+            record = outcome.to_record()
+            planned = {name: record[name] for name in _PLANNED if name in record}
+            gone = [name for name in _PLANNED if name not in record]
+            args += ["plan", outcome.schedule_stamp or "", len(gone), *gone]
+            for name, value in planned.items():
+                args += [name, value]
+        return bool(await self._s.call(self._lua.fire_replan, keys, args))
 
     @wrapped
     async def in_flight(self, tenant_id: str, now_ms: int | None = None) -> int:

@@ -42,6 +42,7 @@ class LuaScripts:
     fire_release: AsyncScript
     fire_replay: AsyncScript
     fire_skip: AsyncScript
+    fire_replan: AsyncScript
     # long jobs' attempts (app/store/jobs.py)
     job_start: AsyncScript
     job_answer: AsyncScript

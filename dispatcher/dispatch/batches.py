@@ -160,7 +160,15 @@ class BatchRunner:
     def _queue(self, release: Release, fires: list[Fire], statuses: list[str]) -> None:
         for fire, status in zip(fires, statuses, strict=True):
             if status in _PUBLISHABLE:
-                release.messages.append(FireMessage(fire.id, fire.tenant_id, 1, fire.scheduled_at))
+                release.messages.append(
+                    FireMessage(
+                        fire.id,
+                        fire.tenant_id,
+                        1,
+                        fire.scheduled_at,
+                        schedule_id=(fire.schedule_id or "") if fire.schedule_stamp else "",
+                    )
+                )
             elif status == "skipped":
                 self.stats.skipped_overlap += 1
                 if fire.schedule_id:

@@ -7,7 +7,11 @@ For each fire message:
    attempt of a fire at a time, fleet-wide) and the tenant's limits (``dispatcher.invoke.limits``).
    A stale copy or a finished fire is dropped. A copy whose attempt is in flight elsewhere,
    and a fire over a limit, go back into the time index with the same attempt number (no
-   attempt used) and the message is acked.
+   attempt used) and the message is acked. At a cron fire's first attempt the same script
+   checks that its schedule's record is still the one the fire was planned from; if not
+   (an edit, pause or delete since), the fire is planned again from the schedule as it is
+   now, or skipped when the schedule is gone, paused, or no longer fires at that instant
+   (``app.planning.replanned``).
 3. Sign and send (``WebhookClient``: SSRF guard on the resolved address, a total deadline,
    a read cap, no redirects).
 4. What must happen next is written first -- the retry into the time index, the outcome
@@ -50,6 +54,7 @@ from app.logs import fire_fields
 from app.metrics import InvokerMetrics
 from app.models import Attempt, Fire, Tenant
 from app.payloads import fire_item_payload
+from app.planning import replanned
 from app.settings import Settings
 from app.store import Store
 from dispatcher.http.client import DeliveryResult, WebhookClient
@@ -67,6 +72,7 @@ _TENANT_CACHE_S = 5.0
 SUMMARY_SECONDS = 10.0  # the INFO summary of attempts comes at most this often
 HOLD_STEP_MS = 5  # held messages are let go on these boundaries of the local clock
 _BUSY_SLACK_MS = 100
+_REPLANS = 3  # a schedule changing again and again: at most this many checks, then deliver
 _GONE_REASON = "the endpoint answered 410 Gone; resume the schedule once it is back"
 
 
@@ -214,7 +220,7 @@ class Invoker:
         self._tenants[tenant_id] = (now, version, tenant)
         return tenant
 
-    async def _deliver(self, msg: FireMessage) -> None:
+    async def _deliver(self, msg: FireMessage, replans: int = 0) -> None:
         tenant = await self._tenant(msg.tenant_id)
         if tenant is None:
             self.stats.dropped += 1
@@ -233,9 +239,13 @@ class Invoker:
             now_ms,
             limit_args(tenant.limits, rng=self._rng),
             self._margin_ms,
+            msg.schedule_id if replans < _REPLANS else "",
         )
         admission = parse_admission(answer)
-        if admission.state == "go":
+        if admission.state == "changed":
+            if await self._replan(tenant, msg):
+                await self._deliver(msg, replans + 1)
+        elif admission.state == "go":
             assert fire is not None
             await self._attempt(fire, tenant, msg, token, now_ms)
         elif admission.state == "fanout":
@@ -257,6 +267,30 @@ class Invoker:
             self.metrics.on_skip(admission.state)
             if admission.state == "done":  # a shard's outcome recorded, maybe not gathered
                 await self.fanout.gather(tenant, msg.fire_id)
+
+    async def _replan(self, tenant: Tenant, msg: FireMessage) -> bool:
+        """The fire's schedule changed after the fire was planned: plan it again from the
+        schedule as it is now (True: go on and deliver it), or record it as skipped (False).
+        True as well when the record moved on meanwhile: the next begin says what it is."""
+        fire = await self.store.fires.get(tenant.id, msg.fire_id)
+        if fire is None or fire.schedule_id is None:
+            return True
+        outcome = replanned(
+            fire, await self.store.records.get_schedule(tenant.id, fire.schedule_id)
+        )
+        done = await self.store.fires.replan(fire, int(time.time() * 1000), outcome)
+        if not done or not isinstance(outcome, str):
+            return True
+        self.stats.dropped += 1
+        self.metrics.on_skip(f"schedule_{outcome}")
+        log.info(
+            "fire %s skipped: its schedule was %s before its instant",
+            fire.id,
+            outcome,
+            extra=fire_fields(fire.id, tenant.id, msg.attempt, fire.schedule_id)
+            | {"skip_reason": outcome},
+        )
+        return False
 
     async def _attempt(
         self, fire: Fire, tenant: Tenant, msg: FireMessage, token: str, started_ms: int

@@ -41,13 +41,14 @@ __all__ = [
 RECHECK_BASE_MS = 100
 RECHECK_CAP_MS = 5000
 
-State = Literal["go", "fanout", "missing", "done", "stale", "busy", "limit"]
+State = Literal["go", "fanout", "missing", "done", "stale", "changed", "busy", "limit"]
 
 
 @dataclass(frozen=True)
 class Admission:
     """``fire_begin.lua``'s answer: go, expand (fanout: a fan-out parent's step), drop
-    (missing, done, stale), or wait ``wait_ms``
+    (missing, done, stale), plan again (changed: the fire's schedule changed before its
+    first attempt), or wait ``wait_ms``
     (busy: another invoker has the attempt in flight; limit: over ``reason``, which is
     ``rate`` or ``concurrency``, until ``at_ms`` on the limiter's clock, Redis TIME)."""
 
@@ -75,7 +76,7 @@ def limit_args(
 
 
 def parse_admission(answer: str) -> Admission:
-    if answer in ("go", "fanout", "missing", "done", "stale"):
+    if answer in ("go", "fanout", "missing", "done", "stale", "changed"):
         return Admission(answer)  # type: ignore[arg-type]
     kind, _, rest = answer.partition(":")
     if kind == "busy":

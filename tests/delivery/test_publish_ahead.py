@@ -1,17 +1,23 @@
 """Fires published ahead of their instant, end to end on the real services: held by the
 invoker and delivered at the instant, never before; a held fire takes no delivery slot; an
-invoker stopping with fires held gives them back and another delivers each once, on time."""
+invoker stopping with fires held gives them back and another delivers each once, on time;
+a pause, delete or edit of the schedule made while its fire is held wins over the fire."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
 from datetime import datetime
 
 import pytest
 
 from app.bus.message import FireMessage
+from app.ids import cron_fire_id
 from app.keys import fire_item
-from app.models import Fire, Tenant
+from app.models import Fire, Schedule, Target, Tenant
 from tests.conftest import eventually
 from tests.delivery.world import World, now_ms, world
 from tests.receiver import Receiver, RecordedRequest
@@ -101,3 +107,74 @@ async def test_an_invoker_stopping_with_fires_held_gives_them_back_and_each_goes
         assert all(r.arrived_at * 1000 >= until for r in got)
         assert second.stats.held == 5
         assert first.stats.attempts == 0
+
+
+@contextlib.asynccontextmanager
+async def _fleet(
+    redis_url: str, amqp_url: str, prefix: str, queue_name: str
+) -> AsyncIterator[World]:
+    """A dispatcher publishing 0.8 s ahead of each instant and an invoker holding them."""
+    async with world(
+        redis_url, amqp_url, prefix, queue_name, lookahead_seconds=1.0, publish_ahead_seconds=0.8
+    ) as w:
+        w.start_dispatcher()
+        await w.start_invoker()
+        yield w
+
+
+async def _held_schedule(w: World, tenant: Tenant, url: str) -> tuple[Schedule, int]:
+    """A per-second schedule starting over a second from now; once the invoker holds its
+    first fire (~0.8 s ahead), the schedule and that fire's instant."""
+    start = (now_ms() // 1000 + 2) * 1000
+    s = await w.schedule(tenant, url, start_at=start)
+    await eventually(lambda: w.invoker.stats.held >= 1, within=4)
+    assert start - now_ms() > 400, "the fire was not held long enough to change it"
+    return s, start
+
+
+@pytest.mark.parametrize("change", ["pause", "delete", "cron"])
+async def test_a_change_made_while_a_fire_is_held_wins_over_it(
+    redis_url: str, amqp_url: str, prefix: str, queue_name: str, rx: Receiver, change: str
+) -> None:
+    async with _fleet(redis_url, amqp_url, prefix, queue_name) as w:
+        # given a per-second schedule whose next fire the invoker holds
+        tenant = await w.tenant()
+        s, instant = await _held_schedule(w, tenant, rx.url("/old"))
+        # when the schedule is paused, deleted, or moved to once a year before the instant
+        if change == "delete":
+            await w.store.records.delete_schedule(tenant.id, s.id)
+        else:
+            edit = {"paused": True} if change == "pause" else {"cron": "0 0 0 1 1 *"}
+            await w.store.records.put_schedule(
+                s.evolve(version=2, updated_at=now_ms(), **edit), None
+            )
+        # then the held fire is not delivered: it is recorded as skipped, for that reason
+        (fire,) = await w.settled(tenant.id, [cron_fire_id(s.id, instant)], within=5)
+        assert fire.status == "skipped"
+        reason = await w.store.client.hget(w.store.keys.fire(tenant.id, fire.id), "skip_reason")
+        assert reason == {"pause": "paused", "delete": "deleted", "cron": "edited"}[change]
+        await asyncio.sleep(max(0.0, instant / 1000 - time.time()) + 0.5)
+        assert rx.requests_to("/old") == []
+        assert w.invoker.stats.attempts == 0
+
+
+async def test_an_edit_made_while_a_fire_is_held_is_what_it_delivers(
+    redis_url: str, amqp_url: str, prefix: str, queue_name: str, rx: Receiver
+) -> None:
+    async with _fleet(redis_url, amqp_url, prefix, queue_name) as w:
+        # given a per-second schedule whose next fire the invoker holds
+        tenant = await w.tenant()
+        s, instant = await _held_schedule(w, tenant, rx.url("/old"))
+        # when its target changes before the instant
+        new_target = Target(rx.url("/new"), "PUT", body={"edited": True}, timeout_seconds=5.0)
+        await w.store.records.put_schedule(
+            s.evolve(target=new_target, version=2, updated_at=now_ms()), None
+        )
+        # then the held fire goes to the new target, at its instant, once
+        (req,) = await rx.wait_for(1, path="/new", within=3)
+        assert req.headers["webhook-id"] == cron_fire_id(s.id, instant)
+        assert req.method == "PUT" and json.loads(req.body) == {"edited": True}
+        assert req.arrived_at * 1000 >= instant
+        (fire,) = await w.settled(tenant.id, [req.headers["webhook-id"]])
+        assert fire.status == "succeeded" and fire.target == new_target
+        assert rx.requests_to("/old") == []

@@ -25,6 +25,8 @@ def _reference_message(m: FireMessage) -> bytes:
     }
     if m.not_before_ms:
         data["not_before_ms"] = m.not_before_ms
+    if m.schedule_id:
+        data["schedule_id"] = m.schedule_id
     return json.dumps(data, separators=(",", ":")).encode()
 
 
@@ -39,6 +41,8 @@ def _reference_message(m: FireMessage) -> bytes:
         FireMessage("f", "t", 1.0, 5.5, 1),  # type: ignore[arg-type]  # other types: json.dumps
         FireMessage("f", "t", 1, 17 * 10**11, not_before_ms=17 * 10**11 + 5),  # published ahead
         FireMessage("f", "t", 1, 5, not_before_ms=7.5),  # type: ignore[arg-type]
+        FireMessage("f", "t", 1, 5, not_before_ms=9, schedule_id="sch_1"),  # a cron fire
+        FireMessage("f", "t", 1, 5, schedule_id='s"\u00e9'),  # escapes
     ],
 )
 def test_a_message_encodes_as_json_dumps_does(message: FireMessage) -> None:
@@ -51,6 +55,17 @@ def test_a_message_published_ahead_decodes_with_its_instant_and_old_ones_without
     old = b'{"v":1,"fire_id":"f","tenant_id":"t","attempt":1,"scheduled_at_ms":9,"replay":false}'
     assert FireMessage.decode(old).not_before_ms == 0
     assert b"not_before_ms" not in FireMessage("f", "t", 1, 9).encode()
+
+
+def test_a_cron_fire_message_decodes_with_its_schedule_and_others_without() -> None:
+    cron = FireMessage("f", "t", 1, 1000, not_before_ms=1000, schedule_id="sch_1")
+    assert FireMessage.decode(cron.encode()) == cron
+    old = b'{"v":1,"fire_id":"f","tenant_id":"t","attempt":1,"scheduled_at_ms":9,"replay":false}'
+    assert FireMessage.decode(old).schedule_id == ""
+    assert b"schedule_id" not in FireMessage("f", "t", 1, 9).encode()
+    bad = old[:-1] + b',"schedule_id":7}'
+    with pytest.raises(PoisonMessage, match="schedule_id"):
+        FireMessage.decode(bad)
 
 
 @pytest.mark.parametrize("bad", ['"soon"', "true", "1.5", "null"])

@@ -28,7 +28,8 @@ ATTEMPT = Attempt(1, T0, 12.5, 503, None, "busy", "retry", False, "invoker-1")
 def fires() -> list[Fire]:
     target = Target("https://example.com/h", headers={"X-A": "b"}, body={"k": [1, "é"]})
     return [
-        Fire("fire_1", "ten_1", "sch_1", "cron", T0, "dispatched", T0, T0, target, RetrySettings()),
+        Fire("fire_1", "ten_1", "sch_1", "cron", T0, "dispatched", T0, T0, target, RetrySettings(),
+             schedule_stamp="3:1700000000123"),
         Fire(
             "fire_2", "ten_1", None, "message", T0, "scheduled", T0 - 5, T0 + 7,
             Target("http://10.0.0.1:8080/x?y=1", "PUT", body="text", timeout_seconds=2.5),
@@ -66,6 +67,7 @@ def by_init(rec: dict[str, str], attempts: list[dict[str, Any]]) -> Fire:
         failure_callback_url=rec.get("failure_callback_url") or None,
         deferrals=int(rec.get("deferrals") or 0),
         retry_base=int(rec.get("retry_base") or 0),
+        schedule_stamp=rec.get("ss") or None,
     )
 
 

@@ -2,7 +2,8 @@
 -- attempt of a fire in flight fleet-wide, at most `max concurrency` deliveries of the tenant
 -- in flight, and a GCRA rate limit (an emission interval and a burst).
 -- KEYS[1] fire hash, KEYS[2] in-flight marker, KEYS[3] tenant rate (GCRA theoretical
--- arrival time, ms), KEYS[4] tenant slots zset (marker token -> slot expiry ms)
+-- arrival time, ms), KEYS[4] tenant slots zset (marker token -> slot expiry ms), KEYS[5]
+-- (optional) the fire's schedule record: checked at a cron fire's first attempt
 -- ARGV[1] invoker token, ARGV[2] attempt number, ARGV[3] marker and slot ttl ms ('' = the
 -- record's `timeout_ms` + ARGV[12]),
 -- ARGV[4] now ms (for the record), ARGV[5] emission interval ms (0 = no rate limit),
@@ -11,7 +12,10 @@
 -- ARGV[12] margin ms added to the attempt's deadline, ARGV[13] '1' = return the record too
 -- Returns 'go' (marker and slot taken), 'missing' (no record), 'done' (final status:
 -- succeeded, failed, skipped), 'stale' (this attempt number was already recorded: a
--- duplicate copy), 'busy:<ms left>' (another invoker holds the marker), or
+-- duplicate copy), 'changed' (KEYS[5] given, the fire not attempted yet, and its schedule
+-- deleted or written since the fire was planned: the fire's `ss`, '<version>:<updated_at>'
+-- of the schedule then, differs from the record's now; nothing taken), 'busy:<ms left>'
+-- (another invoker holds the marker), or
 -- 'limit:rate:<ms>:<at>' / 'limit:concurrency:<ms>:<at>' (over a limit: come back in <ms>,
 -- at <at> on the limiter's clock; counted in the fire's `deferrals`, no attempt used).
 -- A rate deferral reserves its future moment (the GCRA arrival time moves on), and the fire
@@ -27,6 +31,19 @@ local function begin()
   if st == 'succeeded' or st == 'failed' or st == 'skipped' then return 'done' end
   local count = tonumber(redis.call('HGET', KEYS[1], 'attempt_count') or '0')
   if tonumber(ARGV[2]) <= count then return 'stale' end
+  if KEYS[5] and count == 0 and st == 'dispatched' then
+    local ss = redis.call('HGET', KEYS[1], 'ss')
+    if ss then
+      local raw = redis.call('GET', KEYS[5])
+      if not raw then return 'changed' end
+      local s = cjson.decode(raw)
+      local version, updated = string.match(ss, '^(%d+):(%d+)$')
+      if (tonumber(s['version']) or 1) ~= tonumber(version)
+          or tonumber(s['updated_at']) ~= tonumber(updated) then
+        return 'changed'
+      end
+    end
+  end
   local held = redis.call('PTTL', KEYS[2])
   if held > 0 or held == -1 then return 'busy:' .. held end
 

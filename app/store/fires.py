@@ -135,16 +135,16 @@ class FireLog:
         margin_ms: int,
         read: bool,
         schedule_id: str = "",
+        tenant_version: str | None = None,
+        stamp: str = "",
     ) -> Any:
         k = self._k
-        keys = [
-            k.fire(tenant_id, fire_id),
-            k.inflight(tenant_id, fire_id),
-            k.rate(tenant_id),
-            k.slots(tenant_id),
-        ]
-        if schedule_id:
-            keys.append(k.schedule(tenant_id, schedule_id))
+        fire_key = k.fire(tenant_id, fire_id)
+        keys = [fire_key, k.inflight(tenant_id, fire_id), k.rate(tenant_id), k.slots(tenant_id)]
+        if schedule_id or tenant_version is not None:
+            keys.append(k.schedule(tenant_id, schedule_id) if schedule_id else fire_key)
+        if tenant_version is not None:
+            keys.append(k.tenant_version(tenant_id))
         return self._s.call(
             self._lua.fire_begin,
             keys,
@@ -156,6 +156,8 @@ class FireLog:
                 *limits.args(),
                 margin_ms,
                 "1" if read else "0",
+                tenant_version or "",
+                stamp,
             ],
         )
 
@@ -203,6 +205,38 @@ class FireLog:
         flat = res[1:]
         rec = {str(flat[i]): str(flat[i + 1]) for i in range(0, len(flat), 2)}
         return str(res[0]), Fire.from_record(rec, [])
+
+    @wrapped
+    async def begin_prepared(
+        self,
+        fire: Fire,
+        owner: str,
+        attempt: int,
+        now_ms: int,
+        limits: LimitArgs,
+        margin_ms: int,
+        *,
+        schedule_id: str,
+        tenant_version: str | None,
+    ) -> str:
+        """:meth:`begin_read` for a request prepared ahead from ``fire`` and the tenant at
+        ``tenant_version``: the same admission, no record returned, and 'tenant' or
+        'changed' (nothing taken) when the tenant or the fire's plan changed since."""
+        call = self._begin_call(
+            fire.tenant_id, fire.id, owner, attempt, None, now_ms, limits, margin_ms, False,
+            schedule_id, tenant_version or "", fire.schedule_stamp or "",
+        )  # fmt: skip
+        return str(await call)
+
+    @wrapped
+    async def record(self, tenant_id: str, fire_id: str) -> Fire | None:
+        """The fire without its attempts (one HGETALL, on the pipelined connection)."""
+        (rec,) = await self._s.commands([("HGETALL", self._k.fire(tenant_id, fire_id))])
+        if not rec:
+            return None
+        if not isinstance(rec, dict):
+            rec = {str(rec[i]): str(rec[i + 1]) for i in range(0, len(rec), 2)}
+        return Fire.from_record(rec, [])
 
     @wrapped
     async def replan(self, seen: Fire, now_ms: int, outcome: Fire | str) -> bool:

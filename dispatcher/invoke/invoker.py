@@ -25,6 +25,10 @@ until the instant by this process's clock corrected by its heartbeat's reading o
 TIME (skew plus its uncertainty: never early). Held messages wait on one timer per
 ``HOLD_STEP_MS`` step and do not count against ``CRONHOOK_INVOKER_CONCURRENCY``; up to
 ``CRONHOOK_INVOKER_HOLD`` of them are taken from the broker besides the deliveries in flight.
+A first attempt held longer than ``PREPARE_MIN_MS`` is read (tenant, fire record) and its
+request signed for its instant while it waits; at the instant the admission script also
+checks that the tenant and the fire's plan are still what was read, and only then the
+prepared request goes (otherwise the usual way reads them again).
 
 Shutdown: the bus's ``drain`` stops consuming, waits for handlers, then cancels the rest; an
 attempt cancelled before it was recorded is abandoned here (marker and slot freed) and the
@@ -57,11 +61,11 @@ from app.payloads import fire_item_payload
 from app.planning import replanned
 from app.settings import Settings
 from app.store import Store
-from dispatcher.http.client import DeliveryResult, WebhookClient
+from dispatcher.http.client import DeliveryResult, OutboundRequest, WebhookClient
 from dispatcher.invoke.callbacks import Callbacks
 from dispatcher.invoke.fanout import FanoutSide
 from dispatcher.invoke.jobs import JobSide
-from dispatcher.invoke.limits import limit_args, parse_admission
+from dispatcher.invoke.limits import Admission, limit_args, parse_admission
 from dispatcher.invoke.outbound import build_request
 from dispatcher.invoke.retry import Outcome, RetryPolicy, classify, next_retry_delay
 from dispatcher.registry import SkewReading
@@ -72,6 +76,7 @@ _TENANT_CACHE_S = 5.0
 SUMMARY_SECONDS = 10.0  # the INFO summary of attempts comes at most this often
 HOLD_STEP_MS = 5  # held messages are let go on these boundaries of the local clock
 _BUSY_SLACK_MS = 100
+PREPARE_MIN_MS = 20  # a fire held longer than this is read and signed while it waits
 _REPLANS = 3  # a schedule changing again and again: at most this many checks, then deliver
 _GONE_REASON = "the endpoint answered 410 Gone; resume the schedule once it is back"
 
@@ -87,6 +92,18 @@ class InvokerStats:
     deferred: int = 0  # over a tenant limit
     abandoned: int = 0  # cancelled mid-attempt (shutdown)
     held: int = 0  # arrived before their instant and held until it
+    prepared: int = 0  # of those, sent as read and signed while held
+    unprepared: int = 0  # read and signed while held, then read again (a change since)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A held fire read and signed before its instant (``Invoker._prepare``)."""
+
+    tenant: Tenant
+    version: str | None  # the tenant's version counter it was read at
+    fire: Fire
+    request: OutboundRequest
 
 
 @dataclass(frozen=True)
@@ -135,12 +152,16 @@ class Invoker:
 
     async def handle(self, body: bytes) -> None:
         msg = FireMessage.decode(body)  # PoisonMessage -> dead letter
+        ready = None
         if msg.not_before_ms:
+            if self._worth_preparing(msg):
+                ready = await self._prepare(msg)
             await self.hold(msg.not_before_ms)
         try:
             async with self._slots:
                 with self.metrics.in_flight.track_inprogress():
-                    await self._deliver(msg)
+                    if ready is None or not await self._deliver_prepared(msg, ready):
+                        await self._deliver(msg)
         except StoreUnavailable as e:
             log.warning(
                 "store unavailable while delivering %s: %s",
@@ -211,14 +232,79 @@ class Invoker:
         """The tenant, from this process's cache while its version is the stored one: a
         small GET per delivery instead of reading and parsing the record, and a rotation
         (or any change) applies to the next delivery of every invoker."""
+        return (await self._versioned_tenant(tenant_id))[0]
+
+    async def _versioned_tenant(self, tenant_id: str) -> tuple[Tenant | None, str | None]:
         version = await self.store.records.tenant_version(tenant_id)
         hit = self._tenants.get(tenant_id)
         now = time.monotonic()
         if hit and hit[1] == version and now - hit[0] < _TENANT_CACHE_S:
-            return hit[2]
+            return hit[2], version
         tenant = await self.store.records.get_tenant(tenant_id)
         self._tenants[tenant_id] = (now, version, tenant)
-        return tenant
+        return tenant, version
+
+    def _worth_preparing(self, msg: FireMessage) -> bool:
+        """A first attempt held long enough to read and sign it before its instant."""
+        if msg.settle or msg.attempt != 1:
+            return False
+        return self.local_ms(msg.not_before_ms) - time.time() * 1000 > PREPARE_MIN_MS
+
+    async def _prepare(self, msg: FireMessage) -> Prepared | None:
+        """While a fire is held: its tenant and record, and its request signed for its
+        instant, so that at the instant only the admission (``fire_begin.lua``, which also
+        checks that neither the tenant nor the fire's plan changed since) comes before the
+        request. None: a fire this does not apply to (a long job, a fan-out, a fire
+        attempted already), or the store unavailable (the instant tries the usual way)."""
+        try:
+            tenant, version = await self._versioned_tenant(msg.tenant_id)
+            fire = await self.store.fires.record(msg.tenant_id, msg.fire_id) if tenant else None
+        except StoreUnavailable:
+            return None
+        if (
+            tenant is None
+            or fire is None
+            or fire.status not in ("scheduled", "dispatched")
+            or fire.attempt_count
+            or fire.target.job is not None
+            or fire.fanout is not None
+            or fire.shard is not None
+        ):
+            return None
+        request = build_request(fire, tenant, msg.attempt, msg.not_before_ms)
+        return Prepared(tenant, version, fire, request)
+
+    async def _deliver_prepared(self, msg: FireMessage, ready: Prepared) -> bool:
+        """The held fire's admission, then its prepared request. False, with nothing
+        taken, when the tenant or the fire's plan changed since it was prepared (or its
+        schedule since it was planned): the usual way then reads them again."""
+        token = f"{self.node_id}:{secrets.token_hex(4)}"
+        now_ms = int(time.time() * 1000)
+        tenant, fire = ready.tenant, ready.fire
+        answer = await self.store.fires.begin_prepared(
+            fire,
+            token,
+            msg.attempt,
+            now_ms,
+            limit_args(tenant.limits, rng=self._rng),
+            self._margin_ms,
+            schedule_id=msg.schedule_id,
+            tenant_version=ready.version,
+        )
+        if answer in ("tenant", "changed"):
+            self.stats.unprepared += 1
+            return False
+        admission = parse_admission(answer)
+        if admission.state == "go":
+            self.stats.prepared += 1
+            await self._attempt(fire, tenant, msg, token, now_ms, ready.request)
+        elif admission.state == "fanout":  # became a fan-out parent: not from its plan, but
+            record = await self.store.fires.record(tenant.id, fire.id)  # handled as one
+            assert record is not None
+            await self.fanout.expand(record, tenant, msg, token)
+        else:
+            await self._not_admitted(admission, tenant, msg, now_ms)
+        return True
 
     async def _deliver(self, msg: FireMessage, replans: int = 0) -> None:
         tenant = await self._tenant(msg.tenant_id)
@@ -251,7 +337,14 @@ class Invoker:
         elif admission.state == "fanout":
             assert fire is not None
             await self.fanout.expand(fire, tenant, msg, token)
-        elif admission.state == "busy":
+        else:
+            await self._not_admitted(admission, tenant, msg, now_ms)
+
+    async def _not_admitted(
+        self, admission: Admission, tenant: Tenant, msg: FireMessage, now_ms: int
+    ) -> None:
+        """An admission that makes no attempt now: come back later, or drop the copy."""
+        if admission.state == "busy":
             # Another invoker is mid-attempt. Come back when its marker lapses: by then the
             # attempt is recorded (this copy is stale) or the holder died (this copy goes).
             await self._defer(msg, now_ms + admission.wait_ms + _BUSY_SLACK_MS)
@@ -293,14 +386,21 @@ class Invoker:
         return False
 
     async def _attempt(
-        self, fire: Fire, tenant: Tenant, msg: FireMessage, token: str, started_ms: int
+        self,
+        fire: Fire,
+        tenant: Tenant,
+        msg: FireMessage,
+        token: str,
+        started_ms: int,
+        request: OutboundRequest | None = None,
     ) -> None:
         job = None
         if fire.target.job is not None:
             job = await self.jobs.begin(fire, tenant, msg, token, started_ms)
             if job is None:
                 return
-        request = build_request(fire, tenant, msg.attempt, int(time.time() * 1000), job)
+        if request is None:
+            request = build_request(fire, tenant, msg.attempt, int(time.time() * 1000), job)
         allow = self.settings.allow_private_targets or tenant.limits.allowed_private_targets
         self.metrics.on_start(tenant.id, msg.attempt, msg.replay, fire.scheduled_at)
         try:

@@ -13,9 +13,11 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 
 import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from app.api.account import rotated
 from app.bus.message import FireMessage
-from app.ids import cron_fire_id
+from app.ids import cron_fire_id, new_signing_secret
 from app.keys import fire_item
 from app.models import Fire, Schedule, Target, Tenant
 from tests.conftest import eventually
@@ -39,8 +41,10 @@ async def test_fires_published_ahead_arrive_at_their_instant_never_before(
         await w.schedule(tenant, rx.url("/tick"))
     # when three seconds of them are delivered
     got = await rx.wait_for(90, path="/tick", within=10)
-    # then the invoker held them, and none arrived before its instant
+    # then the invoker held them, sent them as prepared while held, and none arrived
+    # before its instant
     assert w.invoker.stats.held >= 30
+    assert w.invoker.stats.prepared >= 30 and w.invoker.stats.unprepared == 0
     early = [
         (r.arrived_at * 1000, instant_ms(r)) for r in got if r.arrived_at * 1000 < instant_ms(r)
     ]
@@ -156,6 +160,7 @@ async def test_a_change_made_while_a_fire_is_held_wins_over_it(
         await asyncio.sleep(max(0.0, instant / 1000 - time.time()) + 0.5)
         assert rx.requests_to("/old") == []
         assert w.invoker.stats.attempts == 0
+        assert w.invoker.stats.unprepared == 1  # prepared while held, then read again
 
 
 async def test_an_edit_made_while_a_fire_is_held_is_what_it_delivers(
@@ -178,3 +183,48 @@ async def test_an_edit_made_while_a_fire_is_held_is_what_it_delivers(
         (fire,) = await w.settled(tenant.id, [req.headers["webhook-id"]])
         assert fire.status == "succeeded" and fire.target == new_target
         assert rx.requests_to("/old") == []
+
+
+async def test_a_rotation_made_while_a_fire_is_held_signs_it_with_the_new_secret_only(
+    redis_url: str, amqp_url: str, prefix: str, queue_name: str, rx: Receiver
+) -> None:
+    async with world(redis_url, amqp_url, prefix, queue_name) as w:
+        # given an invoker holding a fire, read and signed ahead of its instant
+        inv = await w.start_invoker()
+        tenant = await w.tenant()
+        old = tenant.secrets[0].secret
+        until = now_ms() + 1500
+        fire = await _held_fire(w, tenant, rx.url("/rotated"), until)
+        await eventually(lambda: inv.stats.held == 1, within=2)
+        # when the secret is rotated with no overlap before the instant
+        new, at = new_signing_secret(), now_ms()
+        await w.store.records.update_tenant(tenant.id, lambda t: rotated(t, new, at, 0))
+        # then the request signed ahead is not sent: the fire goes signed by the new secret
+        (req,) = await rx.wait_for(1, path="/rotated", within=3)
+        headers = dict(req.headers)
+        assert len(headers["webhook-signature"].split()) == 1
+        Webhook(new).verify(req.body, headers)
+        with pytest.raises(WebhookVerificationError):
+            Webhook(old).verify(req.body, headers)
+        assert req.arrived_at * 1000 >= until
+        assert (inv.stats.prepared, inv.stats.unprepared) == (0, 1)
+        await w.settled(tenant.id, [fire.id])
+
+
+async def test_a_fire_held_and_prepared_is_sent_as_prepared_at_its_instant(
+    redis_url: str, amqp_url: str, prefix: str, queue_name: str, rx: Receiver
+) -> None:
+    async with world(redis_url, amqp_url, prefix, queue_name) as w:
+        inv = await w.start_invoker()
+        tenant = await w.tenant()
+        until = now_ms() + 800
+        fire = await _held_fire(w, tenant, rx.url("/ready"), until)
+        (req,) = await rx.wait_for(1, path="/ready", within=3)
+        # signed for its instant, with the tenant's secret, after the instant
+        headers = dict(req.headers)
+        assert headers["webhook-timestamp"] == str(until // 1000)
+        Webhook(tenant.secrets[0].secret).verify(req.body, headers)
+        assert req.arrived_at * 1000 >= until
+        assert (inv.stats.prepared, inv.stats.unprepared) == (1, 0)
+        (done,) = await w.settled(tenant.id, [fire.id])
+        assert done.status == "succeeded" and done.attempt_count == 1

@@ -3,19 +3,23 @@
 -- in flight, and a GCRA rate limit (an emission interval and a burst).
 -- KEYS[1] fire hash, KEYS[2] in-flight marker, KEYS[3] tenant rate (GCRA theoretical
 -- arrival time, ms), KEYS[4] tenant slots zset (marker token -> slot expiry ms), KEYS[5]
--- (optional) the fire's schedule record: checked at a cron fire's first attempt
+-- (optional) the fire's schedule record, checked at a cron fire's first attempt (KEYS[1]
+-- again: no schedule to check), KEYS[6] (optional) the tenant's version counter
 -- ARGV[1] invoker token, ARGV[2] attempt number, ARGV[3] marker and slot ttl ms ('' = the
 -- record's `timeout_ms` + ARGV[12]),
 -- ARGV[4] now ms (for the record), ARGV[5] emission interval ms (0 = no rate limit),
 -- ARGV[6] burst, ARGV[7] max concurrency (0 = none), ARGV[8] recheck base ms,
 -- ARGV[9] recheck cap ms, ARGV[10] jitter factor, ARGV[11] limiter clock ms ('' = TIME),
--- ARGV[12] margin ms added to the attempt's deadline, ARGV[13] '1' = return the record too
+-- ARGV[12] margin ms added to the attempt's deadline, ARGV[13] '1' = return the record too,
+-- ARGV[14] (with KEYS[6]) the tenant version the caller signed with, ARGV[15] the schedule
+-- stamp `ss` the caller read in the record ('' = none): a request prepared ahead
 -- Returns 'go' (marker and slot taken), 'missing' (no record), 'done' (final status:
 -- succeeded, failed, skipped), 'stale' (this attempt number was already recorded: a
 -- duplicate copy), 'changed' (KEYS[5] given, the fire not attempted yet, and its schedule
 -- deleted or written since the fire was planned: the fire's `ss`, '<version>:<updated_at>'
 -- of the schedule then, differs from the record's now; nothing taken), 'busy:<ms left>'
--- (another invoker holds the marker), or
+-- (another invoker holds the marker), 'tenant' (KEYS[6] given and the tenant written since
+-- the version ARGV[14]; nothing taken), or
 -- 'limit:rate:<ms>:<at>' / 'limit:concurrency:<ms>:<at>' (over a limit: come back in <ms>,
 -- at <at> on the limiter's clock; counted in the fire's `deferrals`, no attempt used).
 -- A rate deferral reserves its future moment (the GCRA arrival time moves on), and the fire
@@ -31,7 +35,11 @@ local function begin()
   if st == 'succeeded' or st == 'failed' or st == 'skipped' then return 'done' end
   local count = tonumber(redis.call('HGET', KEYS[1], 'attempt_count') or '0')
   if tonumber(ARGV[2]) <= count then return 'stale' end
-  if KEYS[5] and count == 0 and st == 'dispatched' then
+  if KEYS[6] and (redis.call('GET', KEYS[6]) or '') ~= ARGV[14] then return 'tenant' end
+  if ARGV[15] and ARGV[15] ~= '' and redis.call('HGET', KEYS[1], 'ss') ~= ARGV[15] then
+    return 'changed'
+  end
+  if KEYS[5] and KEYS[5] ~= KEYS[1] and count == 0 and st == 'dispatched' then
     local ss = redis.call('HGET', KEYS[1], 'ss')
     if ss then
       local raw = redis.call('GET', KEYS[5])

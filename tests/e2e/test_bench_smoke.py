@@ -1,6 +1,6 @@
-"""bench/e2e.py, bench/bulk_import.py and bench/jobs.py at tiny sizes, so the benchmarks
-cannot rot: they run the real processes on the real services, and every case delivers
-every fire. No figure is asserted."""
+"""bench/e2e.py, bench/bulk_import.py, bench/jobs.py and bench/admission.py at tiny sizes,
+so the benchmarks cannot rot: they run the real processes on the real services, and every
+case delivers (or admits) every fire. No figure is asserted."""
 
 from __future__ import annotations
 
@@ -90,3 +90,11 @@ def test_the_fanout_benchmark_runs_and_loses_nothing(
     assert run["fanout"]["duplicates"] == 0 and run["fanout"]["status"] == "succeeded"
     assert run["fanout"]["cpu_ms_per_call"]["invoker"] > 0
     assert run["ratio"]["wall_per_call"] > 0 and run["ratio"]["cpu_per_call"] > 0
+
+
+def test_the_admission_benchmark_admits_every_fire_and_cleans_up(redis_url: str) -> None:
+    cmd = [sys.executable, "bench/admission.py", "--fires", "200", "--batch", "50", "--runs", "1"]
+    env = {**os.environ, "CRONHOOK_TEST_REDIS_URL": redis_url}
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-2000:]
+    assert "median: Redis CPU" in done.stdout and "us per admission" in done.stdout

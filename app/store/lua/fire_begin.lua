@@ -30,26 +30,24 @@
 -- marker is taken as the lease of one expansion step (no tenant slot, no rate), and the
 -- parent is `running`.
 local function begin()
-  local st = redis.call('HGET', KEYS[1], 'status')
+  -- every field this reads, in one call
+  local f = redis.call('HMGET', KEYS[1], 'status', 'attempt_count', 'ss', 'timeout_ms',
+    'fo_count', 'rate_at', 'first_attempt_at', 'deferrals')
+  local st, ss = f[1], f[3]
   if not st then return 'missing' end
   if st == 'succeeded' or st == 'failed' or st == 'skipped' then return 'done' end
-  local count = tonumber(redis.call('HGET', KEYS[1], 'attempt_count') or '0')
+  local count = tonumber(f[2] or '0')
   if tonumber(ARGV[2]) <= count then return 'stale' end
   if KEYS[6] and (redis.call('GET', KEYS[6]) or '') ~= ARGV[14] then return 'tenant' end
-  if ARGV[15] and ARGV[15] ~= '' and redis.call('HGET', KEYS[1], 'ss') ~= ARGV[15] then
-    return 'changed'
-  end
-  if KEYS[5] and KEYS[5] ~= KEYS[1] and count == 0 and st == 'dispatched' then
-    local ss = redis.call('HGET', KEYS[1], 'ss')
-    if ss then
-      local raw = redis.call('GET', KEYS[5])
-      if not raw then return 'changed' end
-      local s = cjson.decode(raw)
-      local version, updated = string.match(ss, '^(%d+):(%d+)$')
-      if (tonumber(s['version']) or 1) ~= tonumber(version)
-          or tonumber(s['updated_at']) ~= tonumber(updated) then
-        return 'changed'
-      end
+  if ARGV[15] and ARGV[15] ~= '' and ss ~= ARGV[15] then return 'changed' end
+  if ss and KEYS[5] and KEYS[5] ~= KEYS[1] and count == 0 and st == 'dispatched' then
+    local raw = redis.call('GET', KEYS[5])
+    if not raw then return 'changed' end
+    local s = cjson.decode(raw)
+    local version, updated = string.match(ss, '^(%d+):(%d+)$')
+    if (tonumber(s['version']) or 1) ~= tonumber(version)
+        or tonumber(s['updated_at']) ~= tonumber(updated) then
+      return 'changed'
     end
   end
   local held = redis.call('PTTL', KEYS[2])
@@ -64,22 +62,23 @@ local function begin()
   end
   local ttl = tonumber(ARGV[3])
   if not ttl then
-    local deadline = tonumber(redis.call('HGET', KEYS[1], 'timeout_ms') or '')
+    local deadline = tonumber(f[4] or '')
     if not deadline then  -- a record written before `timeout_ms` existed
       local target = cjson.decode(redis.call('HGET', KEYS[1], 'target') or '{}')
       deadline = (tonumber(target['timeout_seconds']) or 300) * 1000
     end
     ttl = deadline + tonumber(ARGV[12])
   end
-  if redis.call('HEXISTS', KEYS[1], 'fo_count') == 1 then
+  local started = {}  -- status and timestamps written when the attempt (or step) starts
+  if not f[7] then started = {'first_attempt_at', ARGV[4]} end
+  if f[5] then
     -- a step takes well under a second: a lease of 5 s + margin, so a step cut short by a
     -- crash is made again soon (a step outliving its lease is made twice: harmless)
     redis.call('SET', KEYS[2], ARGV[1], 'PX', math.min(ttl, 5000 + tonumber(ARGV[12])))
     if st ~= 'running' then
-      redis.call('HSET', KEYS[1], 'status', 'running', 'updated_at', ARGV[4])
-    end
-    if not redis.call('HGET', KEYS[1], 'first_attempt_at') then
-      redis.call('HSET', KEYS[1], 'first_attempt_at', ARGV[4])
+      redis.call('HSET', KEYS[1], 'status', 'running', 'updated_at', ARGV[4], unpack(started))
+    elseif #started > 0 then
+      redis.call('HSET', KEYS[1], unpack(started))
     end
     return 'fanout'
   end
@@ -96,14 +95,14 @@ local function begin()
     redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
     if redis.call('ZCARD', KEYS[4]) >= max_conc then
       local first = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
-      local n = tonumber(redis.call('HGET', KEYS[1], 'deferrals') or '0')
+      local n = tonumber(f[8] or '0')
       local backoff = math.min(tonumber(ARGV[8]) * 2 ^ math.min(n, 20), tonumber(ARGV[9]))
       return defer('concurrency', math.min(tonumber(first[2]) - now, backoff) * tonumber(ARGV[10]))
     end
   end
 
   local interval = tonumber(ARGV[5])
-  local reserved = tonumber(redis.call('HGET', KEYS[1], 'rate_at') or '-1')
+  local reserved = tonumber(f[6] or '-1')
   if reserved > now then return defer('rate', reserved - now) end
   if interval > 0 and reserved < 0 then
     local tat = math.max(tonumber(redis.call('GET', KEYS[3]) or '0'), now)
@@ -121,11 +120,8 @@ local function begin()
     local last = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')
     redis.call('PEXPIRE', KEYS[4], math.ceil(tonumber(last[2]) - now) + 1000)
   end
-  redis.call('HDEL', KEYS[1], 'rate_at')
-  redis.call('HSET', KEYS[1], 'status', 'delivering', 'updated_at', ARGV[4])
-  if not redis.call('HGET', KEYS[1], 'first_attempt_at') then
-    redis.call('HSET', KEYS[1], 'first_attempt_at', ARGV[4])
-  end
+  if f[6] then redis.call('HDEL', KEYS[1], 'rate_at') end
+  redis.call('HSET', KEYS[1], 'status', 'delivering', 'updated_at', ARGV[4], unpack(started))
   return 'go'
 end
 

@@ -83,10 +83,10 @@ def plan_schedule(s: Schedule, due_ms: int, now_ms: int, created_ms: int | None 
 
 def replanned(fire: Fire, s: Schedule | None) -> Fire | str:
     """A cron fire about to be attempted for the first time whose schedule changed after it
-    was planned: ``s`` is the schedule now (None: deleted). The
-    fire planned again from it (same id and instant, the schedule's target, retry settings,
-    callbacks and fan-out), or why it is skipped: ``deleted``, ``paused``, or ``edited``
-    (the schedule no longer fires at the fire's instant)."""
+    was planned: ``s`` is the schedule now (None: deleted). The fire planned again from it
+    (same id and instant, the schedule's target, retry settings, callbacks and fan-out), or
+    why it is skipped: ``deleted``, ``paused``, or ``edited`` (the schedule no longer fires
+    at the fire's instant)."""
     if s is None:
         return "deleted"
     if s.paused:

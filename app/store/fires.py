@@ -12,7 +12,7 @@ from app.models import Attempt, Fire
 from app.store.errors import wrapped
 from app.store.paging import Page, cursor_at, zpage_window
 from app.store.paging import zpage_desc as _zpage_desc
-from app.store.scripts import Call, Scripts
+from app.store.scripts import Call, Scripts, hash_reply
 
 
 @dataclass(frozen=True)
@@ -202,9 +202,7 @@ class FireLog:
         res = await call
         if res[0] not in ("go", "fanout"):
             return str(res[0]), None
-        flat = res[1:]
-        rec = {str(flat[i]): str(flat[i + 1]) for i in range(0, len(flat), 2)}
-        return str(res[0]), Fire.from_record(rec, [])
+        return str(res[0]), Fire.from_record(hash_reply(res[1:]), [])
 
     @wrapped
     async def begin_prepared(
@@ -232,19 +230,15 @@ class FireLog:
     async def record(self, tenant_id: str, fire_id: str) -> Fire | None:
         """The fire without its attempts (one HGETALL, on the pipelined connection)."""
         (rec,) = await self._s.commands([("HGETALL", self._k.fire(tenant_id, fire_id))])
-        if not rec:
-            return None
-        if not isinstance(rec, dict):
-            rec = {str(rec[i]): str(rec[i + 1]) for i in range(0, len(rec), 2)}
-        return Fire.from_record(rec, [])
+        return Fire.from_record(hash_reply(rec), []) if rec else None
 
     @wrapped
     async def replan(self, seen: Fire, now_ms: int, outcome: Fire | str) -> bool:
         """A cron fire whose schedule changed before its first attempt: ``outcome`` is the
         fire planned again from the schedule as it is now (its target, retry settings,
         callbacks and fan-out written over ``seen``'s), or the reason it is skipped. Only
-        while the record is still ``seen`` was planned (not attempted, same digest): False
-        when it moved on."""
+        while the record is still as ``seen`` was read (not attempted, the same schedule
+        stamp): False when it moved on."""
         k = self._k
         schedule_id = seen.schedule_id or ""
         keys = [k.fire(seen.tenant_id, seen.id), k.active_fire(seen.tenant_id, schedule_id)]

@@ -13,7 +13,7 @@ from app.jobs.tokens import JobRef, JobToken
 from app.keys import Keys
 from app.models import JobSettings
 from app.store.errors import wrapped
-from app.store.scripts import Scripts
+from app.store.scripts import Scripts, hash_reply
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,6 @@ def _report(res: list[Any]) -> Report:
     if answer == "late":
         return Report(answer, reason=str(res[1]), timed_out=str(res[2]) == "1")
     return Report("unknown")
-
-
-def _flat(values: Sequence[Any]) -> dict[str, str]:
-    return {str(values[i]): str(values[i + 1]) for i in range(0, len(values), 2)}
 
 
 REGISTER_EVERY_S = 60.0  # how often a process repeats a tenant's SADD to ``job_tenants``
@@ -133,7 +129,7 @@ class JobLog:
         if answer == "wait":
             return answer, int(res[1]), None
         if answer == "ended":
-            return answer, None, JobState.from_hash(_flat(res[1:]))
+            return answer, None, JobState.from_hash(hash_reply(res[1:]))
         return "done", None, None
 
     @wrapped

@@ -30,7 +30,7 @@ redis-py pipeline): hot reads such as the dispatcher's schedule records share th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from redis.exceptions import NoScriptError, ResponseError
@@ -47,6 +47,14 @@ MAX_BATCH = 256  # calls per coalesced pipeline
 MAX_PIPELINES = 16
 
 Call = tuple[Any, Sequence[Any], Sequence[Any]]  # (script, keys, args)
+
+
+def hash_reply(reply: Sequence[Any] | Mapping[Any, Any]) -> dict[str, str]:
+    """A hash as a reply carries it: the flat field/value list a script or the Wire returns
+    (HGETALL inside Lua, HGETALL on the Wire), or the dict redis-py's pipeline makes."""
+    if isinstance(reply, Mapping):
+        return {str(k): str(v) for k, v in reply.items()}
+    return {str(reply[i]): str(reply[i + 1]) for i in range(0, len(reply), 2)}
 
 
 class Scripts:

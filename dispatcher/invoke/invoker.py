@@ -365,7 +365,7 @@ class Invoker:
         """The fire's schedule changed after the fire was planned: plan it again from the
         schedule as it is now (True: go on and deliver it), or record it as skipped (False).
         True as well when the record moved on meanwhile: the next begin says what it is."""
-        fire = await self.store.fires.get(tenant.id, msg.fire_id)
+        fire = await self.store.fires.record(tenant.id, msg.fire_id)
         if fire is None or fire.schedule_id is None:
             return True
         outcome = replanned(

@@ -49,7 +49,7 @@ def master_client(url: str, common: dict[str, Any]) -> tuple[Any, Any]:
 
     sentinels, name, db, options = parse(url)
     sentinel_password = options.pop("sentinel_password", None)
-    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+    sentinel = Sentinel(  # type: ignore[no-untyped-call, unused-ignore]
         sentinels,
         sentinel_kwargs={
             "password": sentinel_password,

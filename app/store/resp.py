@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import re
 import socket
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import hiredis
+import redis.exceptions
 from redis.asyncio.connection import Connection, UnixDomainSocketConnection
 from redis.exceptions import (
     AskError,
@@ -80,9 +82,15 @@ _BY_CODE: dict[str, type[RedisError]] = {
     "MASTERDOWN": MasterDownError,
 }
 _BY_ERR_TEXT: dict[str, type[RedisError]] = {
-    "max number of clients reached": ConnectionError,
+    # redis-py 8.2 names it MaxClientsReachedError, a ConnectionError; before, ConnectionError
+    "max number of clients reached": getattr(
+        redis.exceptions, "MaxClientsReachedError", ConnectionError
+    ),
     "invalid password": AuthenticationError,
 }
+
+
+_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
 
 
 def reply_error(text: str) -> RedisError:
@@ -94,8 +102,10 @@ def reply_error(text: str) -> RedisError:
     elif code in _BY_CODE:
         error = _BY_CODE[code](message)
     else:
-        return ResponseError(text)
-    error.status_code = code
+        error = ResponseError(text)
+        if not _CODE.fullmatch(code):
+            return error
+    error.status_code = code  # another code too, as redis-py sets it from 8.2
     return error
 
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import math
@@ -77,8 +78,63 @@ SUMMARY_SECONDS = 10.0  # the INFO summary of attempts comes at most this often
 HOLD_STEP_MS = 5  # held messages are let go on these boundaries of the local clock
 _BUSY_SLACK_MS = 100
 PREPARE_MIN_MS = 20  # a fire held longer than this is read and signed while it waits
+AFTER_SENDS_MAX_MS = 250  # an answered attempt's record waits at most this for pending sends
 _REPLANS = 3  # a schedule changing again and again: at most this many checks, then deliver
 _GONE_REASON = "the endpoint answered 410 Gone; resume the schedule once it is back"
+
+
+class _Delivery:
+    """A message past its hold, in the invoker: counted in ``Invoker._sending`` until its
+    request is on its way (``sending``), and holding one of the process's
+    ``CRONHOOK_INVOKER_CONCURRENCY`` request slots until the request has its answer
+    (``answered``), before the attempt is recorded."""
+
+    __slots__ = ("_held", "_invoker", "_waiting")
+
+    def __init__(self, invoker: Invoker) -> None:
+        self._invoker = invoker
+        self._waiting = True
+        self._held = False
+        invoker._sending += 1
+
+    async def __aenter__(self) -> _Delivery:
+        try:
+            await self._invoker._slots.acquire()
+        except BaseException:  # cancelled while waiting for a slot
+            self.sending()
+            raise
+        self._held = True
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.sending()
+        self.answered()
+
+    def sending(self) -> None:
+        if self._waiting:
+            self._waiting = False
+            self._invoker._sent()
+
+    def answered(self) -> None:
+        if self._held:
+            self._held = False
+            self._invoker._slots.release()
+
+
+_delivery: contextvars.ContextVar[_Delivery | None] = contextvars.ContextVar(
+    "delivery", default=None
+)
+
+
+class _Hold:
+    """The held messages of one ``HOLD_STEP_MS`` step: one timer, at the latest instant."""
+
+    __slots__ = ("at_ms", "event", "timer")
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.at_ms = 0
+        self.timer: asyncio.TimerHandle | None = None
 
 
 @dataclass
@@ -142,9 +198,11 @@ class Invoker:
         # the local clock is taken as Redis's); set by dispatcher.registry.invoker_heartbeat
         self.skew: Callable[[], SkewReading | None] = lambda: None
         self._slots = asyncio.Semaphore(settings.invoker_concurrency)
-        self._holds: dict[int, asyncio.Event] = {}
+        self._holds: dict[int, _Hold] = {}  # by HOLD_STEP_MS step
         # the marker must outlive the attempt and its record (two Redis calls at worst)
-        self._margin_ms = int((2 * settings.redis_timeout + 1) * 1000)
+        self._margin_ms = int((2 * settings.redis_timeout + 1) * 1000) + AFTER_SENDS_MAX_MS
+        self._sending = 0  # deliveries past their hold whose request is not yet on its way
+        self._gate: asyncio.Event | None = None
 
     async def start(self) -> None:
         prefetch = self.settings.invoker_concurrency + self.settings.invoker_hold
@@ -158,7 +216,8 @@ class Invoker:
                 ready = await self._prepare(msg)
             await self.hold(msg.not_before_ms)
         try:
-            async with self._slots:
+            async with _Delivery(self) as delivery:
+                _delivery.set(delivery)
                 with self.metrics.in_flight.track_inprogress():
                     if ready is None or not await self._deliver_prepared(msg, ready):
                         await self._deliver(msg)
@@ -170,6 +229,31 @@ class Invoker:
                 extra=fire_fields(msg.fire_id, msg.tenant_id, msg.attempt),
             )
             raise Requeue from e
+
+    def _sent(self) -> None:
+        """A delivery's request is on its way (or it makes none): once none is left
+        waiting to send, the records held back by ``_after_sends`` go."""
+        self._sending -= 1
+        if not self._sending:
+            self._open_gate(self._gate)
+
+    def _open_gate(self, gate: asyncio.Event | None) -> None:
+        if gate is not None:
+            gate.set()
+            if self._gate is gate:
+                self._gate = None
+
+    async def _after_sends(self) -> None:
+        """Wait, at most ``AFTER_SENDS_MAX_MS``, until no delivery of this process is
+        waiting to send: at an aligned instant the herd's requests go before the records
+        of the first answers (the work after an answer is most of an attempt's CPU)."""
+        if not self._sending:
+            return
+        gate = self._gate
+        if gate is None:
+            gate = self._gate = asyncio.Event()
+            asyncio.get_running_loop().call_later(AFTER_SENDS_MAX_MS / 1000, self._open_gate, gate)
+        await gate.wait()
 
     def log_summary(self, *, now: float | None = None) -> None:
         """One INFO line for the attempts recorded since the last one, once
@@ -208,25 +292,35 @@ class Invoker:
         return redis_ms + reading.skew_ms + reading.uncertainty_ms
 
     async def hold(self, not_before_ms: int) -> None:
-        """Return once ``not_before_ms`` (Redis time) has passed here. Holds end on the
-        next ``HOLD_STEP_MS`` boundary, so the messages held for instants a few ms apart
-        share one timer and go out together (a trickle of single fires each on its own
-        wake-up cost ~20 % more CPU per delivery at 1,000 fires/s spread over the second)."""
-        target = math.ceil(self.local_ms(not_before_ms) / HOLD_STEP_MS) * HOLD_STEP_MS
-        if target <= time.time() * 1000:
+        """Return once ``not_before_ms`` (Redis time) has passed here. The messages held
+        for instants within one ``HOLD_STEP_MS`` step of each other share one timer, set
+        for the latest of their instants, so they go out together (a trickle of single
+        fires each on its own wake-up cost ~20 % more CPU per delivery at 1,000 fires/s
+        spread over the second) and the fires of one aligned instant go out at it."""
+        at_ms = math.ceil(self.local_ms(not_before_ms))
+        if at_ms <= time.time() * 1000:
             return
         self.stats.held += 1
-        while (wait_ms := target - time.time() * 1000) > 0:
-            event = self._holds.get(target)
-            if event is None:
-                event = self._holds[target] = asyncio.Event()
-                asyncio.get_running_loop().call_later(wait_ms / 1000, self._end_hold, target)
-            await event.wait()  # a timer may wake a little early: the loop checks again
+        step = math.ceil(at_ms / HOLD_STEP_MS)
+        while at_ms > time.time() * 1000:
+            held = self._holds.get(step)
+            if held is None:
+                held = self._holds[step] = _Hold()
+            if at_ms > held.at_ms:
+                self._hold_until(step, held, at_ms)
+            await held.event.wait()  # a timer may wake a little early: the loop checks again
 
-    def _end_hold(self, target: int) -> None:
-        event = self._holds.pop(target, None)
-        if event is not None:
-            event.set()
+    def _hold_until(self, step: int, held: _Hold, at_ms: int) -> None:
+        if held.timer is not None:
+            held.timer.cancel()
+        held.at_ms = at_ms
+        wait_s = max(0.0, at_ms / 1000 - time.time())
+        held.timer = asyncio.get_running_loop().call_later(wait_s, self._end_hold, step, held)
+
+    def _end_hold(self, step: int, held: _Hold) -> None:
+        if self._holds.get(step) is held:
+            del self._holds[step]
+        held.event.set()
 
     async def _tenant(self, tenant_id: str) -> Tenant | None:
         """The tenant, from this process's cache while its version is the stored one: a
@@ -403,8 +497,14 @@ class Invoker:
             request = build_request(fire, tenant, msg.attempt, int(time.time() * 1000), job)
         allow = self.settings.allow_private_targets or tenant.limits.allowed_private_targets
         self.metrics.on_start(tenant.id, msg.attempt, msg.replay, fire.scheduled_at)
+        delivery = _delivery.get()
         try:
+            if delivery is not None:
+                delivery.sending()
             result = await self.client.send(request, allow_private=allow)
+            if delivery is not None:
+                delivery.answered()
+                await self._after_sends()
             if job is not None and await self.jobs.answered(
                 fire, tenant, msg, token, started_ms, result
             ):

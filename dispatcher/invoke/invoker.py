@@ -13,17 +13,21 @@ For each fire message:
    now, or skipped when the schedule is gone, paused, or no longer fires at that instant
    (``app.planning.replanned``).
 3. Sign and send (``WebhookClient``: SSRF guard on the resolved address, a total deadline,
-   a read cap, no redirects).
-4. What must happen next is written first -- the retry into the time index, the outcome
+   a read cap, no redirects). The request holds one of the process's
+   ``CRONHOOK_INVOKER_CONCURRENCY`` slots until its answer; what follows holds none.
+4. Sends first: while other deliveries of this process wait to send, the work after an
+   answer waits too (``_after_sends``, at most ``AFTER_SENDS_MAX_MS``), so the requests of
+   an aligned instant go before the records of its first answers.
+5. What must happen next is written first -- the retry into the time index, the outcome
    callback -- then the attempt is recorded (``fire_finish.lua``, which frees the marker and
-   the slot), then a 410 pauses the schedule.
-5. The bus acks the message only when ``handle`` returns, so a crash at any point before
+   the tenant's concurrency slot), then a 410 pauses the schedule.
+6. The bus acks the message only when ``handle`` returns, so a crash at any point before
    redelivers it; the endpoint then sees the same ``webhook-id`` again.
 
 A message published ahead of its instant (``not_before_ms``, Redis time) is held, unacked,
 until the instant by this process's clock corrected by its heartbeat's reading of Redis
 TIME (skew plus its uncertainty: never early). Held messages wait on one timer per
-``HOLD_STEP_MS`` step and do not count against ``CRONHOOK_INVOKER_CONCURRENCY``; up to
+``HOLD_STEP_MS`` step (set for the latest instant among them) and do not count against ``CRONHOOK_INVOKER_CONCURRENCY``; up to
 ``CRONHOOK_INVOKER_HOLD`` of them are taken from the broker besides the deliveries in flight.
 A first attempt held longer than ``PREPARE_MIN_MS`` is read (tenant, fire record) and its
 request signed for its instant while it waits; at the instant the admission script also

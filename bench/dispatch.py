@@ -269,6 +269,7 @@ async def run_env(
 def fleet_settings(args: argparse.Namespace) -> dict[str, str]:
     return {
         "CRONHOOK_LOOKAHEAD_SECONDS": str(args.lookahead),
+        "CRONHOOK_PUBLISH_AHEAD_SECONDS": str(min(args.publish_ahead, args.lookahead)),
         "CRONHOOK_LEASE_SECONDS": "30",
         "CRONHOOK_CLAIM_BATCH": str(args.claim_batch),
         "CRONHOOK_HEARTBEAT_SECONDS": "1",
@@ -461,8 +462,8 @@ def report(title: str, runs: list[dict[str, float]]) -> None:
 async def main(args: argparse.Namespace) -> None:
     print(
         f"bench/dispatch.py: {args.dispatchers} dispatcher processes, {args.queues} queues, "
-        "lookahead "
-        f"{args.lookahead}s, {load()}"
+        f"lookahead {args.lookahead}s, publish ahead {min(args.publish_ahead, args.lookahead)}s, "
+        f"{load()}"
     )
     with contextlib.ExitStack() as stack:
         url = args.redis or stack.enter_context(private_redis())
@@ -494,7 +495,13 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--amqp", default="amqp://guest:guest@127.0.0.1:5672/")
     p.add_argument("--dispatchers", type=int, default=2)
     p.add_argument("--queues", type=int, default=1, help="CRONHOOK_QUEUES")
-    p.add_argument("--lookahead", type=float, default=1.0)
+    p.add_argument("--lookahead", type=float, default=1.0, help="CRONHOOK_LOOKAHEAD_SECONDS")
+    p.add_argument(
+        "--publish-ahead",
+        type=float,
+        default=0.3,
+        help="CRONHOOK_PUBLISH_AHEAD_SECONDS (at most the lookahead)",
+    )
     p.add_argument("--claim-batch", type=int, default=500, help="CRONHOOK_CLAIM_BATCH")
     p.add_argument("--burst", type=int, nargs="+", default=[10_000, 100_000])
     p.add_argument("--rate", type=int, default=1000)

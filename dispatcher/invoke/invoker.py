@@ -27,8 +27,9 @@ For each fire message:
 A message published ahead of its instant (``not_before_ms``, Redis time) is held, unacked,
 until the instant by this process's clock corrected by its heartbeat's reading of Redis
 TIME (skew plus its uncertainty: never early). Held messages wait on one timer per
-``HOLD_STEP_MS`` step (set for the latest instant among them) and do not count against ``CRONHOOK_INVOKER_CONCURRENCY``; up to
-``CRONHOOK_INVOKER_HOLD`` of them are taken from the broker besides the deliveries in flight.
+``HOLD_STEP_MS`` step (set for the latest instant among them) and do not count against
+``CRONHOOK_INVOKER_CONCURRENCY``; up to ``CRONHOOK_INVOKER_HOLD`` of them are taken from the
+broker besides the requests in flight.
 A first attempt held longer than ``PREPARE_MIN_MS`` is read (tenant, fire record) and its
 request signed for its instant while it waits; at the instant the admission script also
 checks that the tenant and the fire's plan are still what was read, and only then the

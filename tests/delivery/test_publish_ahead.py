@@ -16,10 +16,8 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from app.api.account import rotated
-from app.bus.message import FireMessage
 from app.ids import cron_fire_id, new_signing_secret
-from app.keys import fire_item
-from app.models import Fire, Schedule, Target, Tenant
+from app.models import Schedule, Target, Tenant
 from tests.conftest import eventually
 from tests.delivery.world import World, now_ms, world
 from tests.receiver import Receiver, RecordedRequest
@@ -53,17 +51,6 @@ async def test_fires_published_ahead_arrive_at_their_instant_never_before(
     assert len(ids) == len(set(ids))
 
 
-async def _held_fire(w: World, tenant: Tenant, url: str, not_before_ms: int) -> Fire:
-    """A message fire due at ``not_before_ms``, published now as the dispatcher publishes
-    one ahead of its instant."""
-    fire = await w.message(tenant, url, due_ms=not_before_ms)
-    await w.store.time.remove(fire_item(fire.id))  # the bus's copy is the one
-    await w.bus.publish(
-        [FireMessage(fire.id, tenant.id, 1, fire.scheduled_at, not_before_ms=not_before_ms)]
-    )
-    return fire
-
-
 async def test_a_held_fire_takes_no_delivery_slot(
     redis_url: str, amqp_url: str, prefix: str, queue_name: str, rx: Receiver
 ) -> None:
@@ -72,7 +59,7 @@ async def test_a_held_fire_takes_no_delivery_slot(
         inv = await w.start_invoker(prefetch=1)
         tenant = await w.tenant()
         held_until = now_ms() + 1500
-        held = await _held_fire(w, tenant, rx.url("/held"), held_until)
+        held = await w.held_fire(tenant, rx.url("/held"), held_until)
         await eventually(lambda: inv.stats.held == 1, within=2)
         # when a fire due now comes
         w.start_dispatcher()
@@ -95,7 +82,7 @@ async def test_an_invoker_stopping_with_fires_held_gives_them_back_and_each_goes
         first = await w.start_invoker()
         tenant = await w.tenant()
         until = now_ms() + 1500
-        fires = [await _held_fire(w, tenant, rx.url("/h"), until) for _ in range(5)]
+        fires = [await w.held_fire(tenant, rx.url("/h"), until) for _ in range(5)]
         await eventually(lambda: first.stats.held == 5, within=2)
         # when it stops at once (its deliveries cancelled: a shutdown out of time)
         assert await first.bus.drain(0) == 5
@@ -194,7 +181,7 @@ async def test_a_rotation_made_while_a_fire_is_held_signs_it_with_the_new_secret
         tenant = await w.tenant()
         old = tenant.secrets[0].secret
         until = now_ms() + 1500
-        fire = await _held_fire(w, tenant, rx.url("/rotated"), until)
+        fire = await w.held_fire(tenant, rx.url("/rotated"), until)
         await eventually(lambda: inv.stats.held == 1, within=2)
         # when the secret is rotated with no overlap before the instant
         new, at = new_signing_secret(), now_ms()
@@ -218,7 +205,7 @@ async def test_a_fire_held_and_prepared_is_sent_as_prepared_at_its_instant(
         inv = await w.start_invoker()
         tenant = await w.tenant()
         until = now_ms() + 800
-        fire = await _held_fire(w, tenant, rx.url("/ready"), until)
+        fire = await w.held_fire(tenant, rx.url("/ready"), until)
         (req,) = await rx.wait_for(1, path="/ready", within=3)
         # signed for its instant, with the tenant's secret, after the instant
         headers = dict(req.headers)

@@ -13,24 +13,13 @@ from typing import Any
 import pytest
 
 from app.bus.message import FireMessage
-from app.keys import fire_item
-from app.models import Fire, Tenant
+from app.models import Fire
 from dispatcher.invoke.invoker import AFTER_SENDS_MAX_MS, Invoker
 from tests.conftest import eventually
 from tests.delivery.world import World, now_ms, world
 from tests.receiver import Receiver, Reply
 
 pytestmark = pytest.mark.external_service
-
-
-async def _held_fire(w: World, tenant: Tenant, url: str, not_before_ms: int) -> Fire:
-    """A message fire due at ``not_before_ms``, published ahead as the dispatcher does."""
-    fire = await w.message(tenant, url, due_ms=not_before_ms)
-    await w.store.time.remove(fire_item(fire.id))  # the bus's copy is the one
-    await w.bus.publish(
-        [FireMessage(fire.id, tenant.id, 1, fire.scheduled_at, not_before_ms=not_before_ms)]
-    )
-    return fire
 
 
 Events = list[tuple[str, str, float]]  # (what, fire id, monotonic time)
@@ -71,7 +60,7 @@ async def test_an_instants_requests_all_go_before_its_first_record(
     # given an invoker with two request slots holding six fires of one instant
     tenant = await w.tenant()
     until = now_ms() + 1500
-    fires = [await _held_fire(w, tenant, rx.url("/herd"), until) for _ in range(6)]
+    fires = [await w.held_fire(tenant, rx.url("/herd"), until) for _ in range(6)]
     await eventually(lambda: inv.stats.held == 6, within=2)
     # when the instant comes
     await w.settled(tenant.id, [f.id for f in fires], within=10)
@@ -94,8 +83,8 @@ async def test_a_record_waits_no_longer_than_the_cap_for_a_send_that_does_not_co
     # given two fires of one instant, one of whose admissions stalls for 3 s
     tenant = await w.tenant()
     until = now_ms() + 1200
-    quick = await _held_fire(w, tenant, rx.url("/quick"), until)
-    stalled = await _held_fire(w, tenant, rx.url("/stalled"), until)
+    quick = await w.held_fire(tenant, rx.url("/quick"), until)
+    stalled = await w.held_fire(tenant, rx.url("/stalled"), until)
     begin = inv.store.fires.begin_prepared
 
     async def stalling_begin(fire: Fire, *a: Any, **kw: Any) -> Any:

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from app.bus.message import FireMessage
 from app.bus.rabbitmq import RabbitBus
 from app.ids import new_id, new_signing_secret
 from app.keys import fire_item
@@ -163,6 +164,16 @@ class World:
         await self.store.fires.create(fire)
         await self.store.time.put(
             fire_item(fire.id), fire_item_payload(tenant.id, fire.id, 1, due), due
+        )
+        return fire
+
+    async def held_fire(self, tenant: Tenant, url: str, not_before_ms: int) -> Fire:
+        """A message fire due at ``not_before_ms``, published now as the dispatcher publishes
+        one ahead of its instant (the bus's copy is the only one)."""
+        fire = await self.message(tenant, url, due_ms=not_before_ms)
+        await self.store.time.remove(fire_item(fire.id))
+        await self.bus.publish(
+            [FireMessage(fire.id, tenant.id, 1, fire.scheduled_at, not_before_ms=not_before_ms)]
         )
         return fire
 

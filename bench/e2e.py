@@ -99,7 +99,7 @@ async def burst(
 ) -> tuple[dict[str, Any], Created]:
     rate = await calibrate(fleet, key, max(20, n // 20), args.api_concurrency)
     # the CPU count starts after the schedules are made: before the dispatchers' lookahead
-    lookahead = float(dict(_setting(x) for x in args.set).get("CRONHOOK_LOOKAHEAD_SECONDS", 1))
+    lookahead = float(fleet.cfg.env.get("CRONHOOK_LOOKAHEAD_SECONDS", 1))
     lead = n / rate * 1.5 + 2 + lookahead
     at = datetime.fromtimestamp(int(time.time() + lead) + 1, UTC)
     cron = f"{at.second} {at.minute} {at.hour} * * *"

@@ -32,17 +32,32 @@ async def test_a_tenants_rate_and_burst_hold_at_the_endpoint(w: World, rx: Recei
     tenant = await w.tenant(per_second=5, burst=2)
     fires = [await w.message(tenant, rx.url("/ok")) for _ in range(12)]
     done = await w.settled(tenant.id, [f.id for f in fires], within=15)
-    arrivals = [h.arrived_monotonic for h in rx.requests_to("/ok")]
-    # then no window saw more than burst + rate * its length (slack: one request)
-    for i, j in itertools.combinations(range(len(arrivals)), 2):
-        assert j - i + 1 <= 2 + 5 * (arrivals[j] - arrivals[i]) + 1, (i, j)
+    hits = rx.requests_to("/ok")
+    started = {f.id: f.attempts[0].started_at / 1000 for f in done}
+    # then the invoker started no more than burst + rate * any window's length (slack: one
+    # request) -- the limiter admits on Redis time, just before the request goes
+    _conforms(sorted(started.values()), per_second=5, burst=2)
+    # and the endpoint saw the same, give or take how unevenly the requests took from their
+    # start to their arrival (a cold connection, a busy loop: the limiter cannot see those)
+    took = [h.arrived_at - started[h.headers["webhook-id"]] for h in hits]
+    _conforms(
+        sorted(h.arrived_at for h in hits), per_second=5, burst=2, jitter=max(took) - min(took)
+    )
     # and every fire went on its first attempt: deferrals used no attempt number
     assert {f.status for f in done} == {"succeeded"}
     assert [len(f.attempts) for f in done] == [1] * 12
-    assert {h.headers["cronhook-attempt"] for h in rx.requests_to("/ok")} == {"1"}
+    assert {h.headers["cronhook-attempt"] for h in hits} == {"1"}
     assert sum(f.deferrals for f in done) >= 10
     # the backlog drained at the rate, not in bursts of retries: ~ (12 - 2) / 5 = 2 s
-    assert arrivals[-1] - arrivals[0] >= 1.8
+    assert hits[-1].arrived_monotonic - hits[0].arrived_monotonic >= 1.8
+
+
+def _conforms(moments: list[float], *, per_second: float, burst: int, jitter: float = 0.0) -> None:
+    """No window of ``moments`` (seconds, sorted) holds more than ``burst`` plus the rate
+    times its length (widened by ``jitter``), with one request of slack."""
+    for i, j in itertools.combinations(range(len(moments)), 2):
+        span = moments[j] - moments[i] + jitter
+        assert j - i + 1 <= burst + per_second * span + 1, (i, j, moments)
 
 
 async def test_max_concurrency_holds_across_invokers(w: World, rx: Receiver) -> None:

@@ -83,8 +83,12 @@ def plan_misfire(
     due_at, now = due_at.astimezone(UTC), now.astimezone(UTC)
     if due_at > now:
         return MisfirePlan((), 0, due_at)
-    next_at = timing.next_after(now)
-    total = 1 + timing.count_between(due_at, now)
+    after_due = timing.next_after(due_at)
+    if after_due is None or after_due > now:  # late, but nothing else fell due meanwhile
+        next_at, total = after_due, 1  # (a herd released late: no count, one walk)
+    else:
+        next_at = timing.next_after(now)
+        total = 1 + timing.count_between(due_at, now)
     tolerance = timedelta(seconds=late_tolerance_seconds)
     if now - due_at <= tolerance:
         return MisfirePlan(_newest(timing, due_at, now, total, total), 0, next_at)

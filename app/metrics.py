@@ -162,6 +162,12 @@ class DispatcherMetrics:
             "Dispatcher ticks that failed on Redis or RabbitMQ (claims given back)",
             registry=r,
         )
+        self.herds = Counter(
+            "cronhook_dispatcher_herds_total",
+            "Herds seen coming (CRONHOOK_HERD_SIZE items or more due within "
+            "CRONHOOK_HERD_LOOKAHEAD_SECONDS): claimed and prepared that far ahead",
+            registry=r,
+        )
 
     def on_claim(self, items: Iterable[str], reclaimed: int) -> None:
         schedules = fires = 0

@@ -96,6 +96,22 @@ ENV_TABLE: tuple[tuple[str, str, type, Any, str], ...] = (
         "until the instant (never early); capped at the lookahead; 0 = publish at the instant",
     ),
     (
+        "CRONHOOK_HERD_LOOKAHEAD_SECONDS",
+        "herd_lookahead_seconds",
+        float,
+        10.0,
+        "when CRONHOOK_HERD_SIZE or more items fall due within this many seconds, dispatchers "
+        "claim and prepare that far ahead (publishing still waits for "
+        "CRONHOOK_PUBLISH_AHEAD_SECONDS); 0 = never beyond the lookahead",
+    ),
+    (
+        "CRONHOOK_HERD_SIZE",
+        "herd_size",
+        int,
+        20_000,
+        "items due within CRONHOOK_HERD_LOOKAHEAD_SECONDS that make a herd",
+    ),
+    (
         "CRONHOOK_HEARTBEAT_SECONDS",
         "heartbeat_seconds",
         float,
@@ -226,6 +242,8 @@ class Settings:
     claim_batch: int = 500
     lookahead_seconds: float = 1.0
     publish_ahead_seconds: float = 0.3
+    herd_lookahead_seconds: float = 10.0
+    herd_size: int = 20_000
     heartbeat_seconds: float = 2.0
     max_clock_skew_seconds: float = 1.0
     redis_timeout: float = 5.0
@@ -269,6 +287,7 @@ def _problems(s: Settings) -> list[str]:
         "lease_seconds",
         "poll_seconds",
         "claim_batch",
+        "herd_size",
         "heartbeat_seconds",
         "max_clock_skew_seconds",
         "redis_timeout",
@@ -292,6 +311,8 @@ def _problems(s: Settings) -> list[str]:
         out.append("CRONHOOK_LOOKAHEAD_SECONDS must be between 0 and 60")
     if not 0 <= s.publish_ahead_seconds <= 60:
         out.append("CRONHOOK_PUBLISH_AHEAD_SECONDS must be between 0 and 60")
+    if not 0 <= s.herd_lookahead_seconds <= 60:
+        out.append("CRONHOOK_HERD_LOOKAHEAD_SECONDS must be between 0 and 60")
     if s.invoker_hold < 0:
         out.append("CRONHOOK_INVOKER_HOLD must be 0 or more")
     if s.event_loop not in ("auto", "uvloop", "asyncio"):

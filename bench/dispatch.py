@@ -3,11 +3,14 @@ in Redis. Prints figures; not a test.
 
 Scenarios (``--scenario``, default all):
 
-- ``burst``      N schedules (``--burst 10000 100000``) due at the same instant T. Reported:
-                 seconds from T until every item is published and completed (completion
-                 follows the broker's confirm), fires/s over that, and the dispatchers'
-                 whole handling time from their first claim (which the lookahead starts up
-                 to ``CRONHOOK_LOOKAHEAD_SECONDS`` before T).
+- ``burst``      N schedules (``--burst 10000 100000``) due at the same instant T, written
+                 into the time index 2 s before any claim can reach them (as a cron herd
+                 sits there long before its instant). Reported: seconds from T until every
+                 item is published and completed (completion follows the broker's
+                 confirm), fires/s over the dispatchers' whole handling time from their
+                 first claim (which the lookahead, or the herd lookahead for a herd,
+                 starts before T), and the CPU per fire of the dispatchers, Redis and the
+                 broker over that time.
 - ``sustained``  ``--rate`` schedules firing every second for ``--seconds``: ``--shape
                  spread`` (default) ``every 1s`` schedules whose phases are spread evenly
                  over the second; ``--shape aligned`` per-second crons (``* * * * * *``: a
@@ -270,6 +273,8 @@ def fleet_settings(args: argparse.Namespace) -> dict[str, str]:
     return {
         "CRONHOOK_LOOKAHEAD_SECONDS": str(args.lookahead),
         "CRONHOOK_PUBLISH_AHEAD_SECONDS": str(args.publish_ahead),
+        "CRONHOOK_HERD_LOOKAHEAD_SECONDS": str(args.herd_lookahead),
+        "CRONHOOK_HERD_SIZE": str(args.herd_size),
         "CRONHOOK_LEASE_SECONDS": "30",
         "CRONHOOK_CLAIM_BATCH": str(args.claim_batch),
         "CRONHOOK_HEARTBEAT_SECONDS": "1",
@@ -308,9 +313,11 @@ async def burst_once(args: argparse.Namespace, redis_url: str, n: int) -> dict[s
         try:
             await wait_registered(store, args.dispatchers)
             beams = listener_pids(urlsplit(args.amqp).port or 5672)  # shared: indicative
-            cpu0, redis0 = fleet.cpu_seconds(), await redis_cpu(store)
+            cpu0, redis0 = fleet.cpu_seconds(), await redis_cpu(store)  # again at the 1st claim
             beam0 = total_cpu_seconds(beams)
-            at = await store.now_ms() + 2000 + int(args.lookahead * 1000)
+            # in the time index before any claim reaches it, as a cron herd is
+            reach_s = max(args.lookahead, args.herd_lookahead)
+            at = await store.now_ms() + 2000 + int(reach_s * 1000)
             await arm(store, n, at)
             first_claim: float | None = None
             while True:
@@ -318,6 +325,8 @@ async def burst_once(args: argparse.Namespace, redis_url: str, n: int) -> dict[s
                 now = await store.now_ms()
                 if first_claim is None and claimed:
                     first_claim = now
+                    cpu0, redis0 = fleet.cpu_seconds(), await redis_cpu(store)
+                    beam0 = total_cpu_seconds(beams)
                 if due == 0 and claimed == 0 and now >= at:
                     break
                 await asyncio.sleep(0.01)
@@ -463,6 +472,7 @@ async def main(args: argparse.Namespace) -> None:
     print(
         f"bench/dispatch.py: {args.dispatchers} dispatcher processes, {args.queues} queues, "
         f"lookahead {args.lookahead}s, publish ahead {args.publish_ahead}s, "
+        f"herd lookahead {args.herd_lookahead}s for {args.herd_size:,} items, "
         f"{load()}"
     )
     with contextlib.ExitStack() as stack:
@@ -502,6 +512,13 @@ def parse_args() -> argparse.Namespace:
         default=0.3,
         help="CRONHOOK_PUBLISH_AHEAD_SECONDS (at most the lookahead)",
     )
+    p.add_argument(
+        "--herd-lookahead",
+        type=float,
+        default=10.0,
+        help="CRONHOOK_HERD_LOOKAHEAD_SECONDS (0 = off)",
+    )
+    p.add_argument("--herd-size", type=int, default=20_000, help="CRONHOOK_HERD_SIZE")
     p.add_argument("--claim-batch", type=int, default=500, help="CRONHOOK_CLAIM_BATCH")
     p.add_argument("--burst", type=int, nargs="+", default=[10_000, 100_000])
     p.add_argument("--rate", type=int, default=1000)

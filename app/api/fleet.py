@@ -37,6 +37,7 @@ def node_view(node: NodeReport, now_ms: int) -> dict[str, Any]:
         "publishes_per_second",
         "publish_lag_ms",
         "batches_in_flight",
+        "claim_horizon_seconds",
         "attempts_per_second",
     ):
         if key in d:

@@ -57,6 +57,7 @@ class ClaimBatch:
     items: list[Claimed]
     next_due_ms: int | None  # earliest remaining due instant or lease expiry across shards
     reclaimed: int = 0  # expired leases the claim gave back to the due set (metrics)
+    left: int = 0  # items still due within the claim's herd window, unclaimed
 
 
 @dataclass(frozen=True)
@@ -128,31 +129,32 @@ class TimeIndex:
         shards: Sequence[int] | None = None,
         *,
         lookahead_ms: int = 0,
+        window_ms: int = 0,
     ) -> ClaimBatch:
         """Claim up to ``limit`` items per shard that are due by now + ``lookahead_ms``, in
         one round trip (per-shard atomic scripts). A lease ends ``lease_ms`` after the later
-        of now and the item's instant."""
+        of now and the item's instant. With ``window_ms``, the batch also says how many
+        items are still due by now + ``window_ms``, unclaimed (``left``)."""
         lay = await self.current()
         shard_ids = list(range(lay.shards)) if shards is None else list(shards)
+        args = [lease_ms, limit, owner, lookahead_ms, window_ms]
         results = await self._s.many(
-            [
-                (self._lua.ti_claim, self._k.shard(n).all(), [lease_ms, limit, owner, lookahead_ms])
-                for n in shard_ids
-            ]
+            [(self._lua.ti_claim, self._k.shard(n).all(), args) for n in shard_ids]
         )
         items: list[Claimed] = []
         now_ms = 0
         next_due: int | None = None
-        reclaimed = 0
+        reclaimed = left = 0
         for res in results:
             now_ms = max(now_ms, int(res[0]))
             nd = int(float(res[1]))
             if nd >= 0 and (next_due is None or nd < next_due):
                 next_due = nd
             reclaimed += int(res[2])
-            for i in range(3, len(res), 3):
+            left += int(res[3])
+            for i in range(4, len(res), 3):
                 items.append(Claimed(str(res[i]), int(float(res[i + 1])), str(res[i + 2])))
-        return ClaimBatch(now_ms, items, next_due, reclaimed)
+        return ClaimBatch(now_ms, items, next_due, reclaimed, left)
 
     @wrapped
     async def complete(self, owner: str, done: Sequence[Completion]) -> list[int]:

@@ -5,6 +5,13 @@ The loop claims, from every shard in one round trip, the items due within the lo
 (dispatcher/dispatch/batches.py: prepare ahead, publish at the instant with confirms, then complete
 the claims, fenced by the owner token).
 
+A herd (``CRONHOOK_HERD_SIZE`` items or more due within ``CRONHOOK_HERD_LOOKAHEAD_SECONDS``,
+counted by each claim) is claimed and prepared that far ahead instead: reading schedules,
+planning and creating fire records are most of a fire's cost, and done seconds before the
+instant they leave only the publish for it. Publishing still waits for
+``CRONHOOK_PUBLISH_AHEAD_SECONDS``, so the broker's queues do not fill with messages that
+fires due sooner would wait behind (docs/scaling.md).
+
 A crash anywhere before completion leaves the claim to expire; the item returns with its
 original instant and the deterministic fire id makes the re-publish recognisable. A batch
 that would publish after its lease is over gives its items back instead. Work per tick is
@@ -33,10 +40,13 @@ from dispatcher.registry import Clock, Heartbeat, Rates, beating
 log = logging.getLogger("cronhook.dispatcher")
 
 MAX_BATCHES_IN_FLIGHT = 32  # claimed batches waiting for their instants or publishing
-# Claimed items not yet settled: a few seconds of publishing, far inside a lease, so a
-# huge herd is claimed as the fleet gets through it rather than all at once (100,000 due
-# at once, all claimed, outlived 30 s leases and were given back and published twice).
-MAX_ITEMS_IN_FLIGHT = 16_000
+# Claimed items not yet settled, at most: a few seconds of publishing for one dispatcher
+# process (~20,000 fires/s on one core), far inside a lease (which runs from the item's
+# instant), so a huge herd is claimed as the fleet gets through it rather than all at once.
+MAX_ITEMS_IN_FLIGHT = 64_000
+# A herd is claimed ahead only while fewer than this are in flight: the rest stays free for
+# what falls due before the herd's instant (written after the herd was claimed).
+HERD_ITEMS_IN_FLIGHT = 48_000
 
 
 class Dispatcher:
@@ -70,6 +80,9 @@ class Dispatcher:
         self._items_in_flight = 0
         self._lease_ms = int(settings.lease_seconds * 1000)
         self._lookahead_ms = int(settings.lookahead_seconds * 1000)
+        herd_s = max(settings.herd_lookahead_seconds, settings.lookahead_seconds)
+        self._herd_ms = int(herd_s * 1000) if settings.herd_lookahead_seconds > 0 else 0
+        self._herd = False  # the last claim counted a herd within the herd lookahead
         # Dense schedules leave something due just past every lookahead edge: claiming
         # that each millisecond would make a batch per item. A claim covers at least this.
         self._claim_spacing_s = min(settings.poll_seconds, settings.lookahead_seconds / 4)
@@ -103,11 +116,12 @@ class Dispatcher:
                 continue
             else:
                 try:
-                    batch = await self._claim()
+                    horizon_ms = self._horizon_ms()
+                    batch = await self._claim(horizon_ms)
                     backoff = 0.1
                     if batch.claim.items:
                         self._spawn(batch)
-                    delay = self._sleep_for(batch.claim)
+                    delay = self._sleep_for(batch.claim, horizon_ms)
                 except StoreUnavailable as e:
                     self.metrics.tick_errors.inc()
                     log.warning("claim failed, retrying in %.1fs: %s", backoff, e)
@@ -116,13 +130,22 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=delay)
 
-    def _sleep_for(self, claim: ClaimBatch) -> float:
+    def _horizon_ms(self) -> int:
+        """How far ahead the next claim reaches: the herd lookahead while the last claim
+        counted a herd and there is room for it, else the lookahead."""
+        if self._herd and self._items_in_flight < HERD_ITEMS_IN_FLIGHT:
+            return max(self._herd_ms, self._lookahead_ms)
+        return self._lookahead_ms
+
+    def _sleep_for(self, claim: ClaimBatch, horizon_ms: int) -> float:
         if len(claim.items) >= self.settings.claim_batch:
             return 0.0  # a shard may be full: claim again at once
+        if self._horizon_ms() > horizon_ms:
+            return 0.0  # a herd is coming: claim it now
         poll = self.settings.poll_seconds
         if claim.next_due_ms is None:
             return poll
-        wake = claim.next_due_ms - self._lookahead_ms
+        wake = claim.next_due_ms - horizon_ms
         return max(self._claim_spacing_s, min(poll, (wake - claim.now_ms) / 1000))
 
     def _full(self) -> bool:
@@ -152,17 +175,34 @@ class Dispatcher:
 
     async def tick(self) -> ClaimBatch:
         """Claim once and handle the batch to the end (tests, benchmarks)."""
-        batch = await self._claim()
+        batch = await self._claim(self._horizon_ms())
         if batch.claim.items:
             await self._batches.handle(batch)
         return batch.claim
 
-    async def _claim(self) -> Batch:
+    async def _claim(self, horizon_ms: int) -> Batch:
         # A fresh token per claim: a completion can only ever fence its own claim.
         owner = f"{self.node_id}:{secrets.token_hex(6)}"
         claim = await self.store.time.claim(
-            owner, self._lease_ms, self.settings.claim_batch, lookahead_ms=self._lookahead_ms
+            owner,
+            self._lease_ms,
+            self.settings.claim_batch,
+            lookahead_ms=horizon_ms,
+            window_ms=self._herd_ms,
         )
+        # A herd starts at herd_size items due within the window and lasts until a claim
+        # leaves none there: the herd's tail is claimed ahead too.
+        herd = self._herd_ms > 0 and (
+            claim.left >= self.settings.herd_size or (self._herd and claim.left > 0)
+        )
+        if herd and not self._herd:
+            self.metrics.herds.inc()
+            log.info(
+                "a herd is due: claiming %.0f s ahead",
+                self._herd_ms / 1000,
+                extra={"node": self.node_id, "due_within": claim.left},
+            )
+        self._herd = herd
         self.stats.claimed += len(claim.items)
         self.metrics.on_claim((c.item for c in claim.items), claim.reclaimed)
         return Batch(owner, claim, time.monotonic())
@@ -172,6 +212,7 @@ class Dispatcher:
         extra = {
             "batches_in_flight": len(self._inflight),
             "lookahead_seconds": self.settings.lookahead_seconds,
+            "claim_horizon_seconds": self._horizon_ms() / 1000,
             "lease_seconds": self.settings.lease_seconds,
         }
         return report(self.stats, self._rates, extra)

@@ -526,6 +526,7 @@ async def test_the_fleet_view_lists_dispatchers_with_their_rates(store: Store, b
     assert node["id"] == "dispatcher-x" and node["live"] is True and node["state"] == "active"
     assert node["counters"]["claimed"] >= 2 and node["counters"]["published"] >= 2
     assert "claims_per_second" in node and node["heartbeat_age_seconds"] < 1.5
+    assert node["claim_horizon_seconds"] == 0.5  # the lookahead: no herd due
     # a clean stop leaves the registry
     assert (await _fleet(store))["dispatchers"] == []
 
@@ -578,3 +579,74 @@ async def test_instants_a_misfire_skips_are_counted_on_the_schedule(store: Store
     # then the instants it did not fire are counted on the schedule
     counts = await store.skips.get(s.tenant_id, s.id)
     assert counts.misfire >= 4 and counts.overlap == 0 and counts.last_at is not None
+
+
+# -- herds --------------------------------------------------------------------------------
+HERD = AHEAD.with_(herd_lookahead_seconds=5.0, herd_size=30, claim_batch=5)
+
+
+async def _herd(store: Store, n: int, lead_ms: int) -> tuple[list[Schedule], int]:
+    """``n`` yearly schedules all due at one whole second at least ``lead_ms`` from now."""
+    now = await store.now_ms()
+    at = (now + lead_ms) // 1000 * 1000 + 1000
+    herd = [schedule("0 0 0 1 1 *", id=f"sch_0herd{i:019d}") for i in range(n)]
+    for s in herd:
+        await store.records.put_schedule(s, at)
+    return herd, at
+
+
+async def _wait_until(store: Store, at_ms: int) -> None:
+    await asyncio.sleep(max(0.0, (at_ms - await store.now_ms()) / 1000))
+
+
+@pytest.mark.parametrize(("n", "ahead"), [(40, True), (20, False)])
+async def test_a_herd_is_prepared_a_herd_lookahead_ahead_and_published_as_usual(
+    store: Store, bus: Bus, n: int, ahead: bool
+) -> None:
+    # given n schedules due at one instant T, a herd being 30 or more within 5 s, a
+    # lookahead of 0.5 s, and claims of at most 5 items per shard
+    wb = WatchedBus(bus)
+    herd, at = await _herd(store, n, 3000)
+    ids = [cron_fire_id(s.id, at) for s in herd]
+    async with running(Dispatcher(store, wb, HERD)) as d:
+        # when T is 1.5 s away, beyond the lookahead
+        await _wait_until(store, at - 1500)
+        prepared = await store.fires.get_many(herd[0].tenant_id, ids)
+        # then a herd's fires are all prepared already, its tail too (several claims), and
+        # a smaller group's are not
+        assert len(prepared) == (n if ahead else 0)
+        assert wb.sent == []
+        assert d.metrics.herds._value.get() == (1 if ahead else 0)
+        await eventually(lambda: len(wb.sent) >= n, within=8)
+    # and either way each went once, published no earlier than 0.3 s before T, held to T
+    assert sorted(wb.ids()) == sorted(ids)
+    for p in wb.sent:
+        assert p.message.not_before_ms == at, p
+        assert p.at_ms >= at - 300 - 5, p
+
+
+async def test_a_fire_due_before_a_herd_is_not_held_up_by_it(
+    store: Store, bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a dispatcher that holds at most 30 claimed items and claims a herd ahead only
+    # while it holds fewer than 10, and a herd of 40 due at T
+    import dispatcher.dispatch.dispatcher as module
+
+    monkeypatch.setattr(module, "MAX_ITEMS_IN_FLIGHT", 30)
+    monkeypatch.setattr(module, "HERD_ITEMS_IN_FLIGHT", 10)
+    wb = WatchedBus(bus)
+    herd, at = await _herd(store, 40, 3500)
+    async with running(Dispatcher(store, wb, HERD)) as d:
+        await eventually(lambda: d.stats.claimed >= 10, within=5)
+        # when, with part of the herd claimed, a schedule due a second before T is written
+        lone = schedule("0 0 0 1 1 *", id="sch_0lone0000000000000000000")
+        await store.records.put_schedule(lone, at - 1000)
+        await eventually(lambda: len(wb.sent) >= 41, within=10)
+    # then it went at its own instant (0.3 s ahead), not behind the herd at T
+    sent = {p.message.fire_id: p for p in wb.sent}
+    first = sent[cron_fire_id(lone.id, at - 1000)]
+    assert first.at_ms < at - 600, first.at_ms - at
+    assert first.message.not_before_ms == at - 1000
+    # and the whole herd went once, none before 0.3 s ahead of T
+    assert sorted(sent) == sorted([cron_fire_id(s.id, at) for s in herd] + [first.message.fire_id])
+    assert all(p.at_ms >= at - 305 for p in wb.sent if p.message.scheduled_at_ms == at)

@@ -32,6 +32,23 @@ async def test_lookahead_claims_items_due_soon_and_leases_them_from_their_instan
     assert [(c.item, c.due_ms) for c in again.items] == [("s:soon", now + 500)]
 
 
+async def test_a_claim_counts_what_is_left_due_within_its_window(store: Store) -> None:
+    # given 30 items due in 300 ms, 20 due in 5 s and 10 due in a minute
+    now = await store.now_ms()
+    for i in range(60):
+        due = now + (300 if i < 30 else 5_000 if i < 50 else 60_000)
+        await store.time.put(f"s:{i}", "{}", due)
+    # when a dispatcher claims at most 5 per shard with a one-second lookahead and asks
+    # what is left due within ten seconds
+    batch = await store.time.claim("a", LEASE, 5, lookahead_ms=1000, window_ms=10_000)
+    # then what it claimed is not counted, nor what lies beyond the window
+    claimed = len(batch.items)
+    assert 0 < claimed <= 20
+    assert batch.left == 50 - claimed
+    # and without a window nothing is counted
+    assert (await store.time.claim("b", LEASE, 5, lookahead_ms=1000)).left == 0
+
+
 async def test_without_lookahead_nothing_is_claimed_early(store: Store) -> None:
     now = await store.now_ms()
     await store.time.put("s:soon", "{}", now + 500)

@@ -40,6 +40,9 @@ def test_environment_values_are_converted() -> None:
         ({"CRONHOOK_PORT": "70000"}, "CRONHOOK_PORT"),
         ({"CRONHOOK_PREFIX": "a{b}"}, "CRONHOOK_PREFIX"),
         ({"CRONHOOK_LOG_FORMAT": "xml"}, "CRONHOOK_LOG_FORMAT"),
+        ({"CRONHOOK_HERD_LOOKAHEAD_SECONDS": "61"}, "CRONHOOK_HERD_LOOKAHEAD_SECONDS must be"),
+        ({"CRONHOOK_HERD_LOOKAHEAD_SECONDS": "-1"}, "CRONHOOK_HERD_LOOKAHEAD_SECONDS must be"),
+        ({"CRONHOOK_HERD_SIZE": "0"}, "CRONHOOK_HERD_SIZE must be positive"),
     ],
 )
 def test_bad_configuration_names_the_variable(env: dict[str, str], needle: str) -> None:

@@ -7,8 +7,11 @@
 -- ARGV[1] lease length ms, ARGV[2] max items, ARGV[3] owner token,
 -- ARGV[4] lookahead ms (optional, default 0): items due up to now + lookahead are claimed,
 -- so a dispatcher can prepare them and publish at their instant
--- Returns {now_ms, next_due_ms or -1, reclaimed, item1, due1, payload1, item2, ...};
--- reclaimed = how many expired leases this call gave back to the due set.
+-- ARGV[5] herd window ms (optional, default 0): also count the items left unclaimed that
+-- are due up to now + this window, so a dispatcher sees a herd coming
+-- Returns {now_ms, next_due_ms or -1, reclaimed, left, item1, due1, payload1, item2, ...};
+-- reclaimed = how many expired leases this call gave back to the due set; left = the
+-- items still due up to now + herd window after this claim (0 without a window).
 -- A lease runs from the later of now and the item's instant: lease length after it.
 -- Expired leases are returned first to the due set with their original instant (or the
 -- instant a writer set meanwhile), so a crashed dispatcher's items are claimed again.
@@ -36,7 +39,7 @@ for _, item in ipairs(expired) do
   end
 end
 
-local out = {now, -1, #expired}
+local out = {now, -1, #expired, 0}
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', horizon, 'WITHSCORES', 'LIMIT', 0, limit)
 for i = 1, #due, 2 do
   local item, score = due[i], due[i + 1]
@@ -56,4 +59,6 @@ if #lease_first == 2 and (next_due < 0 or tonumber(lease_first[2]) < next_due) t
   next_due = tonumber(lease_first[2])
 end
 out[2] = next_due
+local window = tonumber(ARGV[5] or '0')
+if window > 0 then out[4] = redis.call('ZCOUNT', KEYS[1], '-inf', now + window) end
 return out

@@ -650,3 +650,24 @@ async def test_a_fire_due_before_a_herd_is_not_held_up_by_it(
     # and the whole herd went once, none before 0.3 s ahead of T
     assert sorted(sent) == sorted([cron_fire_id(s.id, at) for s in herd] + [first.message.fire_id])
     assert all(p.at_ms >= at - 305 for p in wb.sent if p.message.scheduled_at_ms == at)
+
+
+async def test_two_dispatchers_share_a_herd_claimed_ahead_each_fire_once(
+    store: Store, bus: Bus
+) -> None:
+    # given a herd of 60 due at T and two dispatchers claiming at most 5 per shard each
+    a, b = WatchedBus(bus), WatchedBus(bus)
+    herd, at = await _herd(store, 60, 3000)
+    da = Dispatcher(store, a, HERD, node_id="dispatcher-a")
+    db = Dispatcher(store, b, HERD, node_id="dispatcher-b")
+    async with running(da), running(db):
+        await eventually(lambda: len(a.sent) + len(b.sent) >= 60, within=10)
+        await asyncio.sleep(0.5)
+    # then every fire of the herd was published once, by one of them, none early
+    ids = a.ids() + b.ids()
+    assert sorted(ids) == sorted(cron_fire_id(s.id, at) for s in herd)
+    assert all(p.at_ms >= at - 305 for p in a.sent + b.sent)
+    # and it was seen as a herd, no item was claimed twice, and no lease was lost
+    assert da.metrics.herds._value.get() + db.metrics.herds._value.get() >= 1
+    assert da.stats.claimed + db.stats.claimed == 60
+    assert da.stats.lost_leases == db.stats.lost_leases == 0

@@ -41,7 +41,7 @@ log = logging.getLogger("cronhook.dispatcher")
 
 MAX_BATCHES_IN_FLIGHT = 32  # claimed batches waiting for their instants or publishing
 # Claimed items not yet settled, at most: a few seconds of publishing for one dispatcher
-# process (~20,000 fires/s on one core), far inside a lease (which runs from the item's
+# process (~15,000 fires/s on one core), far inside a lease (which runs from the item's
 # instant), so a huge herd is claimed as the fleet gets through it rather than all at once.
 MAX_ITEMS_IN_FLIGHT = 64_000
 # A herd is claimed ahead only while fewer than this are in flight: the rest stays free for
@@ -134,7 +134,7 @@ class Dispatcher:
         """How far ahead the next claim reaches: the herd lookahead while the last claim
         counted a herd and there is room for it, else the lookahead."""
         if self._herd and self._items_in_flight < HERD_ITEMS_IN_FLIGHT:
-            return max(self._herd_ms, self._lookahead_ms)
+            return self._herd_ms  # never 0 here: a herd is only counted with a window
         return self._lookahead_ms
 
     def _sleep_for(self, claim: ClaimBatch, horizon_ms: int) -> float:

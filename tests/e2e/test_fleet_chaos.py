@@ -2,11 +2,13 @@
 with second-level crons, one random dispatcher SIGKILLed and restarted every few seconds and
 one SIGSTOPped past its lease and resumed. Every (schedule, instant) is published at least
 once, only under its own fire id, and no schedule advances twice. The short run is in CI;
-``pytest -m slow`` runs the minute-long one."""
+``pytest -m slow`` runs the minute-long one. A dispatcher SIGKILLed while it holds a herd
+it claimed and prepared ahead loses none of it."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import signal
 from collections.abc import AsyncIterator
@@ -14,8 +16,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from app.ids import cron_fire_id
+from app.models import Misfire, RetrySettings, Schedule, Target
+from tests.conftest import eventually
+from tests.e2e.plant import wait_log
 from tests.e2e.procs import Proc
-from tests.e2e.rig import FAST, Rig, counts_line, missing, next_after, rig
+from tests.e2e.rig import FAST, TENANT, Rig, counts_line, missing, next_after, rig
 
 pytestmark = [pytest.mark.external_service, pytest.mark.e2e]
 
@@ -101,3 +107,62 @@ async def test_fleet_chaos_short(r: Rig) -> None:
 @pytest.mark.slow
 async def test_fleet_chaos_a_minute(r: Rig) -> None:
     await run_chaos(r, seconds=60, per_cron=40, kill_every=3.0)
+
+
+@pytest.fixture
+async def herd_rig(
+    redis_url: str, amqp_url: str, prefix: str, queue_name: str
+) -> AsyncIterator[Rig]:
+    herd = {"CRONHOOK_HERD_SIZE": "50", "CRONHOOK_HERD_LOOKAHEAD_SECONDS": "6"}
+    async with rig(redis_url, amqp_url, prefix, queue_name, **herd) as running:
+        yield running
+
+
+async def test_a_dispatcher_killed_holding_a_herd_claimed_ahead_loses_none_of_it(
+    herd_rig: Rig,
+) -> None:
+    r = herd_rig
+    # given 120 yearly schedules all due at T, 8 s from now (a herd: 50 or more within 6 s)
+    now = await r.store.now_ms()
+    at = now + 8000
+    for i in range(120):
+        s = Schedule(
+            id=f"sch_0herdkill{i:015d}",
+            tenant_id=TENANT,
+            name="herd",
+            cron="0 0 0 1 1 *",
+            timezone="UTC",
+            target=Target(url="http://127.0.0.1:9/never-called"),
+            retry=RetrySettings(),
+            created_at=now,
+            updated_at=now,
+            misfire=Misfire(policy="fire_all"),
+        )
+        await r.store.records.put_schedule(s, at)
+        r.schedules.append(s)
+    # and a dispatcher A, which claims all of it ahead (6 s ahead, or as it starts)
+    a = await r.dispatcher()
+    await wait_log(a, "a herd is due", within=5)
+
+    async def all_claimed() -> bool:
+        return await r.leases() == 120
+
+    await eventually(all_claimed, within=3)
+    # when A is SIGKILLed before publishing any of it, and dispatcher B runs
+    assert await r.store.now_ms() < at - 1000
+    a.kill(signal.SIGKILL)
+    await asyncio.to_thread(a.popen.wait, 10)
+    await r.dispatcher()
+    # then B publishes every fire of the herd once its lease is over (T + 3 s), each once
+    ids = {cron_fire_id(s.id, at) for s in r.schedules}
+    wait_s = (at - await r.store.now_ms()) / 1000 + LEASE + 10
+    with contextlib.suppress(AssertionError):
+        await eventually(lambda: set(r.seen) == ids, within=wait_s)
+    await asyncio.sleep(0.5)  # a second copy, were there one, would have arrived
+    assert set(r.seen) == ids, f"{len(ids - set(r.seen))} of the herd never published"
+    assert r.duplicates() == 0
+    # and after a clean stop no claim is left, every schedule moved on to its next instant
+    await r.fleet.stop_all()
+    assert await r.leases() == 0
+    for s in r.schedules:
+        assert await r.due_at(s) == next_after(r, s, at)

@@ -36,7 +36,6 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -52,7 +51,7 @@ from urllib.parse import urlsplit
 
 import aio_pika
 from e2e_fleet import free_port, scrape
-from e2e_report import bucket_quantiles, share_within
+from e2e_report import bucket_quantiles, sample_sum, share_within
 from proc_cpu import listener_pids, total_cpu_seconds
 
 from app.bus.queues import MAX_QUEUES, queue_names
@@ -236,11 +235,6 @@ async def outstanding(store: Store, at_ms: int) -> tuple[int, int]:
     return sum(res[0::2]), sum(res[1::2])
 
 
-def metric_sum(text: str, name: str) -> float:
-    """The sum of one metric's samples over every process's /metrics text."""
-    return sum(float(m[1]) for m in re.finditer(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.M))
-
-
 async def redis_cpu(store: Store) -> float:
     info = await store.client.info("cpu")
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
@@ -359,9 +353,9 @@ async def burst_once(args: argparse.Namespace, redis_url: str, n: int) -> dict[s
         "redis_cpu_ms_per_fire": rcpu * 1000 / n,
         "broker_cpu_ms_per_fire": bcpu * 1000 / n,
         "queued": depth,
-        "leases_expired": metric_sum(counters, "cronhook_dispatcher_leases_expired_total"),
-        "claims_lost": metric_sum(counters, "cronhook_dispatcher_claims_lost_total"),
-        "herds_seen": metric_sum(counters, "cronhook_dispatcher_herds_total"),
+        "leases_expired": sample_sum(counters, "cronhook_dispatcher_leases_expired_total"),
+        "claims_lost": sample_sum(counters, "cronhook_dispatcher_claims_lost_total"),
+        "herds_seen": sample_sum(counters, "cronhook_dispatcher_herds_total"),
     }
 
 

@@ -190,6 +190,18 @@ def buckets(text: str, name: str) -> dict[float, float]:
     return out
 
 
+def sample_sum(text: str, name: str) -> float:
+    """Sample ``name`` (a counter's ``..._total``, a gauge) summed over every process's text."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name
+    )
+
+
 def bucket_quantiles(before: str, after: str, name: str) -> dict[str, float]:
     """p50/p99 (ms) of what ``name`` observed between two scrapes, interpolated within
     buckets: coarse (the bucket bounds), but it says where the lag comes from."""

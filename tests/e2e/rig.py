@@ -48,8 +48,17 @@ class Rig:
         await wait_log(proc, "dispatcher started")
         return proc
 
-    async def add(self, cron: str, count: int, *, policy: str = "fire_all", **kw: object) -> None:
-        """``count`` schedules of ``cron`` (misfire ``policy``), due from their next instant."""
+    async def add(
+        self,
+        cron: str,
+        count: int,
+        *,
+        policy: str = "fire_all",
+        due_ms: int | None = None,
+        **kw: object,
+    ) -> None:
+        """``count`` schedules of ``cron`` (misfire ``policy``), due from their next instant
+        (or all at ``due_ms``)."""
         now = await self.store.now_ms()
         for _ in range(count):
             s = Schedule(
@@ -64,7 +73,8 @@ class Rig:
                 updated_at=now,
                 misfire=Misfire(policy=policy, **kw),  # type: ignore[arg-type]
             )
-            await self.store.records.put_schedule(s, first_due_ms(s, now))
+            due = first_due_ms(s, now) if due_ms is None else due_ms
+            await self.store.records.put_schedule(s, due)
             self.schedules.append(s)
 
     async def _record(self, body: bytes) -> None:

@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 import pytest
 
 from app.ids import cron_fire_id
-from app.models import Misfire, RetrySettings, Schedule, Target
 from tests.conftest import eventually
 from tests.e2e.plant import wait_log
 from tests.e2e.procs import Proc
-from tests.e2e.rig import FAST, TENANT, Rig, counts_line, missing, next_after, rig
+from tests.e2e.rig import FAST, Rig, counts_line, missing, next_after, rig
 
 pytestmark = [pytest.mark.external_service, pytest.mark.e2e]
 
@@ -125,21 +124,7 @@ async def test_a_dispatcher_killed_holding_a_herd_claimed_ahead_loses_none_of_it
     # given 120 yearly schedules all due at T, 8 s from now (a herd: 50 or more within 6 s)
     now = await r.store.now_ms()
     at = now + 8000
-    for i in range(120):
-        s = Schedule(
-            id=f"sch_0herdkill{i:015d}",
-            tenant_id=TENANT,
-            name="herd",
-            cron="0 0 0 1 1 *",
-            timezone="UTC",
-            target=Target(url="http://127.0.0.1:9/never-called"),
-            retry=RetrySettings(),
-            created_at=now,
-            updated_at=now,
-            misfire=Misfire(policy="fire_all"),
-        )
-        await r.store.records.put_schedule(s, at)
-        r.schedules.append(s)
+    await r.add("0 0 0 1 1 *", 120, due_ms=at)
     # and a dispatcher A, which claims all of it ahead (6 s ahead, or as it starts)
     a = await r.dispatcher()
     await wait_log(a, "a herd is due", within=5)

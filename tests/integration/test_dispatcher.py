@@ -146,6 +146,11 @@ async def succeed(store: Store, s: Schedule, fire_id: str) -> None:
     )
 
 
+async def _wait_until(store: Store, at_ms: int) -> None:
+    """Sleep until ``at_ms`` on the store's clock."""
+    await asyncio.sleep(max(0.0, (at_ms - await store.now_ms()) / 1000))
+
+
 async def add(store: Store, s: Schedule) -> int:
     due = first_due_ms(s, await store.now_ms())
     assert due is not None
@@ -424,7 +429,7 @@ async def test_a_stalled_dispatcher_is_overtaken_and_cannot_advance_the_schedule
     a = Dispatcher(store, stalled, fast, node_id="dispatcher-a")
     stalled.gate.clear()
     due = await add(store, s)
-    await asyncio.sleep(max(0.0, (due - await store.now_ms()) / 1000))
+    await _wait_until(store, due)
     stale = asyncio.create_task(a.tick())
     await asyncio.wait_for(stalled.waiting.wait(), timeout=5)
     # when dispatcher B runs, past A's lease
@@ -593,10 +598,6 @@ async def _herd(store: Store, n: int, lead_ms: int) -> tuple[list[Schedule], int
     for s in herd:
         await store.records.put_schedule(s, at)
     return herd, at
-
-
-async def _wait_until(store: Store, at_ms: int) -> None:
-    await asyncio.sleep(max(0.0, (at_ms - await store.now_ms()) / 1000))
 
 
 @pytest.mark.parametrize(("n", "ahead"), [(40, True), (20, False)])
